@@ -1,0 +1,24 @@
+//! Skynet's cluster layer, rebuilt in Rust, with compile-time-checked remote calls.
+//!
+//! A *node* is a process with a name (`game1`, `battle1`, `db`) and an
+//! address in a shared clustername file. Services on one node call services
+//! on another; skycluster carries those calls over Skynet's own wire
+//! protocol, so a Rust node and a Lua Skynet node can call each other.
+//!
+//! # Layout
+//!
+//! * [`wire`]: the frames Skynet's cluster nodes exchange over TCP, and a
+//!   streaming decoder that reassembles multi-part messages.
+//! * [`codec`]: payload formats. [`codec::luaseri`] is `skynet.pack`'s
+//!   format; [`codec::Bincode`] serves Rust-to-Rust calls.
+//! * `node`: the runtime. The config file, one *sender* per remote node,
+//!   one *agent* per accepted connection, the name registry and proxies.
+//! * `service`: the runtime half of `#[service]`, the traits the
+//!   generated code implements.
+//! * [`Error`]: what can go wrong, each variant naming the node, address or
+//!   limit involved.
+#![warn(missing_docs)]
+#![doc(test(attr(deny(warnings))))]
+
+pub mod codec;
+pub mod wire;
