@@ -1,0 +1,1 @@
+//! Procedural macros for skycluster. Use them through the `skycluster` crate.

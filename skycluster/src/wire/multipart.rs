@@ -1,0 +1,380 @@
+//! Multi-part messages: cutting large payloads into pieces, and joining
+//! pieces back into messages without trusting the sizes a peer claims.
+
+use std::collections::HashMap;
+
+use bytes::{BufMut, Bytes, BytesMut};
+
+use super::{ReassemblyError, PIECE_SIZE};
+
+/// Whether pieces belong to a request (types 2/3) or a reply (types 3/4).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum PieceKind {
+    Request,
+    Response,
+}
+
+/// The pieces of a multi-part message still to be written, after its header.
+///
+/// Returned by the `encode_*` functions for large payloads. Writing them
+/// one at a time lets a writer put other frames between them, so one large
+/// message does not hold back small calls. Each piece is 0x8000 bytes except
+/// the last, as Skynet cuts them.
+///
+/// # Examples
+///
+/// ```
+/// use bytes::{Bytes, BytesMut};
+/// use skycluster::wire::{encode_request, Address, Session};
+///
+/// let mut out = BytesMut::new();
+/// let payload = Bytes::from(vec![0u8; 70_000]);
+/// let mut pieces = encode_request(&mut out, &Address::Handle(10), Session::FIRST, payload)?
+///     .expect("70 000 bytes is a multi-part request");
+/// let mut n = 0;
+/// while pieces.write_next(&mut out) {
+///     n += 1;
+/// }
+/// assert_eq!(n, 3);
+/// assert!(pieces.is_done());
+/// # Ok::<(), skycluster::wire::FrameError>(())
+/// ```
+#[derive(Debug)]
+pub struct Pieces {
+    kind: PieceKind,
+    session: u32,
+    payload: Bytes,
+    offset: usize,
+}
+
+impl Pieces {
+    pub(crate) fn new(kind: PieceKind, session: u32, payload: Bytes) -> Pieces {
+        Pieces {
+            kind,
+            session,
+            payload,
+            offset: 0,
+        }
+    }
+
+    /// Writes the next piece into `dst`; returns `false` once all were
+    /// written (and writes nothing then).
+    pub fn write_next(&mut self, dst: &mut BytesMut) -> bool {
+        let remaining = self.payload.len() - self.offset;
+        if remaining == 0 {
+            return false;
+        }
+        let size = remaining.min(PIECE_SIZE);
+        let last = size == remaining;
+        let kind = match (self.kind, last) {
+            (PieceKind::Request, false) => super::request::PIECE_MORE,
+            (PieceKind::Request, true) => super::request::PIECE_LAST,
+            (PieceKind::Response, false) => super::response::PIECE_MORE,
+            (PieceKind::Response, true) => super::response::PIECE_LAST,
+        };
+        dst.reserve(7 + size);
+        dst.put_u16(5 + size as u16);
+        match self.kind {
+            PieceKind::Request => {
+                dst.put_u8(kind);
+                dst.put_u32_le(self.session);
+            }
+            PieceKind::Response => {
+                dst.put_u32_le(self.session);
+                dst.put_u8(kind);
+            }
+        }
+        dst.extend_from_slice(&self.payload[self.offset..self.offset + size]);
+        self.offset += size;
+        true
+    }
+
+    /// Whether every piece has been written.
+    pub fn is_done(&self) -> bool {
+        self.offset == self.payload.len()
+    }
+
+    /// The session the pieces carry.
+    pub fn session(&self) -> u32 {
+        self.session
+    }
+
+    /// Payload bytes not yet written.
+    pub fn remaining(&self) -> usize {
+        self.payload.len() - self.offset
+    }
+}
+
+/// Limits on what one connection may make its reader hold in memory.
+///
+/// A multi-part header's `total_size` is a claim from the network. Memory
+/// grows with bytes actually received, and these limits bound it.
+///
+/// # Examples
+///
+/// ```
+/// use skycluster::wire::Limits;
+///
+/// let limits = Limits { max_message: 1 << 20, ..Limits::default() };
+/// assert_eq!(limits.max_pending, Limits::default().max_pending);
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Limits {
+    /// The largest message (request or reply) that will be reassembled.
+    /// Default: 64 MiB.
+    pub max_message: usize,
+    /// How many multi-part messages may be incomplete at once on one
+    /// connection. Default: 256.
+    pub max_pending: usize,
+    /// How many bytes of incomplete multi-part messages one connection may
+    /// buffer in all. Default: 256 MiB.
+    pub max_buffered: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_message: 64 << 20,
+            max_pending: 256,
+            max_buffered: 256 << 20,
+        }
+    }
+}
+
+/// Joins the pieces of interleaved multi-part messages, keyed by session.
+///
+/// `M` is what the header said besides the size (the address, for a
+/// request). A message over the limits is refused when its header arrives
+/// and its later pieces are dropped silently, so the peer gets one answer.
+#[derive(Debug)]
+pub(crate) struct Reassembly<M> {
+    limits: Limits,
+    pending: HashMap<u32, Partial<M>>,
+    buffered: usize,
+}
+
+#[derive(Debug)]
+enum Partial<M> {
+    Joining {
+        meta: M,
+        announced: usize,
+        buf: BytesMut,
+    },
+    /// Refused at the header: drop its pieces until the last one.
+    Discarding,
+}
+
+impl<M> Reassembly<M> {
+    pub(crate) fn new(limits: Limits) -> Self {
+        Reassembly {
+            limits,
+            pending: HashMap::new(),
+            buffered: 0,
+        }
+    }
+
+    /// A header arrived. A second header for a pending session replaces
+    /// the first, whose bytes are dropped.
+    pub(crate) fn start(
+        &mut self,
+        session: u32,
+        announced: u32,
+        meta: M,
+    ) -> Result<(), ReassemblyError> {
+        let announced = announced as usize;
+        if let Some(old) = self.pending.remove(&session) {
+            self.release(&old);
+        }
+        if self.pending.len() >= self.limits.max_pending {
+            // Not remembered: the next pieces get `NoHeader`, one answer each
+            // at most, and the table stays bounded.
+            return Err(ReassemblyError::TooManyPending {
+                session,
+                limit: self.limits.max_pending,
+            });
+        }
+        if announced > self.limits.max_message {
+            self.pending.insert(session, Partial::Discarding);
+            return Err(ReassemblyError::TooLarge {
+                session,
+                announced,
+                limit: self.limits.max_message,
+            });
+        }
+        self.pending.insert(
+            session,
+            Partial::Joining {
+                meta,
+                announced,
+                buf: BytesMut::new(),
+            },
+        );
+        Ok(())
+    }
+
+    /// A piece arrived. Returns the whole message after its last piece.
+    ///
+    /// `Ok(None)` means more pieces are expected, or the piece belonged to a
+    /// message already refused.
+    pub(crate) fn piece(
+        &mut self,
+        session: u32,
+        chunk: Bytes,
+        last: bool,
+    ) -> Result<Option<(M, Bytes)>, ReassemblyError> {
+        let Some(partial) = self.pending.get_mut(&session) else {
+            return Err(ReassemblyError::NoHeader { session });
+        };
+        let (announced, received) = match partial {
+            Partial::Discarding => {
+                if last {
+                    self.pending.remove(&session);
+                }
+                return Ok(None);
+            }
+            Partial::Joining { announced, buf, .. } => (*announced, buf.len() + chunk.len()),
+        };
+        if received > announced || (last && received != announced) {
+            if let Some(old) = self.pending.remove(&session) {
+                self.release(&old);
+            }
+            return Err(ReassemblyError::SizeMismatch {
+                session,
+                announced,
+                received,
+            });
+        }
+        if self.buffered + chunk.len() > self.limits.max_buffered && !last {
+            if let Some(old) = self.pending.remove(&session) {
+                self.release(&old);
+            }
+            self.pending.insert(session, Partial::Discarding);
+            return Err(ReassemblyError::BufferFull {
+                session,
+                limit: self.limits.max_buffered,
+            });
+        }
+        if !last {
+            if let Some(Partial::Joining { buf, .. }) = self.pending.get_mut(&session) {
+                // Grow with what arrived, never with what was announced.
+                buf.extend_from_slice(&chunk);
+                self.buffered += chunk.len();
+            }
+            return Ok(None);
+        }
+        let Some(Partial::Joining { meta, buf, .. }) = self.pending.remove(&session) else {
+            return Ok(None);
+        };
+        self.buffered -= buf.len();
+        let payload = if buf.is_empty() {
+            // One piece carried everything: hand it on without a copy.
+            chunk
+        } else {
+            let mut buf = buf;
+            buf.extend_from_slice(&chunk);
+            buf.freeze()
+        };
+        Ok(Some((meta, payload)))
+    }
+
+    /// Forgets a session's partial message, e.g. when an error reply ends it.
+    pub(crate) fn abandon(&mut self, session: u32) {
+        if let Some(old) = self.pending.remove(&session) {
+            self.release(&old);
+        }
+    }
+
+    fn release(&mut self, partial: &Partial<M>) {
+        if let Partial::Joining { buf, .. } = partial {
+            self.buffered -= buf.len();
+        }
+    }
+
+    /// Incomplete messages held now.
+    pub(crate) fn pending(&self) -> usize {
+        self.pending.len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn small() -> Limits {
+        Limits {
+            max_message: 100,
+            max_pending: 2,
+            max_buffered: 150,
+        }
+    }
+
+    #[test]
+    fn interleaved_sessions_are_joined_separately() {
+        let mut r = Reassembly::new(Limits::default());
+        r.start(1, 4, 'a').unwrap();
+        r.start(2, 2, 'b').unwrap();
+        assert_eq!(r.piece(1, Bytes::from_static(b"12"), false), Ok(None));
+        let b = r.piece(2, Bytes::from_static(b"xy"), true).unwrap();
+        assert_eq!(b, Some(('b', Bytes::from_static(b"xy"))));
+        let a = r.piece(1, Bytes::from_static(b"34"), true).unwrap();
+        assert_eq!(a, Some(('a', Bytes::from_static(b"1234"))));
+        assert_eq!(r.pending(), 0);
+        assert_eq!(r.buffered, 0);
+    }
+
+    #[test]
+    fn a_4_gib_claim_is_refused_without_allocating() {
+        let mut r = Reassembly::new(small());
+        let err = r.start(9, u32::MAX, ()).unwrap_err();
+        assert!(matches!(err, ReassemblyError::TooLarge { session: 9, .. }));
+        // Its pieces are dropped quietly, and the last one clears the entry.
+        assert_eq!(r.piece(9, Bytes::from_static(b"x"), false), Ok(None));
+        assert_eq!(r.piece(9, Bytes::from_static(b"x"), true), Ok(None));
+        assert_eq!(r.pending(), 0);
+    }
+
+    #[test]
+    fn pending_headers_are_bounded() {
+        let mut r = Reassembly::new(small());
+        r.start(1, 10, ()).unwrap();
+        r.start(2, 10, ()).unwrap();
+        assert!(matches!(
+            r.start(3, 10, ()),
+            Err(ReassemblyError::TooManyPending { .. })
+        ));
+        assert_eq!(r.pending(), 2);
+    }
+
+    #[test]
+    fn pieces_that_overrun_or_fall_short_are_mismatches() {
+        let mut r = Reassembly::new(small());
+        r.start(1, 3, ()).unwrap();
+        assert!(matches!(
+            r.piece(1, Bytes::from_static(b"1234"), false),
+            Err(ReassemblyError::SizeMismatch { .. })
+        ));
+        r.start(2, 3, ()).unwrap();
+        assert!(matches!(
+            r.piece(2, Bytes::from_static(b"12"), true),
+            Err(ReassemblyError::SizeMismatch { .. })
+        ));
+        assert!(matches!(
+            r.piece(7, Bytes::from_static(b"1"), true),
+            Err(ReassemblyError::NoHeader { session: 7 })
+        ));
+        assert_eq!(r.buffered, 0);
+    }
+
+    #[test]
+    fn buffered_bytes_are_bounded_across_sessions() {
+        let mut r = Reassembly::new(small());
+        r.start(1, 100, ()).unwrap();
+        r.start(2, 100, ()).unwrap();
+        r.piece(1, Bytes::from(vec![0; 99]), false).unwrap();
+        assert!(matches!(
+            r.piece(2, Bytes::from(vec![0; 60]), false),
+            Err(ReassemblyError::BufferFull { session: 2, .. })
+        ));
+        assert_eq!(r.buffered, 99);
+    }
+}

@@ -1,0 +1,395 @@
+//! Request frames: what a sender writes and an agent reads.
+//!
+//! | type | body after the type byte |
+//! | --- | --- |
+//! | `0x00` | `addr`, `session`, payload (< 0x8000 bytes) |
+//! | `0x80` | `namelen`, name, `session`, payload |
+//! | `0x01` / `0x41` | `addr`, `session`, `total_size`: multi-part request / push |
+//! | `0x81` / `0xC1` | `namelen`, name, `session`, `total_size` |
+//! | `0x02` / `0x03` | `session`, piece: more follow / the last one |
+//! | `0x04` | trace tag for the next request |
+
+use bytes::{Buf, BufMut, Bytes, BytesMut};
+
+use super::multipart::{PieceKind, Pieces};
+use super::{Address, FrameError, Name, Session, MULTIPART_THRESHOLD};
+
+const SINGLE_HANDLE: u8 = 0x00;
+const SINGLE_NAME: u8 = 0x80;
+const MULTI_HANDLE: u8 = 0x01;
+const MULTI_HANDLE_PUSH: u8 = 0x41;
+const MULTI_NAME: u8 = 0x81;
+const MULTI_NAME_PUSH: u8 = 0xC1;
+pub(crate) const PIECE_MORE: u8 = 0x02;
+pub(crate) const PIECE_LAST: u8 = 0x03;
+const TRACE: u8 = 0x04;
+
+/// One request frame body, parsed.
+///
+/// A multi-part message is a [`RequestFrame::Start`] followed by
+/// [`RequestFrame::Piece`]s; [`RequestDecoder`](super::RequestDecoder) joins
+/// them into a [`Request`](super::Request).
+///
+/// # Examples
+///
+/// ```
+/// use bytes::Bytes;
+/// use skycluster::wire::{Address, RequestFrame};
+///
+/// // A body from a real Skynet node: call handle 10, session 1.
+/// let body = Bytes::from_static(b"\x00\x0a\x00\x00\x00\x01\x00\x00\x00\x24echo\x14hi");
+/// let frame = RequestFrame::parse(body).unwrap();
+/// assert_eq!(
+///     frame,
+///     RequestFrame::Message {
+///         address: Address::Handle(10),
+///         session: 1,
+///         payload: Bytes::from_static(b"\x24echo\x14hi"),
+///     }
+/// );
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum RequestFrame {
+    /// A whole request (`session != 0`) or push (`session == 0`).
+    Message {
+        /// Where it goes.
+        address: Address,
+        /// 0 for a push.
+        session: u32,
+        /// The payload.
+        payload: Bytes,
+    },
+    /// The header of a multi-part request or push.
+    Start {
+        /// Where it goes.
+        address: Address,
+        /// The session that joins the pieces (real even for a push).
+        session: u32,
+        /// The size the sender claims; not to be trusted for allocation.
+        total: u32,
+        /// Whether no reply is wanted.
+        push: bool,
+    },
+    /// A piece of a multi-part message.
+    Piece {
+        /// The session of the message it belongs to.
+        session: u32,
+        /// The piece's bytes.
+        chunk: Bytes,
+        /// Whether this is the last piece.
+        last: bool,
+    },
+    /// A trace tag that applies to the next request on the connection.
+    Trace(Bytes),
+}
+
+impl RequestFrame {
+    /// Parses a frame body (without its 2-byte length).
+    ///
+    /// # Errors
+    ///
+    /// [`FrameError`] saying what is wrong: an empty body, an unknown type,
+    /// a body too short for its type, or a zero-length name.
+    pub fn parse(mut body: Bytes) -> Result<RequestFrame, FrameError> {
+        let Some(&kind) = body.first() else {
+            return Err(FrameError::Empty);
+        };
+        let len = body.len();
+        let short = |expected| FrameError::BadLength {
+            kind,
+            expected,
+            actual: len,
+        };
+        match kind {
+            SINGLE_HANDLE => {
+                if len < 9 {
+                    return Err(short(9));
+                }
+                body.advance(1);
+                let address = Address::Handle(body.get_u32_le());
+                let session = body.get_u32_le();
+                Ok(RequestFrame::Message {
+                    address,
+                    session,
+                    payload: body,
+                })
+            }
+            MULTI_HANDLE | MULTI_HANDLE_PUSH => {
+                if len != 13 {
+                    return Err(short(13));
+                }
+                body.advance(1);
+                Ok(RequestFrame::Start {
+                    address: Address::Handle(body.get_u32_le()),
+                    session: body.get_u32_le(),
+                    total: body.get_u32_le(),
+                    push: kind == MULTI_HANDLE_PUSH,
+                })
+            }
+            SINGLE_NAME | MULTI_NAME | MULTI_NAME_PUSH => {
+                let name_len = usize::from(*body.get(1).ok_or(short(2))?);
+                if name_len == 0 {
+                    return Err(FrameError::NameLength { len: 0 });
+                }
+                let fixed = 2 + name_len + 4;
+                let expected = if kind == SINGLE_NAME {
+                    fixed
+                } else {
+                    fixed + 4
+                };
+                if len < expected || (kind != SINGLE_NAME && len != expected) {
+                    return Err(short(expected));
+                }
+                body.advance(2);
+                let name = Name::new(body.split_to(name_len))?;
+                let address = Address::Name(name);
+                let session = body.get_u32_le();
+                if kind == SINGLE_NAME {
+                    Ok(RequestFrame::Message {
+                        address,
+                        session,
+                        payload: body,
+                    })
+                } else {
+                    Ok(RequestFrame::Start {
+                        address,
+                        session,
+                        total: body.get_u32_le(),
+                        push: kind == MULTI_NAME_PUSH,
+                    })
+                }
+            }
+            PIECE_MORE | PIECE_LAST => {
+                if len < 5 {
+                    return Err(short(5));
+                }
+                body.advance(1);
+                let session = body.get_u32_le();
+                Ok(RequestFrame::Piece {
+                    session,
+                    chunk: body,
+                    last: kind == PIECE_LAST,
+                })
+            }
+            TRACE => {
+                body.advance(1);
+                Ok(RequestFrame::Trace(body))
+            }
+            kind => Err(FrameError::UnknownType { kind }),
+        }
+    }
+}
+
+/// Writes a request to `address` that wants a reply under `session`.
+///
+/// A payload under 0x8000 bytes becomes one frame in `dst`. A larger one
+/// (`>= 0x8000`, Skynet's request threshold) becomes a header frame in `dst`
+/// and the returned [`Pieces`], which the caller writes when it likes, so
+/// that other traffic can go between them. The payload is not copied until
+/// its pieces are written. Either way the request consumes `session`; the
+/// next one is `session.next()`.
+///
+/// # Errors
+///
+/// [`FrameError::TooLarge`] for a payload of 4 GiB or more: the header
+/// carries its size in 32 bits. Nothing is written then.
+///
+/// # Examples
+///
+/// ```
+/// use bytes::{Bytes, BytesMut};
+/// use skycluster::wire::{encode_request, Address, Session};
+///
+/// let mut out = BytesMut::new();
+/// let payload = Bytes::from_static(b"\x24echo\x14hi");
+/// let rest = encode_request(&mut out, &Address::Handle(10), Session::FIRST, payload)?;
+/// assert!(rest.is_none());
+/// assert_eq!(&out[..], b"\x00\x11\x00\x0a\x00\x00\x00\x01\x00\x00\x00\x24echo\x14hi");
+/// # Ok::<(), skycluster::wire::FrameError>(())
+/// ```
+pub fn encode_request(
+    dst: &mut BytesMut,
+    address: &Address,
+    session: Session,
+    payload: Bytes,
+) -> Result<Option<Pieces>, FrameError> {
+    encode(dst, address, session.get(), false, payload)
+}
+
+/// Writes a push (no reply) to `address`.
+///
+/// A small push carries session 0 and does not consume `session`. A
+/// multi-part one (payload `>= 0x8000`) needs a real session to join its
+/// pieces: it carries `session`, consumes it, and returns the [`Pieces`].
+/// So the caller's next session is `session.next()` exactly when this
+/// returns `Some`.
+///
+/// # Errors
+///
+/// [`FrameError::TooLarge`] for a payload of 4 GiB or more.
+///
+/// # Examples
+///
+/// ```
+/// use bytes::{Bytes, BytesMut};
+/// use skycluster::wire::{encode_push, Address, Session};
+///
+/// let mut out = BytesMut::new();
+/// let rest = encode_push(&mut out, &Address::Handle(10), Session::FIRST, Bytes::from_static(b"\x02"))?;
+/// assert!(rest.is_none(), "a small push consumes no session");
+/// assert_eq!(&out[..], b"\x00\x0a\x00\x0a\x00\x00\x00\x00\x00\x00\x00\x02");
+/// # Ok::<(), skycluster::wire::FrameError>(())
+/// ```
+pub fn encode_push(
+    dst: &mut BytesMut,
+    address: &Address,
+    session: Session,
+    payload: Bytes,
+) -> Result<Option<Pieces>, FrameError> {
+    encode(dst, address, session.get(), true, payload)
+}
+
+fn encode(
+    dst: &mut BytesMut,
+    address: &Address,
+    session: u32,
+    push: bool,
+    payload: Bytes,
+) -> Result<Option<Pieces>, FrameError> {
+    let total =
+        u32::try_from(payload.len()).map_err(|_| FrameError::TooLarge { len: payload.len() })?;
+    let name = match address {
+        Address::Handle(_) => None,
+        Address::Name(name) => Some(name.as_bytes()),
+    };
+    // 1 type byte, the address, 4 bytes of session.
+    let head = 1 + name.map_or(4, |n| 1 + n.len()) + 4;
+    if payload.len() < MULTIPART_THRESHOLD {
+        let body = head + payload.len();
+        dst.reserve(2 + body);
+        dst.put_u16(body as u16);
+        put_address(dst, address, SINGLE_HANDLE, SINGLE_NAME);
+        dst.put_u32_le(if push { 0 } else { session });
+        dst.extend_from_slice(&payload);
+        return Ok(None);
+    }
+    let (handle_kind, name_kind) = if push {
+        (MULTI_HANDLE_PUSH, MULTI_NAME_PUSH)
+    } else {
+        (MULTI_HANDLE, MULTI_NAME)
+    };
+    dst.reserve(2 + head + 4);
+    dst.put_u16((head + 4) as u16);
+    put_address(dst, address, handle_kind, name_kind);
+    dst.put_u32_le(session);
+    dst.put_u32_le(total);
+    Ok(Some(Pieces::new(PieceKind::Request, session, payload)))
+}
+
+fn put_address(dst: &mut BytesMut, address: &Address, handle_kind: u8, name_kind: u8) {
+    match address {
+        Address::Handle(handle) => {
+            dst.put_u8(handle_kind);
+            dst.put_u32_le(*handle);
+        }
+        Address::Name(name) => {
+            dst.put_u8(name_kind);
+            // A `Name` is 1..=255 bytes by construction.
+            dst.put_u8(name.as_bytes().len() as u8);
+            dst.extend_from_slice(name.as_bytes());
+        }
+    }
+}
+
+/// A trace tag: at most 0x8000 bytes, sent before the request it marks.
+///
+/// # Examples
+///
+/// ```
+/// use skycluster::wire::TraceTag;
+///
+/// assert!(TraceTag::new("(game1-battle1-3)create_room").is_ok());
+/// assert!(TraceTag::new(vec![b't'; 0x8001]).is_err());
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TraceTag(Bytes);
+
+impl TraceTag {
+    /// The longest tag Skynet accepts.
+    pub const MAX_LEN: usize = 0x8000;
+
+    /// Checks the length and wraps the tag.
+    ///
+    /// # Errors
+    ///
+    /// [`FrameError::TraceTooLong`] for a tag over [`TraceTag::MAX_LEN`] bytes.
+    pub fn new(tag: impl Into<Bytes>) -> Result<TraceTag, FrameError> {
+        let tag = tag.into();
+        if tag.len() > Self::MAX_LEN {
+            return Err(FrameError::TraceTooLong { len: tag.len() });
+        }
+        Ok(TraceTag(tag))
+    }
+
+    /// The tag's bytes.
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+/// Writes a trace frame: the tag applies to the next request written.
+///
+/// # Examples
+///
+/// ```
+/// use bytes::BytesMut;
+/// use skycluster::wire::{encode_trace, TraceTag};
+///
+/// let mut out = BytesMut::new();
+/// encode_trace(&mut out, &TraceTag::new("abc").unwrap());
+/// assert_eq!(&out[..], b"\x00\x04\x04abc");
+/// ```
+pub fn encode_trace(dst: &mut BytesMut, tag: &TraceTag) {
+    dst.reserve(3 + tag.0.len());
+    dst.put_u16(1 + tag.0.len() as u16);
+    dst.put_u8(TRACE);
+    dst.extend_from_slice(&tag.0);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse_hex(hex: &str) -> Result<RequestFrame, FrameError> {
+        RequestFrame::parse(Bytes::from(hex::decode(hex).unwrap()))
+    }
+
+    #[test]
+    fn zero_length_name_is_rejected() {
+        assert_eq!(
+            parse_hex("8000010000000c78"),
+            Err(FrameError::NameLength { len: 0 })
+        );
+    }
+
+    #[test]
+    fn multi_part_header_must_be_exactly_13_bytes() {
+        assert!(parse_hex("010a000000030000007a1101").is_err());
+        assert!(parse_hex("010a000000030000007a11010000").is_err());
+        assert!(parse_hex("010a000000030000007a110100").is_ok());
+    }
+
+    #[test]
+    fn name_frame_shorter_than_its_name_is_rejected() {
+        assert!(matches!(
+            parse_hex("80ff4065"),
+            Err(FrameError::BadLength { kind: 0x80, .. })
+        ));
+        assert!(matches!(parse_hex("80"), Err(FrameError::BadLength { .. })));
+    }
+
+    #[test]
+    fn empty_trace_tag_parses() {
+        assert_eq!(parse_hex("04"), Ok(RequestFrame::Trace(Bytes::new())));
+    }
+}

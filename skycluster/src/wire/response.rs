@@ -1,0 +1,208 @@
+//! Response frames: what an agent writes and a sender reads.
+//!
+//! Every body is `session`, a type byte, then:
+//!
+//! | type | rest |
+//! | --- | --- |
+//! | `0x00` | error text (not lua-seri), at most 0x8000 bytes |
+//! | `0x01` | the whole payload, at most 0x8000 bytes |
+//! | `0x02` | `total_size`: a multi-part reply starts |
+//! | `0x03` / `0x04` | a piece: more follow / the last one |
+
+use bytes::{Buf, BufMut, Bytes, BytesMut};
+
+use super::multipart::{PieceKind, Pieces};
+use super::{FrameError, MAX_ERROR_TEXT, PIECE_SIZE};
+
+const ERROR: u8 = 0x00;
+const OK: u8 = 0x01;
+const MULTI_START: u8 = 0x02;
+pub(crate) const PIECE_MORE: u8 = 0x03;
+pub(crate) const PIECE_LAST: u8 = 0x04;
+
+/// One response frame body, parsed.
+///
+/// # Examples
+///
+/// ```
+/// use bytes::Bytes;
+/// use skycluster::wire::ResponseFrame;
+///
+/// let body = Bytes::from_static(b"\x07\x00\x00\x00\x00name not found");
+/// assert_eq!(
+///     ResponseFrame::parse(body).unwrap(),
+///     ResponseFrame::Error { session: 7, text: Bytes::from_static(b"name not found") }
+/// );
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ResponseFrame {
+    /// The call failed; the text says why. Free text, not lua-seri.
+    Error {
+        /// The call's session.
+        session: u32,
+        /// Why it failed.
+        text: Bytes,
+    },
+    /// The call succeeded with this whole payload.
+    Ok {
+        /// The call's session.
+        session: u32,
+        /// The reply.
+        payload: Bytes,
+    },
+    /// A multi-part reply starts.
+    Start {
+        /// The call's session.
+        session: u32,
+        /// The size the agent claims; not to be trusted for allocation.
+        total: u32,
+    },
+    /// A piece of a multi-part reply.
+    Piece {
+        /// The call's session.
+        session: u32,
+        /// The piece's bytes.
+        chunk: Bytes,
+        /// Whether this is the last piece.
+        last: bool,
+    },
+}
+
+impl ResponseFrame {
+    /// Parses a frame body (without its 2-byte length).
+    ///
+    /// # Errors
+    ///
+    /// [`FrameError`] for a body under 5 bytes, an unknown type, or a start
+    /// frame that is not exactly 9 bytes. Skynet's sender treats each of
+    /// these as a broken stream.
+    pub fn parse(mut body: Bytes) -> Result<ResponseFrame, FrameError> {
+        let len = body.len();
+        if len < 5 {
+            return Err(FrameError::BadLength {
+                kind: body.get(4).copied().unwrap_or(0),
+                expected: 5,
+                actual: len,
+            });
+        }
+        let session = body.get_u32_le();
+        let kind = body.get_u8();
+        match kind {
+            ERROR => Ok(ResponseFrame::Error {
+                session,
+                text: body,
+            }),
+            OK => Ok(ResponseFrame::Ok {
+                session,
+                payload: body,
+            }),
+            MULTI_START => {
+                if len != 9 {
+                    return Err(FrameError::BadLength {
+                        kind,
+                        expected: 9,
+                        actual: len,
+                    });
+                }
+                Ok(ResponseFrame::Start {
+                    session,
+                    total: body.get_u32_le(),
+                })
+            }
+            PIECE_MORE | PIECE_LAST => Ok(ResponseFrame::Piece {
+                session,
+                chunk: body,
+                last: kind == PIECE_LAST,
+            }),
+            kind => Err(FrameError::UnknownType { kind }),
+        }
+    }
+}
+
+/// Writes a successful reply to `session`.
+///
+/// A payload of at most 0x8000 bytes is one frame in `dst`; a larger one
+/// (Skynet's reply threshold is `> 0x8000`, one more than a request's) is a
+/// start frame in `dst` plus the returned [`Pieces`].
+///
+/// # Errors
+///
+/// [`FrameError::TooLarge`] for a payload of 4 GiB or more.
+///
+/// # Examples
+///
+/// ```
+/// use bytes::{Bytes, BytesMut};
+/// use skycluster::wire::encode_ok;
+///
+/// let mut out = BytesMut::new();
+/// assert!(encode_ok(&mut out, 1, Bytes::from_static(b"\x14hi"))?.is_none());
+/// assert_eq!(&out[..], b"\x00\x08\x01\x00\x00\x00\x01\x14hi");
+/// # Ok::<(), skycluster::wire::FrameError>(())
+/// ```
+pub fn encode_ok(
+    dst: &mut BytesMut,
+    session: u32,
+    payload: Bytes,
+) -> Result<Option<Pieces>, FrameError> {
+    let total =
+        u32::try_from(payload.len()).map_err(|_| FrameError::TooLarge { len: payload.len() })?;
+    if payload.len() <= PIECE_SIZE {
+        dst.reserve(7 + payload.len());
+        dst.put_u16(5 + payload.len() as u16);
+        dst.put_u32_le(session);
+        dst.put_u8(OK);
+        dst.extend_from_slice(&payload);
+        return Ok(None);
+    }
+    dst.reserve(11);
+    dst.put_u16(9);
+    dst.put_u32_le(session);
+    dst.put_u8(MULTI_START);
+    dst.put_u32_le(total);
+    Ok(Some(Pieces::new(PieceKind::Response, session, payload)))
+}
+
+/// Writes an error reply to `session`, truncating `text` to 0x8000 bytes as
+/// Skynet does.
+///
+/// # Examples
+///
+/// ```
+/// use bytes::BytesMut;
+/// use skycluster::wire::encode_error;
+///
+/// let mut out = BytesMut::new();
+/// encode_error(&mut out, 3, b"Invalid large req");
+/// assert_eq!(&out[..7], b"\x00\x16\x03\x00\x00\x00\x00");
+/// ```
+pub fn encode_error(dst: &mut BytesMut, session: u32, text: &[u8]) {
+    let text = &text[..text.len().min(MAX_ERROR_TEXT)];
+    dst.reserve(7 + text.len());
+    dst.put_u16(5 + text.len() as u16);
+    dst.put_u32_le(session);
+    dst.put_u8(ERROR);
+    dst.extend_from_slice(text);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn short_and_unknown_bodies_are_errors() {
+        assert!(ResponseFrame::parse(Bytes::from_static(b"\x01\x00\x00\x00")).is_err());
+        assert_eq!(
+            ResponseFrame::parse(Bytes::from_static(b"\x01\x00\x00\x00\x09")),
+            Err(FrameError::UnknownType { kind: 9 })
+        );
+        assert!(ResponseFrame::parse(Bytes::from_static(b"\x01\x00\x00\x00\x02\x00")).is_err());
+    }
+
+    #[test]
+    fn error_text_is_truncated_to_0x8000_bytes() {
+        let mut out = BytesMut::new();
+        encode_error(&mut out, 5, &vec![b'e'; 40_000]);
+        assert_eq!(out.len(), 2 + 5 + 0x8000);
+    }
+}

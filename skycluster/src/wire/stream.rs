@@ -1,0 +1,276 @@
+//! Reading frames off a TCP byte stream: length framing, parsing and
+//! reassembly in one `tokio_util` [`Decoder`] per direction.
+
+use bytes::{Buf, Bytes, BytesMut};
+use tokio_util::codec::Decoder;
+
+use super::multipart::Reassembly;
+use super::{Address, FrameError, Limits, ReassemblyError, RequestFrame, ResponseFrame};
+
+/// Every frame is a big-endian `u16` length and that many bytes of body.
+fn next_body(src: &mut BytesMut) -> Option<Bytes> {
+    let len = usize::from(u16::from_be_bytes([*src.first()?, *src.get(1)?]));
+    if src.len() < 2 + len {
+        src.reserve(2 + len - src.len());
+        return None;
+    }
+    src.advance(2);
+    Some(src.split_to(len).freeze())
+}
+
+/// A complete request or push, as an agent receives it.
+///
+/// # Examples
+///
+/// ```
+/// use bytes::BytesMut;
+/// use skycluster::wire::{Inbound, RequestDecoder};
+/// use tokio_util::codec::Decoder;
+///
+/// let mut decoder = RequestDecoder::default();
+/// let mut bytes = BytesMut::from(&b"\x00\x0e\x00\x00\x00\x00\x00\x02\x00\x00\x00\x24echo"[..]);
+/// let Some(Inbound::Request(request)) = decoder.decode(&mut bytes)? else { panic!() };
+/// assert!(request.address.is_query());
+/// assert_eq!(request.session, 2);
+/// assert!(!request.push);
+/// # Ok::<(), std::io::Error>(())
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Request {
+    /// Where it goes.
+    pub address: Address,
+    /// Its session; 0 for a single-frame push.
+    pub session: u32,
+    /// Whether no reply is wanted.
+    pub push: bool,
+    /// The whole payload.
+    pub payload: Bytes,
+}
+
+impl Address {
+    /// Whether this is address 0, which asks for a registered name's handle.
+    pub fn is_query(&self) -> bool {
+        matches!(self, Address::Handle(0))
+    }
+}
+
+/// What an agent reads from a connection.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Inbound {
+    /// A complete request or push.
+    Request(Request),
+    /// A trace tag for the next request.
+    Trace(Bytes),
+    /// A multi-part message that could not be joined. Skynet answers these
+    /// with `Invalid large req` under the message's session.
+    Broken(ReassemblyError),
+    /// A body that could not be parsed. Skynet drops such frames and the
+    /// connection goes on.
+    Malformed(FrameError),
+}
+
+#[derive(Debug)]
+struct RequestMeta {
+    address: Address,
+    push: bool,
+}
+
+/// Decodes a sender's byte stream into [`Inbound`] items.
+///
+/// Never fails on content: a bad frame becomes [`Inbound::Malformed`] or
+/// [`Inbound::Broken`] and decoding goes on, as Skynet's agent does. Memory
+/// held for multi-part messages is bounded by its [`Limits`].
+#[derive(Debug)]
+pub struct RequestDecoder {
+    reassembly: Reassembly<RequestMeta>,
+}
+
+impl RequestDecoder {
+    /// A decoder with these limits.
+    pub fn new(limits: Limits) -> Self {
+        RequestDecoder {
+            reassembly: Reassembly::new(limits),
+        }
+    }
+
+    /// Multi-part messages begun and not yet complete.
+    pub fn pending(&self) -> usize {
+        self.reassembly.pending()
+    }
+
+    fn on_frame(&mut self, frame: RequestFrame) -> Option<Inbound> {
+        match frame {
+            RequestFrame::Message {
+                address,
+                session,
+                payload,
+            } => Some(Inbound::Request(Request {
+                address,
+                session,
+                push: session == 0,
+                payload,
+            })),
+            RequestFrame::Trace(tag) => Some(Inbound::Trace(tag)),
+            RequestFrame::Start {
+                address,
+                session,
+                total,
+                push,
+            } => self
+                .reassembly
+                .start(session, total, RequestMeta { address, push })
+                .err()
+                .map(Inbound::Broken),
+            RequestFrame::Piece {
+                session,
+                chunk,
+                last,
+            } => match self.reassembly.piece(session, chunk, last) {
+                Ok(None) => None,
+                Ok(Some((meta, payload))) => Some(Inbound::Request(Request {
+                    address: meta.address,
+                    session,
+                    push: meta.push,
+                    payload,
+                })),
+                Err(e) => Some(Inbound::Broken(e)),
+            },
+        }
+    }
+}
+
+impl Default for RequestDecoder {
+    fn default() -> Self {
+        RequestDecoder::new(Limits::default())
+    }
+}
+
+impl Decoder for RequestDecoder {
+    type Item = Inbound;
+    type Error = std::io::Error;
+
+    fn decode(&mut self, src: &mut BytesMut) -> Result<Option<Inbound>, std::io::Error> {
+        // Frames that complete nothing (a header, a middle piece) are
+        // consumed here, so one call drains everything it can.
+        while let Some(body) = next_body(src) {
+            let item = match RequestFrame::parse(body) {
+                Ok(frame) => self.on_frame(frame),
+                Err(e) => Some(Inbound::Malformed(e)),
+            };
+            if item.is_some() {
+                return Ok(item);
+            }
+        }
+        Ok(None)
+    }
+}
+
+/// A reply to one call, as a sender receives it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Reply {
+    /// The session of the call it answers.
+    pub session: u32,
+    /// The payload, or the error text the agent sent.
+    pub result: Result<Bytes, Bytes>,
+}
+
+/// Why a sender's stream of replies is broken.
+///
+/// Skynet's sender closes the connection and fails every pending call on
+/// any of these; so does skycluster.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ReplyStreamError {
+    /// Reading the socket failed.
+    #[error(transparent)]
+    Io(#[from] std::io::Error),
+    /// A reply body could not be parsed.
+    #[error("malformed reply: {0}")]
+    Malformed(#[from] FrameError),
+    /// A multi-part reply's pieces do not add up.
+    #[error("broken multi-part reply: {0}")]
+    Broken(ReassemblyError),
+}
+
+/// Decodes an agent's byte stream into [`Reply`]s.
+///
+/// A reply over [`Limits::max_message`] (or [`Limits::max_buffered`]) is
+/// turned into an error reply for its session, naming the limit, and its
+/// pieces are dropped; the connection stays up.
+#[derive(Debug)]
+pub struct ReplyDecoder {
+    reassembly: Reassembly<()>,
+}
+
+impl ReplyDecoder {
+    /// A decoder with these limits.
+    pub fn new(limits: Limits) -> Self {
+        ReplyDecoder {
+            reassembly: Reassembly::new(limits),
+        }
+    }
+
+    fn on_frame(&mut self, frame: ResponseFrame) -> Result<Option<Reply>, ReplyStreamError> {
+        let refused = |e: ReassemblyError| Reply {
+            session: e.session(),
+            result: Err(Bytes::from(e.to_string())),
+        };
+        Ok(match frame {
+            ResponseFrame::Ok { session, payload } => Some(Reply {
+                session,
+                result: Ok(payload),
+            }),
+            ResponseFrame::Error { session, text } => {
+                // An error may cut a multi-part reply short.
+                self.reassembly.abandon(session);
+                Some(Reply {
+                    session,
+                    result: Err(text),
+                })
+            }
+            ResponseFrame::Start { session, total } => {
+                match self.reassembly.start(session, total, ()) {
+                    Ok(()) => None,
+                    Err(
+                        e @ (ReassemblyError::TooLarge { .. }
+                        | ReassemblyError::TooManyPending { .. }),
+                    ) => Some(refused(e)),
+                    Err(e) => return Err(ReplyStreamError::Broken(e)),
+                }
+            }
+            ResponseFrame::Piece {
+                session,
+                chunk,
+                last,
+            } => match self.reassembly.piece(session, chunk, last) {
+                Ok(None) => None,
+                Ok(Some(((), payload))) => Some(Reply {
+                    session,
+                    result: Ok(payload),
+                }),
+                Err(e @ ReassemblyError::BufferFull { .. }) => Some(refused(e)),
+                Err(e) => return Err(ReplyStreamError::Broken(e)),
+            },
+        })
+    }
+}
+
+impl Default for ReplyDecoder {
+    fn default() -> Self {
+        ReplyDecoder::new(Limits::default())
+    }
+}
+
+impl Decoder for ReplyDecoder {
+    type Item = Reply;
+    type Error = ReplyStreamError;
+
+    fn decode(&mut self, src: &mut BytesMut) -> Result<Option<Reply>, ReplyStreamError> {
+        while let Some(body) = next_body(src) {
+            if let Some(reply) = self.on_frame(ResponseFrame::parse(body)?)? {
+                return Ok(Some(reply));
+            }
+        }
+        Ok(None)
+    }
+}
