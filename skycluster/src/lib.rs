@@ -11,14 +11,24 @@
 //!   streaming decoder that reassembles multi-part messages.
 //! * [`codec`]: payload formats. [`codec::luaseri`] is `skynet.pack`'s
 //!   format; [`codec::Bincode`] serves Rust-to-Rust calls.
-//! * `node`: the runtime. The config file, one *sender* per remote node,
+//! * [`Cluster`] and its parts: the runtime. The config file, one *sender* per remote node,
 //!   one *agent* per accepted connection, the name registry and proxies.
-//! * `service`: the runtime half of `#[service]`, the traits the
-//!   generated code implements.
+//! * [`Service`] and [`Handler`]: the runtime half of `#[service]`, the
+//!   traits the generated code implements.
 //! * [`Error`]: what can go wrong, each variant naming the node, address or
 //!   limit involved.
 #![warn(missing_docs)]
 #![doc(test(attr(deny(warnings))))]
 
 pub mod codec;
+mod error;
+mod node;
+mod service;
 pub mod wire;
+
+pub use error::{CallError, Error, ErrorKind, Result};
+pub use node::{
+    Cluster, Config, Endpoint, Handle, IntoAddress, ListenerStatus, NodeAddr, NodeStatus, Options,
+    Status,
+};
+pub use service::{BoxFuture, Handler, HandlerError, Request, Service};

@@ -1,6 +1,8 @@
 //! Helpers shared by the integration tests.
 #![allow(dead_code, unreachable_pub)]
 
+pub mod node;
+
 use std::path::PathBuf;
 
 /// The directory of the recorded Skynet vectors: `SKYCLUSTER_VECTORS`, or

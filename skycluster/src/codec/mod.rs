@@ -1,8 +1,99 @@
 //! Payload formats.
 //!
-//! A frame's payload is opaque bytes to the [`wire`](crate::wire) layer. The
-//! typed layer turns Rust values into those bytes through a codec:
+//! A frame's payload is opaque bytes to the [`wire`](crate::wire) layer. A
+//! typed service turns its calls into those bytes through a [`Codec`]:
 //!
-//! * [`luaseri`]: the format of `skynet.pack`, spoken by Lua Skynet services.
+//! * [`Bincode`] (the default): compact, for calls between Rust nodes.
+//! * `Lua`: lua-seri with Skynet's calling convention, for calls to and
+//!   from Lua services. The format itself is in [`luaseri`].
+//!
+//! The codec is the one place a format is chosen: replacing bincode means
+//! one new `Codec` implementation, nothing else.
 
+mod bincode;
 pub mod luaseri;
+
+pub use self::bincode::Bincode;
+
+use bytes::Bytes;
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+/// How a typed service's calls and replies become payload bytes.
+///
+/// A call is a method name and a tuple of arguments; a reply is one value.
+/// The server reads the method name first, then decodes the arguments with
+/// the types of that method.
+///
+/// # Examples
+///
+/// ```
+/// use skycluster::codec::{Bincode, Codec};
+///
+/// let payload = Bincode::encode_call("add", &(1i64, 2i64))?;
+/// let (method, args) = Bincode::decode_method(&payload)?;
+/// assert_eq!(method, "add");
+/// let (a, b): (i64, i64) = Bincode::decode_args(args)?;
+/// assert_eq!(a + b, 3);
+/// # Ok::<(), skycluster::codec::CodecError>(())
+/// ```
+pub trait Codec: Send + Sync + 'static {
+    /// Encodes a call of `method` with `args` (a tuple, one element per
+    /// argument).
+    ///
+    /// # Errors
+    ///
+    /// When an argument cannot be represented in the format.
+    fn encode_call<A: Serialize + ?Sized>(method: &str, args: &A) -> Result<Bytes, CodecError>;
+
+    /// Splits a call payload into its method name and the encoded arguments.
+    ///
+    /// # Errors
+    ///
+    /// When the payload does not start with a method name.
+    fn decode_method(payload: &[u8]) -> Result<(&str, &[u8]), CodecError>;
+
+    /// Decodes the arguments returned by [`Codec::decode_method`].
+    ///
+    /// # Errors
+    ///
+    /// When they do not decode as `A`.
+    fn decode_args<A: DeserializeOwned>(args: &[u8]) -> Result<A, CodecError>;
+
+    /// Encodes a method's return value.
+    ///
+    /// # Errors
+    ///
+    /// When the value cannot be represented in the format.
+    fn encode_reply<R: Serialize + ?Sized>(reply: &R) -> Result<Bytes, CodecError>;
+
+    /// Decodes a reply payload.
+    ///
+    /// # Errors
+    ///
+    /// When it does not decode as `R`.
+    fn decode_reply<R: DeserializeOwned>(payload: &[u8]) -> Result<R, CodecError>;
+}
+
+/// A payload that could not be encoded or decoded.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{format}: {reason}")]
+pub struct CodecError {
+    format: &'static str,
+    reason: String,
+}
+
+impl CodecError {
+    /// An error of `format` (`"bincode"`, `"lua-seri"`) saying why.
+    pub fn new(format: &'static str, reason: impl ToString) -> CodecError {
+        CodecError {
+            format,
+            reason: reason.to_string(),
+        }
+    }
+
+    /// Why it failed.
+    pub fn reason(&self) -> &str {
+        &self.reason
+    }
+}

@@ -1,0 +1,247 @@
+//! What can go wrong, each error naming the node, address or limit involved.
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::wire::Address;
+
+/// A call or push that did not get a reply.
+///
+/// Every `CallError` names the node and the address it was for, and the
+/// method when the call came through a typed client; [`CallError::kind`]
+/// says what happened. Where Skynet answers only `call failed`, this says
+/// why.
+///
+/// # Examples
+///
+/// ```
+/// use skycluster::{CallError, ErrorKind};
+///
+/// fn describe(e: &CallError) -> &'static str {
+///     match e.kind() {
+///         ErrorKind::Timeout { .. } => "slow",
+///         ErrorKind::Remote { .. } => "the service said no",
+///         _ => "unreachable",
+///     }
+/// }
+/// ```
+#[derive(Clone, Debug)]
+pub struct CallError {
+    node: Arc<str>,
+    address: Address,
+    method: Option<&'static str>,
+    kind: ErrorKind,
+}
+
+/// What happened to a call, without the node and address.
+#[derive(Clone, Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ErrorKind {
+    /// No reply came within the call's timeout. A reply arriving later is
+    /// dropped.
+    #[error("timed out after {elapsed:?}")]
+    Timeout {
+        /// How long the call waited.
+        elapsed: Duration,
+    },
+    /// The node's address is `false` in the config.
+    #[error("node is disabled in the cluster config")]
+    Disabled,
+    /// The node is not in the config, and `__nowaiting` is on.
+    #[error("node is absent from the cluster config")]
+    Absent,
+    /// Connecting to the node failed. While the sender backs off, calls fail
+    /// at once with the last connect error.
+    #[error("cannot connect to {addr}: {reason}")]
+    Connect {
+        /// The address tried.
+        addr: String,
+        /// The connect error.
+        reason: Arc<std::io::Error>,
+    },
+    /// The connection dropped (or moved to a new address) while the call
+    /// was waiting for its reply. The call may or may not have run.
+    #[error("connection lost: {reason}")]
+    Disconnected {
+        /// Why the connection ended.
+        reason: Arc<str>,
+    },
+    /// The remote node answered with an error. The text is the node's own.
+    #[error("remote error: {text}")]
+    Remote {
+        /// The error text from the reply frame.
+        text: Arc<str>,
+    },
+    /// The remote service does not have this method: client and server
+    /// disagree about the service.
+    #[error("the remote service has no method `{method}`")]
+    UnknownMethod {
+        /// The method asked for.
+        method: Arc<str>,
+    },
+    /// The request or reply payload could not be encoded or decoded.
+    #[error("cannot {action} payload: {reason}")]
+    Codec {
+        /// `encode` or `decode`.
+        action: &'static str,
+        /// What went wrong.
+        reason: Arc<str>,
+    },
+    /// The payload is over a configured limit.
+    #[error("payload of {len} bytes exceeds the limit of {limit} bytes")]
+    TooLarge {
+        /// The payload's size.
+        len: usize,
+        /// The limit.
+        limit: usize,
+    },
+    /// The address cannot be written on the wire, or a one-string target
+    /// (`"node@name"`) could not be split.
+    #[error("invalid address: {reason}")]
+    InvalidAddress {
+        /// What is wrong with it.
+        reason: Arc<str>,
+    },
+    /// The cluster is shutting down.
+    #[error("the cluster is shutting down")]
+    Shutdown,
+}
+
+impl CallError {
+    /// An error for a call to `address` on `node`.
+    pub fn new(node: impl Into<Arc<str>>, address: Address, kind: ErrorKind) -> CallError {
+        CallError {
+            node: node.into(),
+            address,
+            method: None,
+            kind,
+        }
+    }
+
+    /// Adds the typed method the call was for.
+    pub fn with_method(mut self, method: &'static str) -> CallError {
+        self.method = Some(method);
+        self
+    }
+
+    /// The node the call was for.
+    pub fn node(&self) -> &str {
+        &self.node
+    }
+
+    /// The address on that node.
+    pub fn address(&self) -> &Address {
+        &self.address
+    }
+
+    /// The typed method, when the call came from a generated client.
+    pub fn method(&self) -> Option<&'static str> {
+        self.method
+    }
+
+    /// What happened.
+    pub fn kind(&self) -> &ErrorKind {
+        &self.kind
+    }
+
+    /// Whether the call timed out.
+    pub fn is_timeout(&self) -> bool {
+        matches!(self.kind, ErrorKind::Timeout { .. })
+    }
+}
+
+impl fmt::Display for CallError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "call to node `{}` address `{}`", self.node, self.address)?;
+        if let Some(method) = self.method {
+            write!(f, " method `{method}`")?;
+        }
+        write!(f, " failed: {}", self.kind)
+    }
+}
+
+impl std::error::Error for CallError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match &self.kind {
+            ErrorKind::Connect { reason, .. } => Some(&**reason),
+            _ => None,
+        }
+    }
+}
+
+/// Errors of the cluster as a whole: config files, listeners, names.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The clustername file could not be read.
+    #[error("cannot read cluster config {path}: {source}")]
+    ConfigRead {
+        /// The file.
+        path: String,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A line of the clustername file is not `name = "host:port"`,
+    /// `name = false`, an option, a comment or blank.
+    #[error("{path}:{line}: {reason}")]
+    ConfigSyntax {
+        /// The file (or `<memory>`).
+        path: String,
+        /// The 1-based line number.
+        line: usize,
+        /// What is wrong.
+        reason: String,
+    },
+    /// A node name is not in the config.
+    #[error("node `{node}` is not in the cluster config")]
+    UnknownNode {
+        /// The node.
+        node: String,
+    },
+    /// The node's address is `false`.
+    #[error("node `{node}` is disabled in the cluster config")]
+    NodeDisabled {
+        /// The node.
+        node: String,
+    },
+    /// Binding a listener failed.
+    #[error("cannot listen on {addr}: {source}")]
+    Listen {
+        /// The address.
+        addr: String,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A name is taken (Skynet's `register` asserts; skycluster refuses).
+    #[error("name `{name}` is already registered to {handle}")]
+    NameTaken {
+        /// The name.
+        name: String,
+        /// The handle that holds it.
+        handle: crate::Handle,
+    },
+    /// A name is malformed: `register` names have no `@`, local names start
+    /// with `.`; both are 1 to 255 bytes on the wire.
+    #[error("invalid name `{name}`: {reason}")]
+    InvalidName {
+        /// The name.
+        name: String,
+        /// What is wrong.
+        reason: &'static str,
+    },
+    /// No service has this handle.
+    #[error("no service with handle {handle}")]
+    UnknownHandle {
+        /// The handle.
+        handle: crate::Handle,
+    },
+    /// A call failed.
+    #[error(transparent)]
+    Call(#[from] CallError),
+}
+
+/// `Result` with skycluster's [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,0 +1,256 @@
+//! The agent: serves one accepted connection.
+//!
+//! It reads request frames, resolves each address (a handle, a `.local`
+//! name, an `@registered` name, or 0 for a name query), and runs the
+//! requests concurrently on the connection's task, so a slow call does not
+//! hold back a fast one. Replies leave as their calls finish, coalesced
+//! into as few writes as possible. Pushes get no reply. Every failure the
+//! caller can see is an error frame whose text says what failed and where.
+
+use std::collections::VecDeque;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use bytes::{Bytes, BytesMut};
+use futures_util::stream::{FuturesUnordered, StreamExt};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::time::Instant;
+use tokio_util::codec::Decoder;
+use tokio_util::sync::CancellationToken;
+
+use super::cluster::Inner;
+use crate::codec::luaseri::{self, Value};
+use crate::service::{BoxFuture, HandlerError, Request};
+use crate::wire::{encode_error, encode_ok, Address, Inbound, Pieces, RequestDecoder};
+
+/// A handler's future, with the session its reply goes to.
+struct Running {
+    session: u32,
+    push: bool,
+    future: BoxFuture<Result<Bytes, HandlerError>>,
+}
+
+impl Future for Running {
+    type Output = (u32, bool, Result<Bytes, HandlerError>);
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let (session, push) = (self.session, self.push);
+        self.future
+            .as_mut()
+            .poll(cx)
+            .map(|outcome| (session, push, outcome))
+    }
+}
+
+/// What to do with one request.
+pub(crate) enum Dispatch {
+    /// Run this handler future.
+    Run(BoxFuture<Result<Bytes, HandlerError>>),
+    /// Answer now, without running anything.
+    Answer(Result<Bytes, String>),
+}
+
+struct Agent {
+    cluster: Arc<Inner>,
+    peer: SocketAddr,
+    running: FuturesUnordered<Running>,
+    wbuf: BytesMut,
+    pieces: VecDeque<Pieces>,
+    trace: Option<Bytes>,
+}
+
+/// Serves `stream` until the peer closes it, it breaks a limit, or the
+/// cluster shuts down (then calls in flight finish first).
+pub(crate) async fn serve(
+    cluster: Arc<Inner>,
+    mut stream: TcpStream,
+    peer: SocketAddr,
+    shutdown: CancellationToken,
+) {
+    if let Err(e) = stream.set_nodelay(true) {
+        tracing::debug!(%peer, error = %e, "cannot set TCP_NODELAY");
+    }
+    let options = Arc::clone(&cluster.options);
+    let mut agent = Agent {
+        cluster,
+        peer,
+        running: FuturesUnordered::new(),
+        wbuf: BytesMut::with_capacity(64 * 1024),
+        pieces: VecDeque::new(),
+        trace: None,
+    };
+    let (mut rd, mut wr) = stream.split();
+    let mut rbuf = BytesMut::with_capacity(64 * 1024);
+    let mut decoder = RequestDecoder::new(options.limits);
+    let mut reading = true;
+    // Fires when a frame has been half-read too long, or nothing arrived
+    // for the idle timeout.
+    let deadline = tokio::time::sleep(Duration::from_secs(3600));
+    tokio::pin!(deadline);
+    let mut armed = false;
+    if let Some(idle) = options.idle_timeout {
+        deadline.as_mut().reset(Instant::now() + idle);
+        armed = true;
+    }
+
+    loop {
+        if agent.wbuf.is_empty() {
+            let wbuf = &mut agent.wbuf;
+            agent
+                .pieces
+                .retain_mut(|pieces| pieces.write_next(wbuf) && !pieces.is_done());
+        }
+        if !reading && agent.running.is_empty() && agent.wbuf.is_empty() {
+            break;
+        }
+        let can_read = reading && agent.running.len() < options.max_in_flight;
+        tokio::select! {
+            biased;
+            Some((session, push, outcome)) = agent.running.next(), if !agent.running.is_empty() => {
+                agent.finish(session, push, outcome);
+            }
+            written = wr.write_buf(&mut agent.wbuf), if !agent.wbuf.is_empty() => {
+                if let Err(e) = written {
+                    tracing::debug!(%peer, error = %e, "write failed; closing");
+                    break;
+                }
+            }
+            read = rd.read_buf(&mut rbuf), if can_read => {
+                match read {
+                    Ok(0) => reading = false,
+                    Ok(_) => {
+                        while let Ok(Some(item)) = decoder.decode(&mut rbuf) {
+                            agent.on_inbound(item);
+                        }
+                        // Re-arm: a partial frame must finish in time; an
+                        // empty buffer waits for the idle timeout, if any.
+                        let next = if !rbuf.is_empty() {
+                            Some(options.frame_timeout)
+                        } else {
+                            options.idle_timeout
+                        };
+                        armed = next.is_some();
+                        if let Some(wait) = next {
+                            deadline.as_mut().reset(Instant::now() + wait);
+                        }
+                    }
+                    Err(e) => {
+                        tracing::debug!(%peer, error = %e, "read failed");
+                        reading = false;
+                    }
+                }
+            }
+            () = &mut deadline, if armed && reading => {
+                tracing::info!(%peer, "closing a connection that stalled mid-frame or idled");
+                reading = false;
+                armed = false;
+            }
+            () = shutdown.cancelled(), if reading => {
+                reading = false;
+            }
+        }
+    }
+    tracing::debug!(%peer, "agent done");
+}
+
+impl Agent {
+    fn on_inbound(&mut self, item: Inbound) {
+        match item {
+            Inbound::Request(request) => {
+                let session = request.session;
+                let push = request.push;
+                match self.dispatch(request) {
+                    Dispatch::Run(future) => self.running.push(Running {
+                        session,
+                        push,
+                        future,
+                    }),
+                    Dispatch::Answer(answer) => self.reply(session, answer),
+                }
+            }
+            Inbound::Trace(tag) => self.trace = Some(tag),
+            Inbound::Broken(e) => {
+                tracing::debug!(peer = %self.peer, error = %e, "broken multi-part request");
+                // Skynet's text first, so Lua peers and their logs see what
+                // they know; the reason after it.
+                let text = format!("Invalid large req: {e}");
+                self.reply(e.session(), Err(text));
+            }
+            Inbound::Malformed(e) => {
+                // Skynet drops frames it cannot parse; so does skycluster.
+                tracing::debug!(peer = %self.peer, error = %e, "dropping malformed frame");
+            }
+        }
+    }
+
+    fn dispatch(&mut self, request: crate::wire::Request) -> Dispatch {
+        let cluster = &self.cluster;
+        if request.address.is_query() {
+            return Dispatch::Answer(query_name(cluster, &request.payload));
+        }
+        let handler = match cluster.resolve(&request.address) {
+            Ok(handler) => handler,
+            Err(text) => return Dispatch::Answer(Err(text)),
+        };
+        // The tag applies to the next call; pushes see it but leave it.
+        let trace = if request.push {
+            self.trace.clone()
+        } else {
+            self.trace.take()
+        };
+        Dispatch::Run(handler.handle(Request::with(request.payload, request.push, trace)))
+    }
+
+    fn finish(&mut self, session: u32, push: bool, outcome: Result<Bytes, HandlerError>) {
+        match (push, outcome) {
+            (true, Ok(_)) => {}
+            (true, Err(e)) => {
+                tracing::debug!(peer = %self.peer, error = %e, "push handler failed");
+            }
+            (false, outcome) => self.reply(session, outcome.map_err(|e| e.text().to_owned())),
+        }
+    }
+
+    fn reply(&mut self, session: u32, answer: Result<Bytes, String>) {
+        match answer {
+            Ok(payload) => match encode_ok(&mut self.wbuf, session, payload) {
+                Ok(Some(pieces)) => self.pieces.push_back(pieces),
+                Ok(None) => {}
+                Err(e) => encode_error(&mut self.wbuf, session, e.to_string().as_bytes()),
+            },
+            Err(text) => encode_error(&mut self.wbuf, session, text.as_bytes()),
+        }
+    }
+}
+
+/// Address 0: the payload is `skynet.pack(name)`; the answer is the packed
+/// handle registered under `@name`, or `name not found`.
+fn query_name(cluster: &Inner, payload: &[u8]) -> Result<Bytes, String> {
+    let values = luaseri::unpack(payload).map_err(|e| format!("bad name query: {e}"))?;
+    let Some(Value::String(name)) = values.first() else {
+        return Err("bad name query: the payload is not a name".to_owned());
+    };
+    let name = String::from_utf8_lossy(name);
+    match cluster.registry.registered(&name) {
+        Some(handle) => luaseri::pack(&[Value::Integer(i64::from(handle.get()))])
+            .map(Bytes::from)
+            .map_err(|e| e.to_string()),
+        None => Err("name not found".to_owned()),
+    }
+}
+
+/// The error text for an address this node cannot resolve.
+pub(crate) fn unresolved(node: &str, address: &Address, why: &str) -> String {
+    match address {
+        // Skynet's exact text, then the detail.
+        Address::Name(name) if name.as_bytes().first() == Some(&b'@') => {
+            format!("Invalid name `{name}` on node `{node}`: {why}")
+        }
+        _ => format!("invalid address `{address}` on node `{node}`: {why}"),
+    }
+}

@@ -1,0 +1,26 @@
+//! The runtime: Skynet's `clusterd`, `clustersender`, `clusteragent` and
+//! `clusterproxy`, as one async API on tokio.
+//!
+//! * [`Config`]: the clustername file.
+//! * [`Cluster`]: the handle users hold. It owns one *sender* per remote
+//!   node (one TCP connection, multiplexed by session), the *listeners*
+//!   and their *agents* (one per accepted connection), and the *registry*
+//!   of local services and names.
+//! * [`Endpoint`]: a service bound to a node, what `cluster.proxy` returns.
+//! * [`Options`]: every timeout and limit, with its default.
+
+mod agent;
+mod cluster;
+mod config;
+mod options;
+mod proxy;
+mod registry;
+mod sender;
+mod status;
+
+pub use cluster::Cluster;
+pub use config::{Config, NodeAddr};
+pub use options::Options;
+pub use proxy::{Endpoint, IntoAddress};
+pub use registry::Handle;
+pub use status::{ListenerStatus, NodeStatus, Status};

@@ -1,0 +1,69 @@
+//! Timeouts and limits, each with a documented default.
+
+use std::time::Duration;
+
+use crate::wire::Limits;
+
+/// How a cluster behaves under load and failure.
+///
+/// Every limit is here, with its default. Build one with struct-update
+/// syntax:
+///
+/// ```
+/// use std::time::Duration;
+/// use skycluster::Options;
+///
+/// let options = Options { call_timeout: Duration::from_secs(5), ..Options::default() };
+/// assert_eq!(options.max_clients, 1024);
+/// ```
+#[derive(Clone, Debug)]
+pub struct Options {
+    /// How long a call waits for its reply before failing with
+    /// [`ErrorKind::Timeout`](crate::ErrorKind::Timeout). Default: 30 s.
+    /// Skynet has none; a call there can wait forever.
+    pub call_timeout: Duration,
+    /// How long a connect attempt may take. Default: 5 s.
+    pub connect_timeout: Duration,
+    /// After a failed connect, calls fail at once for this long, doubling
+    /// (with jitter) on each further failure. Default: 100 ms.
+    pub backoff_min: Duration,
+    /// The cap on that back-off. Default: 5 s.
+    pub backoff_max: Duration,
+    /// How many connections a listener serves at once; more are closed as
+    /// they arrive. Default: 1024. (Skynet's gate serves `maxclient - 1`;
+    /// skycluster serves exactly this many.)
+    pub max_clients: usize,
+    /// Requests one connection may have running at once. Beyond it the
+    /// agent stops reading, so the peer's writes back up instead of piling
+    /// up here. Default: 1024.
+    pub max_in_flight: usize,
+    /// Limits on multi-part messages, both directions.
+    pub limits: Limits,
+    /// A frame that has begun arriving must be complete within this, or the
+    /// agent closes the connection: a slow or stuck peer cannot hold a
+    /// half-read frame forever. Default: 30 s.
+    pub frame_timeout: Duration,
+    /// How long an agent keeps a connection on which nothing arrives.
+    /// Default: none (Skynet's senders keep idle connections open).
+    pub idle_timeout: Option<Duration>,
+    /// On shutdown, how long calls in flight may take to finish.
+    /// Default: 5 s.
+    pub shutdown_grace: Duration,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            call_timeout: Duration::from_secs(30),
+            connect_timeout: Duration::from_secs(5),
+            backoff_min: Duration::from_millis(100),
+            backoff_max: Duration::from_secs(5),
+            max_clients: 1024,
+            max_in_flight: 1024,
+            limits: Limits::default(),
+            frame_timeout: Duration::from_secs(30),
+            idle_timeout: None,
+            shutdown_grace: Duration::from_secs(5),
+        }
+    }
+}

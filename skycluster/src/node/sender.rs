@@ -1,0 +1,518 @@
+//! The sender: one TCP connection to one remote node, shared by every call
+//! to it.
+//!
+//! Callers never touch the socket. A call takes the next session, encodes
+//! its frame straight into the shared output buffer, records a waiter and
+//! wakes the connection task. That task swaps the whole buffer out and
+//! writes it in one go, so frames queued together leave together; pieces of
+//! large messages are added one per message per write, so a 10 MB payload
+//! does not hold small calls back. Replies are matched to waiters by
+//! session, in any order.
+//!
+//! Failure is loud: when the connection drops every waiter fails at once,
+//! and after a failed connect calls fail fast (with the connect error) for
+//! a capped, jittered back-off, instead of each waiting out a timeout.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use bytes::{Bytes, BytesMut};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::sync::{oneshot, Notify};
+use tokio::task::AbortHandle;
+use tokio_util::codec::Decoder;
+
+use super::Options;
+use crate::service::HandlerError;
+use crate::wire::{
+    encode_push, encode_request, encode_trace, Address, Pieces, Reply, ReplyDecoder, Session,
+    TraceTag,
+};
+use crate::ErrorKind;
+
+type Outcome = Result<Bytes, ErrorKind>;
+
+/// Where the sender should connect.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum Target {
+    At(String),
+    Disabled,
+}
+
+#[derive(Debug)]
+enum Conn {
+    Idle,
+    Connecting(AbortHandle),
+    Up(AbortHandle),
+    /// Connecting failed; calls fail with `error` until `until`.
+    Backoff {
+        until: Instant,
+        error: ErrorKind,
+    },
+}
+
+#[derive(Debug)]
+struct Waiter {
+    tx: oneshot::Sender<Outcome>,
+    started: Instant,
+}
+
+#[derive(Debug)]
+struct State {
+    target: Target,
+    conn: Conn,
+    /// Bumped whenever the connection is replaced, so a task of an old
+    /// connection cannot touch the new one's state.
+    generation: u64,
+    next_session: Session,
+    pending: HashMap<u32, Waiter>,
+    out: BytesMut,
+    pieces: VecDeque<Pieces>,
+    failures: u32,
+    last_error: Option<String>,
+    last_rtt: Option<Duration>,
+}
+
+/// A snapshot for [`Cluster::status`](crate::Cluster::status).
+#[derive(Clone, Debug)]
+pub(crate) struct SenderStatus {
+    pub(crate) connected: bool,
+    pub(crate) in_flight: usize,
+    pub(crate) last_error: Option<String>,
+    pub(crate) last_rtt: Option<Duration>,
+}
+
+#[derive(Debug)]
+pub(crate) struct Sender {
+    node: Arc<str>,
+    /// This node's own name, for trace tags.
+    local: Arc<str>,
+    options: Arc<Options>,
+    state: Mutex<State>,
+    wake: Notify,
+}
+
+impl Sender {
+    pub(crate) fn new(
+        node: Arc<str>,
+        local: Arc<str>,
+        target: Target,
+        options: Arc<Options>,
+    ) -> Arc<Sender> {
+        Arc::new(Sender {
+            node,
+            local,
+            options,
+            state: Mutex::new(State {
+                target,
+                conn: Conn::Idle,
+                generation: 0,
+                next_session: Session::FIRST,
+                pending: HashMap::new(),
+                out: BytesMut::new(),
+                pieces: VecDeque::new(),
+                failures: 0,
+                last_error: None,
+                last_rtt: None,
+            }),
+            wake: Notify::new(),
+        })
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // Every critical section leaves the state consistent before it can
+        // panic (none does I/O), so a poisoned lock is still usable.
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Sends a request and waits for its reply, at most `timeout`.
+    pub(crate) async fn call(
+        self: &Arc<Self>,
+        address: &Address,
+        payload: Bytes,
+        timeout: Duration,
+        trace: Option<&TraceTag>,
+    ) -> Outcome {
+        let started = Instant::now();
+        let (session, rx) = self.start_call(address, payload, trace)?;
+        let guard = Forget {
+            sender: self,
+            session,
+        };
+        let outcome = match tokio::time::timeout(timeout, rx).await {
+            Ok(Ok(outcome)) => outcome,
+            // The waiter is only dropped after being failed; be safe anyway.
+            Ok(Err(_)) => Err(ErrorKind::Disconnected {
+                reason: "the sender went away".into(),
+            }),
+            Err(_) => Err(ErrorKind::Timeout {
+                elapsed: started.elapsed(),
+            }),
+        };
+        drop(guard);
+        outcome
+    }
+
+    fn start_call(
+        self: &Arc<Self>,
+        address: &Address,
+        payload: Bytes,
+        trace: Option<&TraceTag>,
+    ) -> Result<(u32, oneshot::Receiver<Outcome>), ErrorKind> {
+        let (tx, rx) = oneshot::channel();
+        let mut st = self.lock();
+        self.ready(&mut st)?;
+        let session = st.next_session;
+        if let Some(tag) = trace {
+            let tag = self.rewrite_trace(tag, session);
+            encode_trace(&mut st.out, &tag);
+        }
+        let len = payload.len();
+        match encode_request(&mut st.out, address, session, payload) {
+            Ok(Some(pieces)) => st.pieces.push_back(pieces),
+            Ok(None) => {}
+            Err(_) => {
+                return Err(ErrorKind::TooLarge {
+                    len,
+                    limit: u32::MAX as usize,
+                })
+            }
+        }
+        st.next_session = session.next();
+        st.pending.insert(
+            session.get(),
+            Waiter {
+                tx,
+                started: Instant::now(),
+            },
+        );
+        drop(st);
+        self.wake.notify_one();
+        Ok((session.get(), rx))
+    }
+
+    /// Skynet rewrites a tag without a leading `(` as
+    /// `(<local>-<node>-<session + 1>)<tag>`.
+    fn rewrite_trace(&self, tag: &TraceTag, session: Session) -> TraceTag {
+        if tag.as_bytes().first() == Some(&b'(') {
+            return tag.clone();
+        }
+        let mut text = format!("({}-{}-{})", self.local, self.node, session.next()).into_bytes();
+        text.extend_from_slice(tag.as_bytes());
+        text.truncate(TraceTag::MAX_LEN);
+        TraceTag::new(text).unwrap_or_else(|_| tag.clone())
+    }
+
+    /// Queues a push. Pushes to one node leave in the order they were
+    /// queued, also while the connection is being set up.
+    pub(crate) fn push(
+        self: &Arc<Self>,
+        address: &Address,
+        payload: Bytes,
+    ) -> Result<(), ErrorKind> {
+        let mut st = self.lock();
+        self.ready(&mut st)?;
+        let session = st.next_session;
+        let len = payload.len();
+        match encode_push(&mut st.out, address, session, payload) {
+            Ok(Some(pieces)) => {
+                // A multi-part push needs a real session to join its pieces.
+                st.next_session = session.next();
+                st.pieces.push_back(pieces);
+            }
+            Ok(None) => {}
+            Err(_) => {
+                return Err(ErrorKind::TooLarge {
+                    len,
+                    limit: u32::MAX as usize,
+                })
+            }
+        }
+        drop(st);
+        self.wake.notify_one();
+        Ok(())
+    }
+
+    /// Makes sure a connection is up or on its way, or says why not.
+    fn ready(self: &Arc<Self>, st: &mut State) -> Result<(), ErrorKind> {
+        let addr = match &st.target {
+            Target::Disabled => return Err(ErrorKind::Disabled),
+            Target::At(addr) => addr.clone(),
+        };
+        match &st.conn {
+            Conn::Up(_) | Conn::Connecting(_) => return Ok(()),
+            Conn::Backoff { until, error } if Instant::now() < *until => return Err(error.clone()),
+            Conn::Idle | Conn::Backoff { .. } => {}
+        }
+        let task = tokio::spawn(Arc::clone(self).run(addr, st.generation));
+        st.conn = Conn::Connecting(task.abort_handle());
+        Ok(())
+    }
+
+    /// Points the sender at a new address (or disables it). The current
+    /// connection closes and its waiting calls fail now; the next call
+    /// connects to the new address.
+    pub(crate) fn retarget(&self, target: Target) {
+        let mut st = self.lock();
+        if st.target == target {
+            return;
+        }
+        let error = match &target {
+            Target::Disabled => ErrorKind::Disabled,
+            Target::At(addr) => ErrorKind::Disconnected {
+                reason: format!("node moved to {addr}").into(),
+            },
+        };
+        tracing::info!(node = %self.node, from = ?st.target, to = ?target, "node address changed");
+        st.target = target;
+        self.reset(&mut st, error);
+        st.failures = 0;
+    }
+
+    /// Closes the connection for good (the cluster is shutting down).
+    pub(crate) fn close(&self) {
+        let mut st = self.lock();
+        st.target = Target::Disabled;
+        self.reset(&mut st, ErrorKind::Shutdown);
+    }
+
+    /// Drops the connection and fails everything waiting on it.
+    fn reset(&self, st: &mut State, error: ErrorKind) {
+        st.generation += 1;
+        if let Conn::Up(task) | Conn::Connecting(task) = &st.conn {
+            task.abort();
+        }
+        st.conn = Conn::Idle;
+        fail_all(st, &error);
+    }
+
+    pub(crate) fn status(&self) -> SenderStatus {
+        let st = self.lock();
+        SenderStatus {
+            connected: matches!(st.conn, Conn::Up(_)),
+            in_flight: st.pending.len(),
+            last_error: st.last_error.clone(),
+            last_rtt: st.last_rtt,
+        }
+    }
+
+    /// The connection task: connect, then write queued frames and read
+    /// replies until the connection ends.
+    async fn run(self: Arc<Self>, addr: String, generation: u64) {
+        let connected =
+            tokio::time::timeout(self.options.connect_timeout, TcpStream::connect(&addr))
+                .await
+                .unwrap_or_else(|_| {
+                    Err(std::io::Error::new(
+                        std::io::ErrorKind::TimedOut,
+                        format!("no answer within {:?}", self.options.connect_timeout),
+                    ))
+                });
+        let mut stream = match connected {
+            Ok(stream) => stream,
+            Err(e) => return self.connect_failed(generation, addr, e),
+        };
+        if let Err(e) = stream.set_nodelay(true) {
+            tracing::debug!(node = %self.node, error = %e, "cannot set TCP_NODELAY");
+        }
+        {
+            let mut st = self.lock();
+            if st.generation != generation {
+                return;
+            }
+            let Conn::Connecting(task) = &st.conn else {
+                return;
+            };
+            st.conn = Conn::Up(task.clone());
+            st.failures = 0;
+        }
+        tracing::debug!(node = %self.node, %addr, "connected");
+        let reason = self.pump(&mut stream, generation).await;
+        tracing::debug!(node = %self.node, %addr, %reason, "connection closed");
+        let mut st = self.lock();
+        if st.generation == generation {
+            st.last_error = Some(reason.clone());
+            self.reset(
+                &mut st,
+                ErrorKind::Disconnected {
+                    reason: reason.into(),
+                },
+            );
+        }
+    }
+
+    fn connect_failed(&self, generation: u64, addr: String, error: std::io::Error) {
+        let mut st = self.lock();
+        if st.generation != generation {
+            return;
+        }
+        st.failures = st.failures.saturating_add(1);
+        let wait = backoff(&self.options, st.failures);
+        tracing::warn!(node = %self.node, %addr, %error, retry_in = ?wait, "connect failed");
+        let error = ErrorKind::Connect {
+            addr,
+            reason: Arc::new(error),
+        };
+        st.last_error = Some(error.to_string());
+        st.generation += 1;
+        fail_all(&mut st, &error);
+        st.conn = Conn::Backoff {
+            until: Instant::now() + wait,
+            error,
+        };
+    }
+
+    /// Moves bytes both ways until the connection fails; returns why.
+    async fn pump(&self, stream: &mut TcpStream, generation: u64) -> String {
+        let (mut rd, mut wr) = stream.split();
+        let mut rbuf = BytesMut::with_capacity(64 * 1024);
+        let mut wbuf = BytesMut::with_capacity(64 * 1024);
+        let mut decoder = ReplyDecoder::new(self.options.limits);
+        let mut replies = Vec::new();
+        loop {
+            if wbuf.is_empty() && !self.take_output(&mut wbuf, generation) {
+                return "sender reset".to_owned();
+            }
+            tokio::select! {
+                read = rd.read_buf(&mut rbuf) => match read {
+                    Ok(0) => return "closed by peer".to_owned(),
+                    Ok(_) => loop {
+                        match decoder.decode(&mut rbuf) {
+                            Ok(Some(reply)) => replies.push(reply),
+                            Ok(None) => break,
+                            Err(e) => return format!("bad reply stream: {e}"),
+                        }
+                        if replies.len() >= 256 {
+                            self.complete(&mut replies);
+                        }
+                    },
+                    Err(e) => return format!("read failed: {e}"),
+                },
+                written = wr.write_buf(&mut wbuf), if !wbuf.is_empty() => {
+                    if let Err(e) = written {
+                        return format!("write failed: {e}");
+                    }
+                }
+                () = self.wake.notified(), if wbuf.is_empty() => {}
+            }
+            if !replies.is_empty() {
+                self.complete(&mut replies);
+            }
+        }
+    }
+
+    /// Takes everything queued into `wbuf` (which is empty): the output
+    /// buffer by swapping, then one piece of each large message. Returns
+    /// false if this connection has been replaced.
+    fn take_output(&self, wbuf: &mut BytesMut, generation: u64) -> bool {
+        let mut st = self.lock();
+        if st.generation != generation {
+            return false;
+        }
+        std::mem::swap(&mut st.out, wbuf);
+        let st = &mut *st;
+        st.pieces
+            .retain_mut(|pieces| pieces.write_next(wbuf) && !pieces.is_done());
+        true
+    }
+
+    /// Hands replies to their waiters under one lock.
+    fn complete(&self, replies: &mut Vec<Reply>) {
+        let mut st = self.lock();
+        for reply in replies.drain(..) {
+            let Some(waiter) = st.pending.remove(&reply.session) else {
+                tracing::debug!(node = %self.node, session = reply.session, "reply for no waiting call");
+                continue;
+            };
+            st.last_rtt = Some(waiter.started.elapsed());
+            let outcome = reply.result.map_err(remote_error);
+            // The caller may have given up already; that is fine.
+            let _ = waiter.tx.send(outcome);
+        }
+    }
+
+    fn forget(&self, session: u32) {
+        self.lock().pending.remove(&session);
+    }
+}
+
+/// Removes a call's waiter if the call ends without a reply (timeout, or
+/// the caller dropped the future).
+struct Forget<'a> {
+    sender: &'a Sender,
+    session: u32,
+}
+
+impl Drop for Forget<'_> {
+    fn drop(&mut self) {
+        self.sender.forget(self.session);
+    }
+}
+
+fn fail_all(st: &mut State, error: &ErrorKind) {
+    for (_, waiter) in st.pending.drain() {
+        let _ = waiter.tx.send(Err(error.clone()));
+    }
+    // Queued pushes die with the connection: delivery is at most once.
+    st.out.clear();
+    st.pieces.clear();
+}
+
+/// Error text from the peer. skycluster services mark unknown methods so
+/// the caller can tell a mismatched client from a failing call.
+pub(crate) fn remote_error(text: Bytes) -> ErrorKind {
+    let text = String::from_utf8_lossy(&text);
+    if let Some(rest) = text.strip_prefix(HandlerError::UNKNOWN_METHOD) {
+        let method = rest.split('`').nth(1).unwrap_or(rest);
+        return ErrorKind::UnknownMethod {
+            method: method.into(),
+        };
+    }
+    ErrorKind::Remote { text: text.into() }
+}
+
+/// `backoff_min * 2^(failures-1)`, capped, with up to 25 % taken off at
+/// random so that many callers do not retry in step.
+fn backoff(options: &Options, failures: u32) -> Duration {
+    let exp = failures.saturating_sub(1).min(16);
+    let base = options
+        .backoff_min
+        .saturating_mul(1 << exp)
+        .min(options.backoff_max);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos());
+    let jitter = base.mul_f64(f64::from(nanos % 1000) / 4000.0);
+    base - jitter
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_grows_and_is_capped() {
+        let options = Options::default();
+        let first = backoff(&options, 1);
+        assert!(first <= options.backoff_min && first >= options.backoff_min * 3 / 4);
+        let late = backoff(&options, 40);
+        assert!(late <= options.backoff_max && late >= options.backoff_max * 3 / 4);
+    }
+
+    #[test]
+    fn unknown_method_text_is_recognised() {
+        let text = HandlerError::unknown_method("BattleMgr", "create")
+            .text()
+            .to_owned();
+        assert!(matches!(
+            remote_error(Bytes::from(text)),
+            ErrorKind::UnknownMethod { method } if &*method == "create"
+        ));
+        assert!(matches!(
+            remote_error(Bytes::from_static(b"Invalid name")),
+            ErrorKind::Remote { .. }
+        ));
+    }
+}

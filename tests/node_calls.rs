@@ -1,0 +1,276 @@
+//! The runtime over real TCP on 127.0.0.1: calls, pushes, names, errors.
+
+mod support;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use skycluster::codec::luaseri::Value;
+use skycluster::{Cluster, Config, ErrorKind, HandlerError, Options, Request};
+use tokio::sync::mpsc;
+
+use support::node::{bounded, client, echo_server, pack, s};
+
+#[tokio::test]
+async fn raw_calls_reach_handles_local_names_and_registered_names() {
+    let (server, addr) = echo_server("battle1", Options::default()).await;
+    let game = client(&[("battle1", addr)], Options::default());
+    let payload = pack(&[s("echo"), Value::Integer(1)]);
+
+    let by_name = bounded("@echo", game.call("battle1", "@echo", payload.clone())).await;
+    assert_eq!(by_name.expect("registered name"), payload);
+    let by_local = bounded(".echo", game.call("battle1", ".echo", payload.clone())).await;
+    assert_eq!(by_local.expect("local name"), payload);
+
+    let handle = bounded("query", game.query_name("battle1", "echo"))
+        .await
+        .expect("query finds @echo");
+    let by_handle = bounded("handle", game.call("battle1", handle, payload.clone())).await;
+    assert_eq!(by_handle.expect("handle"), payload);
+    let hex = format!(":{:08x}", handle.get());
+    let by_hex = bounded("hex", game.call("battle1", hex.as_str(), payload.clone())).await;
+    assert_eq!(by_hex.expect("hex handle"), payload);
+
+    let proxy = game.endpoint_at("battle1@echo").expect("one-string form");
+    assert_eq!(
+        bounded("proxy", proxy.call(payload.clone()))
+            .await
+            .expect("proxy"),
+        payload
+    );
+    drop(server);
+}
+
+#[tokio::test]
+async fn every_unresolvable_address_gets_an_error_naming_it_and_the_node() {
+    let (_server, addr) = echo_server("battle1", Options::default()).await;
+    let game = client(&[("battle1", addr)], Options::default());
+    let cases: [(&str, &str); 4] = [
+        ("@nobody", "Invalid name `@nobody` on node `battle1`"),
+        (".nobody", "invalid address `.nobody` on node `battle1`"),
+        (":000000ff", "invalid address `:000000ff` on node `battle1`"),
+        // Skynet never answers a name without a prefix: the caller hangs.
+        ("echo", "invalid address `echo` on node `battle1`"),
+    ];
+    for (address, expected) in cases {
+        let err = bounded(address, game.call("battle1", address, pack(&[s("x")])))
+            .await
+            .expect_err("unresolvable");
+        let ErrorKind::Remote { text } = err.kind() else {
+            panic!("{address}: {err}");
+        };
+        assert!(text.starts_with(expected), "{address}: {text}");
+        assert_eq!(err.node(), "battle1");
+        assert!(err.to_string().contains(address), "{err}");
+    }
+    let err = bounded("query", game.query_name("battle1", "nobody"))
+        .await
+        .expect_err("unknown name");
+    assert!(matches!(err.kind(), ErrorKind::Remote { text } if &**text == "name not found"));
+    let err = bounded("fail", game.call("battle1", ".fail", Bytes::new()))
+        .await
+        .expect_err("handler error");
+    assert!(matches!(err.kind(), ErrorKind::Remote { text } if &**text == "room is full"));
+}
+
+#[tokio::test]
+async fn disabled_and_absent_nodes_fail_at_once_with_their_names() {
+    let config = Config::new().with_disabled("db").with_nowaiting(true);
+    let game = Cluster::new(config);
+    let err = bounded("disabled", game.call("db", "@store", Bytes::new()))
+        .await
+        .expect_err("disabled");
+    assert!(matches!(err.kind(), ErrorKind::Disabled), "{err}");
+    assert!(err.to_string().contains("`db`"), "{err}");
+    let err = bounded("absent", game.call("nowhere", "@x", Bytes::new()))
+        .await
+        .expect_err("absent");
+    assert!(matches!(err.kind(), ErrorKind::Absent), "{err}");
+    assert!(game.send("nowhere", "@x", Bytes::new()).is_err());
+}
+
+#[tokio::test]
+async fn without_nowaiting_a_call_waits_for_the_reload_that_adds_its_node() {
+    let (_server, addr) = echo_server("battle2", Options::default()).await;
+    let game = Cluster::new(Config::new());
+    let waiting = {
+        let game = game.clone();
+        tokio::spawn(async move { game.call("battle2", "@echo", pack(&[s("late")])).await })
+    };
+    // Let the call reach its wait; then supply the node.
+    tokio::task::yield_now().await;
+    game.reload_with(Config::new().with_node("battle2", addr.to_string()));
+    let reply = bounded("waiting call", waiting).await.expect("task");
+    assert_eq!(reply.expect("resolved after reload"), pack(&[s("late")]));
+
+    // And a call that nobody resolves ends at its timeout.
+    let quick = Cluster::with_options(
+        Config::new(),
+        Options {
+            call_timeout: Duration::from_millis(100),
+            ..Options::default()
+        },
+    );
+    let err = bounded("timeout", quick.call("ghost", "@x", Bytes::new()))
+        .await
+        .expect_err("never configured");
+    assert!(err.is_timeout(), "{err}");
+}
+
+#[tokio::test]
+async fn replies_are_matched_by_session_in_any_order() {
+    let (_server, addr) = echo_server("battle1", Options::default()).await;
+    let game = client(&[("battle1", addr)], Options::default());
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    for ms in [300u64, 100, 200] {
+        let game = game.clone();
+        let tx = tx.clone();
+        tokio::spawn(async move {
+            let payload = Bytes::from(ms.to_string());
+            let reply = game.call("battle1", ".slow", payload.clone()).await;
+            tx.send((ms, reply.map(|r| r == payload)))
+                .expect("receiver alive");
+        });
+    }
+    let mut order = Vec::new();
+    for _ in 0..3 {
+        let (ms, matched) = bounded("slow call", rx.recv()).await.expect("sent");
+        assert!(
+            matched.expect("call succeeds"),
+            "reply of {ms} ms call mismatched"
+        );
+        order.push(ms);
+    }
+    assert_eq!(
+        order,
+        vec![100, 200, 300],
+        "a slow call held back a fast one"
+    );
+}
+
+#[tokio::test]
+async fn pushes_arrive_in_order_and_get_no_reply() {
+    let server = Cluster::new(Config::new());
+    let addr = server.listen("127.0.0.1:0").await.expect("listen");
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let sink = server.spawn_handler(move |req: Request| {
+        let tx = tx.clone();
+        async move {
+            tx.send((req.is_push(), req.into_payload()))
+                .expect("receiver alive");
+            Ok::<_, HandlerError>(Bytes::new())
+        }
+    });
+    server.name_local(".sink", sink).expect("name");
+    let game = client(&[("battle1", addr)], Options::default());
+    let count = 2_000u32;
+    for i in 0..count {
+        game.send("battle1", ".sink", Bytes::from(i.to_le_bytes().to_vec()))
+            .expect("queued");
+    }
+    for i in 0..count {
+        let (push, payload) = bounded("push", rx.recv()).await.expect("delivered");
+        assert!(push);
+        assert_eq!(&payload[..], &i.to_le_bytes(), "push {i} out of order");
+    }
+}
+
+#[tokio::test]
+async fn ten_megabytes_each_way_do_not_hold_back_small_calls() {
+    let (_server, addr) = echo_server("battle1", Options::default()).await;
+    let game = client(&[("battle1", addr)], Options::default());
+    let big: Bytes = (0..10 * 1024 * 1024)
+        .map(|i| (i % 251) as u8)
+        .collect::<Vec<u8>>()
+        .into();
+    let big_call = {
+        let game = game.clone();
+        let big = big.clone();
+        tokio::spawn(async move { game.call("battle1", "@echo", big).await })
+    };
+    let mut small_done = 0;
+    while !big_call.is_finished() && small_done < 200 {
+        let reply = bounded("small", game.call("battle1", "@echo", pack(&[s("ping")]))).await;
+        assert_eq!(reply.expect("small call"), pack(&[s("ping")]));
+        small_done += 1;
+    }
+    let reply = bounded("big", big_call)
+        .await
+        .expect("task")
+        .expect("big call");
+    assert_eq!(reply.len(), big.len());
+    assert!(reply == big, "10 MB echo corrupted");
+    assert!(
+        small_done > 0,
+        "no small call completed while the big one was in flight"
+    );
+}
+
+#[tokio::test]
+async fn maxclient_accepts_exactly_that_many_connections() {
+    let options = Options {
+        max_clients: 2,
+        ..Options::default()
+    };
+    let (server, addr) = echo_server("battle1", options).await;
+    let mut clients = Vec::new();
+    for _ in 0..2 {
+        let c = client(&[("battle1", addr)], Options::default());
+        bounded(
+            "within maxclient",
+            c.call("battle1", "@echo", pack(&[s("a")])),
+        )
+        .await
+        .expect("accepted");
+        clients.push(c);
+    }
+    let extra = client(&[("battle1", addr)], Options::default());
+    let err = bounded(
+        "beyond maxclient",
+        extra.call("battle1", "@echo", pack(&[s("a")])),
+    )
+    .await
+    .expect_err("refused");
+    assert!(
+        matches!(err.kind(), ErrorKind::Disconnected { .. }),
+        "{err}"
+    );
+    assert_eq!(server.status().listeners[0].connections, 2);
+    // The accepted ones keep working.
+    for c in &clients {
+        bounded("still served", c.call("battle1", "@echo", pack(&[s("b")])))
+            .await
+            .expect("served");
+    }
+}
+
+#[tokio::test]
+async fn calls_to_the_local_node_skip_the_network() {
+    let cluster = Cluster::new(Config::new().with_node("game1", "127.0.0.1:1"));
+    cluster.set_name("game1").expect("name");
+    let echo = cluster
+        .spawn_handler(|req: Request| async move { Ok::<_, HandlerError>(req.into_payload()) });
+    cluster.register_name("echo", echo).expect("register");
+    // Port 1 has no listener: only a local dispatch can answer.
+    let reply = bounded("local", cluster.call("game1", "@echo", pack(&[s("x")]))).await;
+    assert_eq!(reply.expect("local call"), pack(&[s("x")]));
+    let status = cluster.status();
+    assert!(!status.nodes[0].connected);
+}
+
+#[tokio::test]
+async fn status_reports_connections_and_round_trips() {
+    let (_server, addr) = echo_server("battle1", Options::default()).await;
+    let game = client(&[("battle1", addr)], Options::default());
+    bounded("call", game.call("battle1", "@echo", pack(&[s("x")])))
+        .await
+        .expect("call");
+    let status = game.status();
+    let node = &status.nodes[0];
+    assert_eq!(node.name, "battle1");
+    assert!(node.connected);
+    assert_eq!(node.in_flight, 0);
+    assert!(node.last_rtt.is_some());
+    let _ = Arc::new(status);
+}

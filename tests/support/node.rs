@@ -1,0 +1,66 @@
+//! Nodes on 127.0.0.1 for the runtime tests.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use bytes::Bytes;
+use skycluster::codec::luaseri::{self, Value};
+use skycluster::{Cluster, Config, HandlerError, Options, Request};
+
+/// Every wait in a test is bounded by this, so a hang fails the test.
+pub const LIMIT: Duration = Duration::from_secs(20);
+
+/// Awaits `f`, failing the test if it takes longer than [`LIMIT`].
+pub async fn bounded<T>(what: &str, f: impl Future<Output = T>) -> T {
+    match tokio::time::timeout(LIMIT, f).await {
+        Ok(v) => v,
+        Err(_) => panic!("{what}: no result within {LIMIT:?}"),
+    }
+}
+
+/// Packs Lua values the way `skynet.pack` does.
+pub fn pack(values: &[Value]) -> Bytes {
+    Bytes::from(luaseri::pack(values).expect("values pack"))
+}
+
+/// A string value.
+pub fn s(text: &str) -> Value {
+    Value::String(text.as_bytes().to_vec())
+}
+
+/// Starts a server node named `name` on an ephemeral port with an `@echo`
+/// raw service (also `.echo`) that replies with its payload, and a `.slow`
+/// service whose payload is the milliseconds to wait before echoing.
+pub async fn echo_server(name: &str, options: Options) -> (Cluster, SocketAddr) {
+    let cluster = Cluster::with_options(Config::new(), options);
+    cluster.set_name(name).expect("fresh cluster");
+    let addr = cluster.listen("127.0.0.1:0").await.expect("listen");
+    let echo = cluster
+        .spawn_handler(|req: Request| async move { Ok::<_, HandlerError>(req.into_payload()) });
+    cluster.register_name("echo", echo).expect("register");
+    cluster.name_local(".echo", echo).expect("name");
+    let slow = cluster.spawn_handler(|req: Request| async move {
+        let text = String::from_utf8_lossy(req.payload()).into_owned();
+        let ms: u64 = text
+            .parse()
+            .map_err(|_| HandlerError::new("not a number"))?;
+        tokio::time::sleep(Duration::from_millis(ms)).await;
+        Ok(req.into_payload())
+    });
+    cluster.name_local(".slow", slow).expect("name");
+    let fail = cluster.spawn_handler(|_req: Request| async move {
+        Err::<Bytes, _>(HandlerError::new("room is full"))
+    });
+    cluster.name_local(".fail", fail).expect("name");
+    (cluster, addr)
+}
+
+/// A client cluster whose config maps each `(name, addr)`.
+pub fn client(nodes: &[(&str, SocketAddr)], options: Options) -> Cluster {
+    let mut config = Config::new();
+    for (name, addr) in nodes {
+        config = config.with_node(*name, addr.to_string());
+    }
+    Cluster::with_options(config, options)
+}
