@@ -1,1 +1,299 @@
-//! Procedural macros for skycluster. Use them through the `skycluster` crate.
+//! Procedural macros for skycluster. Use them through the `skycluster` crate:
+//! `#[skycluster::service]` and `#[skycluster::cluster_main]`.
+//!
+//! # Layout
+//!
+//! * `service/`: `#[service]`. `parse.rs` reads and checks the attribute
+//!   and the trait, `expand.rs` generates one item per method of
+//!   `ServiceGenerator`.
+//! * `main_attr.rs`: `#[cluster_main]`.
+//! * `ctxt.rs`: collects every error before failing, so one compile shows
+//!   every mistake.
+
+use proc_macro::TokenStream;
+
+mod ctxt;
+mod main_attr;
+mod service;
+
+/// Turns a trait into a cluster service: a typed client, a dispatcher, and
+/// the glue that lets `Cluster` spawn, name, register and call it.
+///
+/// ```
+/// use serde::{Deserialize, Serialize};
+///
+/// #[derive(Serialize, Deserialize)]
+/// pub enum GameMode { Duel, Team }
+/// #[derive(Debug, Serialize, Deserialize)]
+/// pub enum RoomError { Full }
+///
+/// #[skycluster::service]
+/// pub trait BattleMgr {
+///     /// Opens a room for `players`.
+///     async fn create_room(&self, mode: GameMode, players: Vec<u64>) -> Result<u32, RoomError>;
+///
+///     /// Says a player left; the caller doesn't wait.
+///     #[push]
+///     async fn player_left(&self, room: u32, player: u64);
+/// }
+///
+/// struct Rooms;
+///
+/// #[skycluster::async_trait]
+/// impl BattleMgr for Rooms {
+///     async fn create_room(&self, _: GameMode, _: Vec<u64>) -> Result<u32, RoomError> {
+///         Ok(7)
+///     }
+///     async fn player_left(&self, _: u32, _: u64) {}
+/// }
+///
+/// async fn play(cluster: skycluster::Cluster) -> Result<(), Box<dyn std::error::Error>> {
+///     // Serve it here...
+///     let handle = cluster.spawn::<dyn BattleMgr>(std::sync::Arc::new(Rooms));
+///     cluster.register::<dyn BattleMgr>(handle)?;
+///     // ...and call it on another node: `?` for the call, then the method's own result.
+///     let battle = cluster.proxy::<dyn BattleMgr>("battle1", "@BattleMgr")?;
+///     let room = battle.create_room(GameMode::Duel, vec![1, 2]).await??;
+///     battle.player_left(room, 2)?;
+///     Ok(())
+/// }
+/// ```
+///
+/// # What it generates
+///
+/// For `trait BattleMgr`:
+///
+/// * **The trait**, rewritten by `async_trait` so that `dyn BattleMgr` is a
+///   type (each method returns a boxed `Send` future), with the supertraits
+///   `Send + Sync + 'static` added so an implementation can be shared by
+///   concurrent calls. Implement it with `#[skycluster::async_trait]` on
+///   the `impl` block, as above.
+/// * **`BattleMgrClient`** (`Clone`, `Debug`), wrapping an `Endpoint`. Each
+///   method `async fn m(&self, args..) -> R` becomes `async fn m(&self,
+///   args..) -> Result<R, CallError>`: the outer `Result` is the transport,
+///   `R` is exactly the trait's return type, so a method returning
+///   `Result<RoomId, RoomError>` brings `RoomError` back typed. A `#[push]`
+///   method becomes a plain `fn m(&self, args..) -> Result<(), CallError>`
+///   that queues the request and returns. `new(endpoint)`, `endpoint()`,
+///   `with_timeout(d)` and `with_trace(tag)` (a copy of the client with that
+///   option for its calls) complete it.
+/// * **`ServeBattleMgr`**, the dispatcher: a `skycluster::Handler` that
+///   decodes the method name, then that method's arguments, awaits the
+///   implementation and encodes its return value. An unknown method is
+///   answered with `HandlerError::unknown_method`, which the client reports
+///   as `ErrorKind::UnknownMethod`; arguments that do not decode are
+///   answered with an error naming the service and the method, which the
+///   client reports as `ErrorKind::Codec`.
+/// * **`impl Service for dyn BattleMgr`**: the cluster name, the client and
+///   the dispatcher, which `Cluster::proxy`, `spawn`, `register` and
+///   `query` use.
+/// * A static check that every argument and return type is
+///   `Serialize + DeserializeOwned`; the error points at the type.
+///
+/// # Attributes
+///
+/// * `#[service(name = "battle")]`: the cluster name (what
+///   `cluster.register` puts after the `@`). Defaults to the trait's name.
+/// * `#[service(codec = lua)]`: lua-seri with Skynet's calling convention,
+///   so that Lua nodes can call the service and Rust can call Lua services.
+///   The request is `skynet.pack(method, arg1, arg2, ..)`, and the reply is
+///   the packed return value: `Ok(v)` packs as `v`, `Err(e)` as `nil, e`
+///   (Lua's `return nil, err`), a tuple as several values and `()` as none.
+///   See `skycluster::codec::Lua`. The default is `codec = bincode`; any
+///   other path names a type implementing `skycluster::codec::Codec`.
+/// * `#[service(crate = "path")]`: where the skycluster crate is, when it
+///   is renamed.
+/// * `#[push]` on a method: a one-way message; the method returns nothing.
+///
+/// Methods must be `async fn m(&self, ...)`, without generics, and must not
+/// be named `new`, `endpoint`, `with_timeout` or `with_trace`. Default bodies
+/// are allowed.
+///
+/// # The same thing by hand
+///
+/// The expansion, trimmed to one method (`cargo expand` shows all of it):
+///
+/// ```
+/// # use serde::{Deserialize, Serialize};
+/// # #[derive(Serialize, Deserialize)] pub enum GameMode { Duel }
+/// # #[derive(Serialize, Deserialize)] pub enum RoomError { Full }
+/// use std::sync::Arc;
+///
+/// use skycluster::codec::{Bincode, Codec};
+/// use skycluster::{Bytes, CallError, Endpoint, ErrorKind, Handler, HandlerError, Request};
+///
+/// #[skycluster::async_trait]
+/// pub trait BattleMgr: Send + Sync + 'static {
+///     async fn create_room(&self, mode: GameMode, players: Vec<u64>) -> Result<u32, RoomError>;
+/// }
+///
+/// #[derive(Clone, Debug)]
+/// pub struct BattleMgrClient {
+///     endpoint: Endpoint,
+/// }
+///
+/// impl BattleMgrClient {
+///     pub async fn create_room(
+///         &self,
+///         mode: GameMode,
+///         players: Vec<u64>,
+///     ) -> Result<Result<u32, RoomError>, CallError> {
+///         let codec_error = |action, e: skycluster::codec::CodecError| {
+///             let reason = e.to_string().into();
+///             self.endpoint.error(ErrorKind::Codec { action, reason }).with_method("create_room")
+///         };
+///         let payload = Bincode::encode_call("create_room", &(mode, players))
+///             .map_err(|e| codec_error("encode", e))?;
+///         let reply = self.endpoint.call(payload).await.map_err(|e| e.with_method("create_room"))?;
+///         Bincode::decode_reply(&reply).map_err(|e| codec_error("decode", e))
+///     }
+/// }
+///
+/// pub struct ServeBattleMgr {
+///     service: Arc<dyn BattleMgr>,
+/// }
+///
+/// impl Handler for ServeBattleMgr {
+///     fn handle(&self, request: Request) -> skycluster::BoxFuture<Result<Bytes, HandlerError>> {
+///         let service = Arc::clone(&self.service);
+///         Box::pin(async move {
+///             let fail = |e| HandlerError::new(format!("service `BattleMgr`: {e}"));
+///             let payload = request.into_payload();
+///             let (method, args) = Bincode::decode_method(&payload).map_err(fail)?;
+///             match method {
+///                 "create_room" => {
+///                     let (mode, players) = Bincode::decode_args(args).map_err(fail)?;
+///                     let reply = service.create_room(mode, players).await;
+///                     Bincode::encode_reply(&reply).map_err(fail)
+///                 }
+///                 _ => Err(HandlerError::unknown_method("BattleMgr", method)),
+///             }
+///         })
+///     }
+/// }
+///
+/// impl skycluster::Service for dyn BattleMgr {
+///     const NAME: &'static str = "BattleMgr";
+///     type Client = BattleMgrClient;
+///
+///     fn client(endpoint: Endpoint) -> BattleMgrClient {
+///         BattleMgrClient { endpoint }
+///     }
+///
+///     fn handler(implementation: Arc<Self>) -> Arc<dyn Handler> {
+///         Arc::new(ServeBattleMgr { service: implementation })
+///     }
+/// }
+/// ```
+///
+/// # Compile errors
+///
+/// Each mistake gets its own error on the token at fault, and all of them
+/// are reported at once: a method that is not `async`, is generic, does
+/// not take `&self`, a `#[push]` method with a return value, two methods
+/// with the same name, a method named like a generated one, an unknown or
+/// repeated attribute key, and an argument or return type that is not a
+/// serde type.
+///
+/// ```compile_fail
+/// #[skycluster::service]
+/// trait Oops {
+///     fn not_async(&self) -> u32;
+/// }
+/// ```
+#[proc_macro_attribute]
+pub fn service(args: TokenStream, input: TokenStream) -> TokenStream {
+    service::expand(args.into(), input.into()).into()
+}
+
+/// Runs `async fn main(cluster: Cluster)` as a cluster node.
+///
+/// ```no_run
+/// use std::sync::Arc;
+///
+/// #[skycluster::service]
+/// pub trait Echo {
+///     async fn echo(&self, text: String) -> String;
+/// }
+///
+/// struct Impl;
+///
+/// #[skycluster::async_trait]
+/// impl Echo for Impl {
+///     async fn echo(&self, text: String) -> String {
+///         text
+///     }
+/// }
+///
+/// #[skycluster::cluster_main]
+/// async fn main(cluster: skycluster::Cluster) -> Result<(), skycluster::Error> {
+///     let handle = cluster.spawn::<dyn Echo>(Arc::new(Impl));
+///     cluster.register::<dyn Echo>(handle)?;
+///     // Serve until Ctrl-C or SIGTERM.
+///     std::future::pending::<()>().await;
+///     Ok(())
+/// }
+/// ```
+///
+/// Run it as `my-node --node game1 --config clustername.lua`, or with
+/// `SKYCLUSTER_NODE=game1 SKYCLUSTER_CONFIG=clustername.lua` (Skynet's
+/// `nodename` and `cluster` config keys). The generated `main`:
+///
+/// 1. reads the node name and the clustername path (flags first, then the
+///    environment); if one is missing it prints a usage line to stderr and
+///    exits with code 2;
+/// 2. builds a multi-threaded tokio runtime;
+/// 3. loads the config with `Cluster::load` and listens on the node's
+///    address with `Cluster::open`; a failure there is printed and exits
+///    with code 1;
+/// 4. runs the body, and at the same time waits for Ctrl-C or SIGTERM;
+/// 5. when the body returns, or on the signal (the body is then dropped),
+///    calls `cluster.shutdown(grace)`: no new connections, calls in flight
+///    get `grace` to finish;
+/// 6. returns the body's value (`Ok(())` / `()` after a signal), which
+///    `main` returns.
+///
+/// The body returns `()` or `Result<(), E>` with `E: Debug`.
+///
+/// # Attributes
+///
+/// * `grace_ms = 5000`: how long calls in flight may take at shutdown
+///   (default 10 s).
+/// * `worker_threads = 4`: the runtime's worker threads (default: one per
+///   core).
+/// * `crate = "path"`: where the skycluster crate is, when renamed.
+///
+/// # The same thing by hand
+///
+/// ```no_run
+/// # async fn body(cluster: skycluster::Cluster) -> Result<(), skycluster::Error> { Ok(()) }
+/// fn main() -> Result<(), skycluster::Error> {
+///     let node = std::env::var("SKYCLUSTER_NODE").expect("node name");
+///     let config = std::env::var("SKYCLUSTER_CONFIG").expect("config path");
+///     let runtime = tokio::runtime::Runtime::new().expect("tokio runtime");
+///     runtime.block_on(async {
+///         let cluster = skycluster::Cluster::load(&config)?;
+///         cluster.open(&node).await?;
+///         let result = tokio::select! {
+///             result = body(cluster.clone()) => result,
+///             _ = tokio::signal::ctrl_c() => Ok(()),
+///         };
+///         cluster.shutdown(std::time::Duration::from_secs(10)).await;
+///         result
+///     })
+/// }
+/// ```
+#[proc_macro_attribute]
+pub fn cluster_main(args: TokenStream, input: TokenStream) -> TokenStream {
+    main_attr::expand(args.into(), input.into()).into()
+}
+
+/// The input unchanged, followed by `error`: the compile fails with the
+/// error, and the IDE still sees the item (tokio-macros does the same).
+fn token_stream_with_error(
+    mut input: proc_macro2::TokenStream,
+    error: syn::Error,
+) -> proc_macro2::TokenStream {
+    input.extend(error.into_compile_error());
+    input
+}

@@ -1,0 +1,490 @@
+//! `#[service]`'s output: one generator method per generated item, joined
+//! in [`ToTokens`], so that `cargo expand` reads like hand-written code.
+//!
+//! For `trait BattleMgr` the items are, in order: the trait rewritten by
+//! async-trait (`trait_item`), a static check that every argument and return
+//! type is a serde type (`assert_serde`), `BattleMgrClient` (`struct_client`,
+//! `impl_client`), `ServeBattleMgr` (`struct_server`, `impl_server`,
+//! `impl_handler`) and `impl Service for dyn BattleMgr` (`impl_service`).
+
+use proc_macro2::{Span, TokenStream};
+use quote::{format_ident, quote, quote_spanned, ToTokens};
+use syn::ext::IdentExt;
+use syn::spanned::Spanned;
+use syn::{parse_quote, Ident, Path, TypeParamBound};
+
+use super::parse::{CodecArg, RpcMethod, Service, ServiceArgs};
+
+/// Everything the items are generated from.
+#[derive(Debug)]
+pub(crate) struct ServiceGenerator<'a> {
+    service: &'a Service,
+    /// `::skycluster`, or the `crate = "..."` path.
+    krate: &'a Path,
+    /// The type implementing `Codec`.
+    codec: TokenStream,
+    /// The cluster name (`Service::NAME`).
+    name: String,
+    trait_ident: &'a Ident,
+    client_ident: Ident,
+    server_ident: Ident,
+}
+
+impl<'a> ServiceGenerator<'a> {
+    pub(crate) fn new(args: &'a ServiceArgs, service: &'a Service) -> ServiceGenerator<'a> {
+        let krate = &args.krate;
+        let trait_ident = &service.item.ident;
+        let codec = match &args.codec {
+            CodecArg::Bincode => quote!(#krate::codec::Bincode),
+            CodecArg::Lua => quote!(#krate::codec::Lua),
+            CodecArg::Custom(path) => path.to_token_stream(),
+        };
+        let name = match &args.name {
+            Some(name) => name.value(),
+            None => trait_ident.unraw().to_string(),
+        };
+        ServiceGenerator {
+            service,
+            krate,
+            codec,
+            name,
+            trait_ident,
+            client_ident: format_ident!("{}Client", trait_ident.unraw()),
+            server_ident: format_ident!("Serve{}", trait_ident.unraw()),
+        }
+    }
+
+    /// The user's trait, made dyn compatible: async-trait boxes each
+    /// method's future, and the supertraits let `Arc<dyn Trait>` cross tasks.
+    pub(crate) fn trait_item(&self) -> TokenStream {
+        let krate = self.krate;
+        let mut item = self.service.item.clone();
+        if item.colon_token.is_none() {
+            item.colon_token = Some(Default::default());
+        }
+        let bounds: [TypeParamBound; 3] = [
+            parse_quote!(::core::marker::Send),
+            parse_quote!(::core::marker::Sync),
+            parse_quote!('static),
+        ];
+        item.supertraits.extend(bounds);
+        quote! {
+            #[#krate::__private::async_trait]
+            #item
+        }
+    }
+
+    /// A function that is never called, whose body fails to compile when an
+    /// argument or return type is not `Serialize + DeserializeOwned`. Each
+    /// check carries the type's span, so the error points at the type.
+    fn assert_serde(&self) -> TokenStream {
+        let krate = self.krate;
+        let checks = self.service.methods.iter().map(|method| {
+            let cfgs = &method.cfgs;
+            let types = method
+                .args
+                .iter()
+                .map(|arg| &arg.ty)
+                .chain(Some(&method.output));
+            let asserts = types.map(|ty| quote_spanned!(ty.span()=> must_be_serde::<#ty>();));
+            quote! {
+                #(#cfgs)*
+                {
+                    #(#asserts)*
+                }
+            }
+        });
+        quote! {
+            const _: () = {
+                fn must_be_serde<
+                    T: #krate::__private::serde::Serialize
+                        + #krate::__private::serde::de::DeserializeOwned,
+                >() {
+                }
+                #[allow(dead_code)]
+                fn argument_and_return_types_are_serde() {
+                    #(#checks)*
+                }
+            };
+        }
+    }
+
+    fn struct_client(&self) -> TokenStream {
+        let Self {
+            krate,
+            trait_ident,
+            client_ident,
+            ..
+        } = self;
+        let vis = &self.service.item.vis;
+        let doc = format!(
+            "The client of [`{trait_ident}`]: each method calls the service on a remote node \
+             and waits for its reply.\n\n\
+             Get one from `cluster.proxy::<dyn {trait_ident}>(node, address)`, or wrap an \
+             `Endpoint` with [`{client_ident}::new`]. Cloning is cheap."
+        );
+        quote! {
+            #[doc = #doc]
+            #[derive(::core::clone::Clone, ::core::fmt::Debug)]
+            #vis struct #client_ident {
+                endpoint: #krate::Endpoint,
+            }
+        }
+    }
+
+    fn impl_client(&self) -> TokenStream {
+        let Self {
+            krate,
+            client_ident,
+            ..
+        } = self;
+        let vis = &self.service.item.vis;
+        let methods = self.service.methods.iter().map(|m| self.client_method(m));
+        quote! {
+            #[allow(dead_code)]
+            impl #client_ident {
+                /// A client that sends its calls to `endpoint`.
+                #vis fn new(endpoint: #krate::Endpoint) -> Self {
+                    Self { endpoint }
+                }
+
+                /// The node and address this client calls.
+                #vis fn endpoint(&self) -> &#krate::Endpoint {
+                    &self.endpoint
+                }
+
+                /// The same client, with `timeout` for each call instead of
+                /// the cluster's default.
+                #vis fn with_timeout(&self, timeout: ::core::time::Duration) -> Self {
+                    Self {
+                        endpoint: ::core::clone::Clone::clone(&self.endpoint).with_timeout(timeout),
+                    }
+                }
+
+                /// The same client, sending `tag` as the trace tag before each
+                /// request.
+                #vis fn with_trace(&self, tag: #krate::wire::TraceTag) -> Self {
+                    Self {
+                        endpoint: ::core::clone::Clone::clone(&self.endpoint).with_trace(tag),
+                    }
+                }
+
+                #(#methods)*
+            }
+        }
+    }
+
+    /// One client method: encode the arguments, call (or push), decode the
+    /// reply.
+    fn client_method(&self, method: &RpcMethod) -> TokenStream {
+        let Self { krate, codec, .. } = self;
+        let vis = &self.service.item.vis;
+        let RpcMethod {
+            ident,
+            name,
+            cfgs,
+            output,
+            ..
+        } = method;
+        let args = method.args.iter().map(|a| {
+            let (ident, ty) = (&a.ident, &a.ty);
+            quote!(#ident: #ty)
+        });
+        let arg_idents = method.args.iter().map(|a| &a.ident);
+        let mut docs = method.docs.iter().map(ToTokens::to_token_stream).collect();
+        if method.docs.is_empty() {
+            let doc = format!("Calls `{name}` on the remote service.");
+            docs = quote!(#[doc = #doc]);
+        }
+        if method.push {
+            quote! {
+                #docs
+                ///
+                /// A push: the request is queued for sending and nothing waits
+                /// for a reply, so an error means it was not sent.
+                #(#cfgs)*
+                #vis fn #ident(&self, #(#args),*) -> ::core::result::Result<(), #krate::CallError> {
+                    #krate::__private::send::<#codec, _>(&self.endpoint, #name, &(#(#arg_idents,)*))
+                }
+            }
+        } else {
+            let payload = Ident::new("payload", Span::mixed_site());
+            quote! {
+                #docs
+                #(#cfgs)*
+                #vis async fn #ident(&self, #(#args),*)
+                    -> ::core::result::Result<#output, #krate::CallError>
+                {
+                    let #payload = #krate::__private::encode_call::<#codec, _>(
+                        &self.endpoint, #name, &(#(#arg_idents,)*),
+                    )?;
+                    #krate::__private::decode_reply::<#codec, #output>(
+                        &self.endpoint, #name, self.endpoint.call(#payload).await,
+                    )
+                }
+            }
+        }
+    }
+
+    fn struct_server(&self) -> TokenStream {
+        let Self {
+            trait_ident,
+            server_ident,
+            ..
+        } = self;
+        let vis = &self.service.item.vis;
+        let doc = format!(
+            "Serves [`{trait_ident}`] with an implementation: decodes each request, runs the \
+             method it names and encodes the reply.\n\n\
+             `cluster.spawn::<dyn {trait_ident}>(implementation)` builds one; it is public for \
+             hand-made handlers and tests."
+        );
+        let name = server_ident.to_string();
+        quote! {
+            #[doc = #doc]
+            #[derive(::core::clone::Clone)]
+            #vis struct #server_ident {
+                service: ::std::sync::Arc<dyn #trait_ident>,
+            }
+
+            impl ::core::fmt::Debug for #server_ident {
+                fn fmt(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
+                    f.debug_struct(#name).finish_non_exhaustive()
+                }
+            }
+        }
+    }
+
+    fn impl_server(&self) -> TokenStream {
+        let Self {
+            krate,
+            codec,
+            name,
+            trait_ident,
+            server_ident,
+            ..
+        } = self;
+        let vis = &self.service.item.vis;
+        // Mixed-site names can't collide with the user's argument names.
+        let service = Ident::new("service", Span::mixed_site());
+        let request = Ident::new("request", Span::mixed_site());
+        let payload = Ident::new("payload", Span::mixed_site());
+        let method = Ident::new("method", Span::mixed_site());
+        let args = Ident::new("args", Span::mixed_site());
+        let reply = Ident::new("reply", Span::mixed_site());
+
+        let arms = self.service.methods.iter().map(|m| {
+            let RpcMethod {
+                ident,
+                name: method_name,
+                cfgs,
+                output,
+                ..
+            } = m;
+            let bindings: Vec<Ident> = (0..m.args.len())
+                .map(|i| format_ident!("arg{}", i, span = Span::mixed_site()))
+                .collect();
+            let types = m.args.iter().map(|a| &a.ty);
+            quote! {
+                #(#cfgs)*
+                #method_name => {
+                    let (#(#bindings,)*) = #krate::__private::decode_args::<#codec, (#(#types,)*)>(
+                        #name, #method_name, #args,
+                    )?;
+                    let #reply: #output =
+                        <dyn #trait_ident as #trait_ident>::#ident(&*#service, #(#bindings),*).await;
+                    #krate::__private::encode_reply::<#codec, #output>(#name, #method_name, &#reply)
+                }
+            }
+        });
+        quote! {
+            impl #server_ident {
+                /// A dispatcher that serves calls with `service`.
+                #vis fn new(service: ::std::sync::Arc<dyn #trait_ident>) -> Self {
+                    Self { service }
+                }
+
+                /// Decodes one request, runs the method it names and encodes
+                /// the reply.
+                async fn dispatch(
+                    #service: ::std::sync::Arc<dyn #trait_ident>,
+                    #request: #krate::Request,
+                ) -> ::core::result::Result<#krate::__private::Bytes, #krate::HandlerError> {
+                    let #payload = #request.into_payload();
+                    let (#method, #args) = #krate::__private::decode_method::<#codec>(#name, &#payload)?;
+                    match #method {
+                        #(#arms)*
+                        _ => ::core::result::Result::Err(
+                            #krate::HandlerError::unknown_method(#name, #method),
+                        ),
+                    }
+                }
+            }
+        }
+    }
+
+    fn impl_handler(&self) -> TokenStream {
+        let Self {
+            krate,
+            server_ident,
+            ..
+        } = self;
+        quote! {
+            impl #krate::Handler for #server_ident {
+                fn handle(
+                    &self,
+                    request: #krate::Request,
+                ) -> #krate::BoxFuture<
+                    ::core::result::Result<#krate::__private::Bytes, #krate::HandlerError>,
+                > {
+                    ::std::boxed::Box::pin(Self::dispatch(
+                        ::std::sync::Arc::clone(&self.service),
+                        request,
+                    ))
+                }
+            }
+        }
+    }
+
+    fn impl_service(&self) -> TokenStream {
+        let Self {
+            krate,
+            name,
+            trait_ident,
+            client_ident,
+            server_ident,
+            ..
+        } = self;
+        quote! {
+            impl #krate::Service for dyn #trait_ident {
+                const NAME: &'static str = #name;
+                type Client = #client_ident;
+
+                fn client(endpoint: #krate::Endpoint) -> #client_ident {
+                    #client_ident::new(endpoint)
+                }
+
+                fn handler(
+                    implementation: ::std::sync::Arc<Self>,
+                ) -> ::std::sync::Arc<dyn #krate::Handler> {
+                    ::std::sync::Arc::new(#server_ident::new(implementation))
+                }
+            }
+        }
+    }
+}
+
+impl ToTokens for ServiceGenerator<'_> {
+    fn to_tokens(&self, tokens: &mut TokenStream) {
+        tokens.extend([
+            self.trait_item(),
+            self.assert_serde(),
+            self.struct_client(),
+            self.impl_client(),
+            self.struct_server(),
+            self.impl_server(),
+            self.impl_handler(),
+            self.impl_service(),
+        ]);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ctxt::Ctxt;
+
+    fn expand(args: TokenStream, item: TokenStream) -> syn::File {
+        let cx = Ctxt::new();
+        let args = ServiceArgs::parse(&cx, args);
+        let service = Service::from_trait(&cx, syn::parse2(item).unwrap());
+        cx.check().unwrap();
+        let tokens = ServiceGenerator::new(&args, &service).into_token_stream();
+        syn::parse2(tokens).unwrap()
+    }
+
+    fn item_names(file: &syn::File) -> Vec<String> {
+        file.items
+            .iter()
+            .map(|item| match item {
+                syn::Item::Trait(i) => format!("trait {}", i.ident),
+                syn::Item::Struct(i) => format!("struct {}", i.ident),
+                syn::Item::Impl(i) => {
+                    let of = i.trait_.as_ref().map(|(_, p, _)| {
+                        let last = p.segments.last().unwrap();
+                        format!("{} for ", last.ident)
+                    });
+                    let ty = i.self_ty.to_token_stream().to_string();
+                    format!("impl {}{ty}", of.unwrap_or_default())
+                }
+                syn::Item::Const(_) => "const _".to_owned(),
+                other => panic!("unexpected item {}", other.to_token_stream()),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn generates_one_item_of_each_kind() {
+        let file = expand(
+            quote!(),
+            quote! {
+                pub trait BattleMgr {
+                    async fn create_room(&self, mode: u8) -> Result<u32, String>;
+                    #[push]
+                    async fn player_left(&self, room: u32);
+                }
+            },
+        );
+        assert_eq!(
+            item_names(&file),
+            [
+                "trait BattleMgr",
+                "const _",
+                "struct BattleMgrClient",
+                "impl BattleMgrClient",
+                "struct ServeBattleMgr",
+                "impl Debug for ServeBattleMgr",
+                "impl ServeBattleMgr",
+                "impl Handler for ServeBattleMgr",
+                "impl Service for dyn BattleMgr",
+            ]
+        );
+    }
+
+    #[test]
+    fn options_pick_the_name_codec_and_crate() {
+        let file = expand(
+            quote!(name = "battle", codec = lua, crate = "sc"),
+            quote!(
+                trait r#Mgr {}
+            ),
+        );
+        let text = file.to_token_stream().to_string();
+        assert!(text.contains("const NAME : & 'static str = \"battle\""));
+        assert!(text.contains("sc :: codec :: Lua"));
+        assert!(!text.contains(":: skycluster"));
+    }
+
+    #[test]
+    fn the_trait_gains_async_trait_and_thread_safety() {
+        let file = expand(
+            quote!(),
+            quote!(
+                trait Echo: Clone {
+                    async fn echo(&self);
+                }
+            ),
+        );
+        let syn::Item::Trait(item) = &file.items[0] else {
+            panic!("the trait comes first")
+        };
+        assert_eq!(
+            item.attrs[0].path().to_token_stream().to_string(),
+            ":: skycluster :: __private :: async_trait"
+        );
+        assert_eq!(
+            item.supertraits.to_token_stream().to_string(),
+            "Clone + :: core :: marker :: Send + :: core :: marker :: Sync + 'static"
+        );
+    }
+}
