@@ -32,3 +32,10 @@ pub use node::{
     Status,
 };
 pub use service::{BoxFuture, Handler, HandlerError, Request, Service};
+
+pub use async_trait::async_trait;
+pub use skycluster_macros::{cluster_main, service};
+
+#[doc(hidden)]
+#[path = "private.rs"]
+pub mod __private;
