@@ -230,7 +230,7 @@ impl Agent {
 
 /// Address 0: the payload is `skynet.pack(name)`; the answer is the packed
 /// handle registered under `@name`, or `name not found`.
-fn query_name(cluster: &Inner, payload: &[u8]) -> Result<Bytes, String> {
+pub(crate) fn query_name(cluster: &Inner, payload: &[u8]) -> Result<Bytes, String> {
     let values = luaseri::unpack(payload).map_err(|e| format!("bad name query: {e}"))?;
     let Some(Value::String(name)) = values.first() else {
         return Err("bad name query: the payload is not a name".to_owned());

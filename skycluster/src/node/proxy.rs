@@ -226,6 +226,10 @@ impl Endpoint {
     /// A call to this node's own service: no network, same semantics.
     async fn call_local(&self, payload: Bytes, timeout: Duration) -> Result<Bytes, ErrorKind> {
         let cluster = &self.target.cluster.inner;
+        if self.target.address.is_query() {
+            return super::agent::query_name(cluster, &payload)
+                .map_err(|text| ErrorKind::Remote { text: text.into() });
+        }
         let handler = cluster
             .resolve(&self.target.address)
             .map_err(|text| ErrorKind::Remote { text: text.into() })?;

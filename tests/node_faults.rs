@@ -1,0 +1,190 @@
+//! Peers that die, restart and move: no call is lost track of.
+
+mod support;
+
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use skycluster::{Config, ErrorKind, Options};
+
+use support::node::{bounded, client, echo_server, pack, s};
+use support::process::NodeProcess;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_node_fails_pending_calls_at_once_and_a_restart_is_picked_up() {
+    let mut node = NodeProcess::start("127.0.0.1:0");
+    let addr = node.addr;
+    let game = client(&[("battle1", addr)], Options::default());
+    bounded(
+        "first call",
+        game.call("battle1", "@echo", pack(&[s("hi")])),
+    )
+    .await
+    .expect("node is up");
+
+    // Calls that would take 10 s; the node dies under them.
+    let pending: Vec<_> = (0..5)
+        .map(|_| {
+            let game = game.clone();
+            tokio::spawn(async move {
+                let started = Instant::now();
+                let r = game
+                    .call("battle1", ".slow", Bytes::from_static(b"10000"))
+                    .await;
+                (r, started.elapsed())
+            })
+        })
+        .collect();
+    // Wait until all five are on the wire.
+    bounded("calls in flight", async {
+        while game.status().nodes[0].in_flight < 5 {
+            tokio::task::yield_now().await;
+        }
+    })
+    .await;
+    node.kill();
+    for task in pending {
+        let (result, took) = bounded("pending call", task).await.expect("task");
+        let err = result.expect_err("the node died");
+        assert!(
+            matches!(err.kind(), ErrorKind::Disconnected { .. }),
+            "{err}"
+        );
+        assert_eq!(err.node(), "battle1");
+        assert!(took < Duration::from_secs(5), "failed only after {took:?}");
+    }
+
+    // The same address again: the next call reconnects by itself. (The
+    // first attempts may meet the back-off of a refused connect.)
+    let _node = NodeProcess::start(&addr.to_string());
+    let reply = bounded("after restart", async {
+        loop {
+            match game.call("battle1", "@echo", pack(&[s("back")])).await {
+                Ok(reply) => break reply,
+                Err(e) if matches!(e.kind(), ErrorKind::Connect { .. }) => {
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+                Err(e) => panic!("unexpected error after restart: {e}"),
+            }
+        }
+    })
+    .await;
+    assert_eq!(reply, pack(&[s("back")]));
+}
+
+#[tokio::test]
+async fn a_refusing_node_fails_fast_with_the_connect_error() {
+    // Bind then drop to get a port nobody listens on.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr");
+    let game = client(&[("db", port)], Options::default());
+    let err = bounded("refused", game.call("db", "@x", Bytes::new()))
+        .await
+        .expect_err("nobody listens");
+    assert!(matches!(err.kind(), ErrorKind::Connect { .. }), "{err}");
+    assert!(err.to_string().contains(&port.to_string()), "{err}");
+    // During the back-off, calls fail at once with the same error.
+    let started = Instant::now();
+    let again = bounded("backoff", game.call("db", "@x", Bytes::new()))
+        .await
+        .expect_err("still refused");
+    assert!(matches!(again.kind(), ErrorKind::Connect { .. }));
+    assert!(started.elapsed() < Duration::from_secs(1));
+    assert!(game.status().nodes[0].last_error.is_some());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reload_moving_a_node_ends_in_flight_calls_and_new_calls_go_to_the_new_address() {
+    let (_old, old_addr) = echo_server("battle1", Options::default()).await;
+    let (new, new_addr) = echo_server("battle1b", Options::default()).await;
+    let game = client(&[("battle1", old_addr)], Options::default());
+    bounded("warm", game.call("battle1", "@echo", pack(&[s("x")])))
+        .await
+        .expect("old address works");
+
+    let in_flight: Vec<_> = (0..1000)
+        .map(|i| {
+            let game = game.clone();
+            tokio::spawn(async move {
+                let ms = if i % 2 == 0 { "0" } else { "5000" };
+                game.call("battle1", ".slow", Bytes::from(ms)).await
+            })
+        })
+        .collect();
+    // The 500 slow calls are on the old connection when the node moves.
+    bounded("calls in flight", async {
+        while game.status().nodes[0].in_flight < 500 {
+            tokio::task::yield_now().await;
+        }
+    })
+    .await;
+    game.reload_with(Config::new().with_node("battle1", new_addr.to_string()));
+    let mut ok = 0;
+    for task in in_flight {
+        match bounded("in-flight call", task).await.expect("task") {
+            Ok(_) => ok += 1,
+            Err(e) => assert!(
+                matches!(e.kind(), ErrorKind::Disconnected { .. }),
+                "unclear error: {e}"
+            ),
+        }
+    }
+    // New calls reach the new node: it counts its connections.
+    bounded(
+        "new address",
+        game.call("battle1", "@echo", pack(&[s("y")])),
+    )
+    .await
+    .expect("new address works");
+    assert_eq!(new.status().listeners[0].connections, 1);
+    assert!(ok >= 1, "fast calls before the move succeed");
+    assert!(
+        ok <= 500,
+        "slow calls on the old connection must not succeed"
+    );
+}
+
+#[tokio::test]
+async fn disabling_a_node_by_reload_fails_its_calls_and_reenabling_restores_them() {
+    let (_server, addr) = echo_server("battle1", Options::default()).await;
+    let game = client(&[("battle1", addr)], Options::default());
+    bounded("up", game.call("battle1", "@echo", pack(&[s("x")])))
+        .await
+        .expect("works");
+    game.reload_with(Config::new().with_disabled("battle1"));
+    let err = bounded("disabled", game.call("battle1", "@echo", pack(&[s("x")])))
+        .await
+        .expect_err("disabled");
+    assert!(matches!(err.kind(), ErrorKind::Disabled), "{err}");
+    game.reload_with(Config::new().with_node("battle1", addr.to_string()));
+    bounded("re-enabled", game.call("battle1", "@echo", pack(&[s("x")])))
+        .await
+        .expect("works again");
+}
+
+#[tokio::test]
+async fn a_call_with_its_own_timeout_ends_with_node_address_and_elapsed_time() {
+    let (_server, addr) = echo_server("battle1", Options::default()).await;
+    let game = client(&[("battle1", addr)], Options::default());
+    let slow = game
+        .endpoint("battle1", ".slow")
+        .with_timeout(Duration::from_millis(100));
+    let err = bounded("timeout", slow.call(Bytes::from_static(b"3000")))
+        .await
+        .expect_err("too slow");
+    assert!(err.is_timeout(), "{err}");
+    let text = err.to_string();
+    assert!(
+        text.contains("battle1") && text.contains(".slow") && text.contains("timed out"),
+        "{text}"
+    );
+    // The late reply is dropped and the connection keeps serving.
+    bounded(
+        "after timeout",
+        game.call("battle1", "@echo", pack(&[s("z")])),
+    )
+    .await
+    .expect("still fine");
+}
