@@ -1,0 +1,887 @@
+//! The serde [`Deserializer`]: lua-seri bytes straight into Rust values.
+//!
+//! Typed reads stream over the input: a struct's fields are matched as the
+//! keys go by, and `&str` / `&[u8]` fields borrow from the input. Only
+//! `deserialize_any` on a table (for [`Value`], untagged enums and the like)
+//! and the rare sequence whose integer keys arrived as pairs build an
+//! intermediate [`Value`], since their shape is only known once the whole
+//! table has been read.
+
+use serde::de::{self, DeserializeSeed, IntoDeserializer, Visitor};
+
+use super::decode::{check_depth, Item, Reader};
+use super::encode::TYPE_NIL;
+use super::error::{Error, Result};
+use super::value::{f64_to_i64, sequence_tail, Value};
+use super::value_serde::ValueDeserializer;
+
+/// A serde deserializer over lua-seri bytes.
+///
+/// Most code wants [`from_slice`] or [`from_slice_multi`]; use this type to
+/// read values one at a time.
+///
+/// # Examples
+///
+/// ```
+/// use serde::Deserialize;
+/// use skycluster::codec::luaseri::Deserializer;
+///
+/// // skynet.pack("hi", 7)
+/// let bytes = [0x14, b'h', b'i', 0x0a, 0x07];
+/// let mut de = Deserializer::from_slice(&bytes);
+/// let s = <&str>::deserialize(&mut de)?;
+/// let n = u8::deserialize(&mut de)?;
+/// de.end()?;
+/// assert_eq!((s, n), ("hi", 7));
+/// # Ok::<(), skycluster::codec::luaseri::Error>(())
+/// ```
+#[derive(Debug)]
+pub struct Deserializer<'de> {
+    reader: Reader<'de>,
+    /// How many tables enclose the next value.
+    depth: usize,
+}
+
+impl<'de> Deserializer<'de> {
+    /// A deserializer reading the values in `input`, from the start.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use serde::Deserialize;
+    /// use skycluster::codec::luaseri::Deserializer;
+    ///
+    /// let mut de = Deserializer::from_slice(&[0x09]);
+    /// assert!(bool::deserialize(&mut de)?);
+    /// # Ok::<(), skycluster::codec::luaseri::Error>(())
+    /// ```
+    pub fn from_slice(input: &'de [u8]) -> Self {
+        Deserializer {
+            reader: Reader::new(input),
+            depth: 0,
+        }
+    }
+
+    /// Checks that every byte was consumed.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::TrailingBytes`] if values remain.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use serde::Deserialize;
+    /// use skycluster::codec::luaseri::Deserializer;
+    ///
+    /// let mut de = Deserializer::from_slice(&[0x09, 0x01]);
+    /// bool::deserialize(&mut de)?;
+    /// assert!(de.end().is_err());
+    /// # Ok::<(), skycluster::codec::luaseri::Error>(())
+    /// ```
+    pub fn end(&self) -> Result<()> {
+        if self.reader.is_at_end() {
+            Ok(())
+        } else {
+            Err(Error::TrailingBytes {
+                offset: self.reader.pos(),
+            })
+        }
+    }
+
+    #[inline]
+    fn item(&mut self, what: &'static str) -> Result<(usize, Item<'de>)> {
+        let start = self.reader.pos();
+        Ok((start, self.reader.read_item(what)?))
+    }
+
+    /// Hands an already-read item to `visitor` as whatever it is.
+    fn visit_item<V: Visitor<'de>>(
+        &mut self,
+        start: usize,
+        item: Item<'de>,
+        visitor: V,
+    ) -> Result<V::Value> {
+        match item {
+            Item::Nil => visitor.visit_unit(),
+            Item::Bool(b) => visitor.visit_bool(b),
+            Item::Int(i) => visitor.visit_i64(i),
+            Item::Real(f) => visitor.visit_f64(f),
+            Item::Str(s) => match std::str::from_utf8(s) {
+                Ok(s) => visitor.visit_borrowed_str(s),
+                Err(_) => visitor.visit_borrowed_bytes(s),
+            },
+            Item::Ptr(p) => visitor.visit_newtype_struct((p as i64).into_deserializer()),
+            Item::Table(n) => {
+                let table = self.reader.read_table_body(start, n, self.depth)?;
+                de::Deserializer::deserialize_any(ValueDeserializer(Value::Table(table)), visitor)
+            }
+        }
+        .map_err(|e: Error| e.at(start))
+    }
+
+    /// Enters the table whose header is at `start`.
+    #[inline]
+    fn enter(&mut self, start: usize) -> Result<()> {
+        check_depth(start, self.depth)?;
+        self.depth += 1;
+        Ok(())
+    }
+
+    /// Consumes a nil terminator if one is next.
+    #[inline]
+    fn eat_terminator(&mut self) -> Result<bool> {
+        match self.reader.peek() {
+            Some(t) if t & 7 == TYPE_NIL => {
+                self.reader.bump();
+                Ok(true)
+            }
+            Some(_) => Ok(false),
+            None => Err(Error::truncated(self.reader.pos(), "table key", 1, 0)),
+        }
+    }
+
+    fn read_table_seq<V: Visitor<'de>>(
+        &mut self,
+        start: usize,
+        n: usize,
+        pad_to: Option<usize>,
+        visitor: V,
+    ) -> Result<V::Value> {
+        self.enter(start)?;
+        let hint = self.reader.capacity_for(n);
+        let mut access = TableSeq {
+            de: self,
+            start,
+            array_left: n,
+            hint,
+            yielded: 0,
+            pad_to,
+            tail: None,
+            done: false,
+        };
+        let value = visitor
+            .visit_seq(&mut access)
+            .map_err(|e: Error| e.at(start))?;
+        access.finish()?;
+        self.depth -= 1;
+        Ok(value)
+    }
+
+    fn read_table_map<V: Visitor<'de>>(
+        &mut self,
+        start: usize,
+        n: usize,
+        visitor: V,
+    ) -> Result<V::Value> {
+        self.enter(start)?;
+        let mut access = TableMap {
+            de: self,
+            array_left: n,
+            index: 0,
+            done: false,
+        };
+        let value = visitor
+            .visit_map(&mut access)
+            .map_err(|e: Error| e.at(start))?;
+        access.finish()?;
+        self.depth -= 1;
+        Ok(value)
+    }
+
+    /// Skips the rest of the values, checking them, as a Lua function
+    /// ignores extra arguments.
+    fn skip_rest(&mut self) -> Result<()> {
+        while !self.reader.is_at_end() {
+            self.reader.skip_value(0, "value")?;
+        }
+        Ok(())
+    }
+}
+
+/// Deserializes exactly one lua-seri value from `input`.
+///
+/// Strings borrow from `input` where the target type allows (`&str`,
+/// `&[u8]` with `serde_bytes`).
+///
+/// # Errors
+///
+/// A decode error (with its byte offset), a type mismatch, an empty input,
+/// or [`Error::TrailingBytes`] when more than one value is present.
+///
+/// # Examples
+///
+/// ```
+/// use std::collections::HashMap;
+/// use skycluster::codec::luaseri::from_slice;
+///
+/// // {hp = 10}
+/// let bytes = [0x06, 0x14, b'h', b'p', 0x0a, 0x0a, 0x00];
+/// let map: HashMap<&str, u32> = from_slice(&bytes)?;
+/// assert_eq!(map["hp"], 10);
+///
+/// // A Lua float with an integral value reads into an integer field.
+/// let n: i32 = from_slice(&[0x42, 0, 0, 0, 0, 0, 0, 0x08, 0x40])?;
+/// assert_eq!(n, 3);
+/// # Ok::<(), skycluster::codec::luaseri::Error>(())
+/// ```
+pub fn from_slice<'de, T: de::Deserialize<'de>>(input: &'de [u8]) -> Result<T> {
+    if input.is_empty() {
+        return Err(Error::truncated(0, "value", 1, 0));
+    }
+    let mut de = Deserializer::from_slice(input);
+    let value = T::deserialize(&mut de).map_err(|e| e.at(0))?;
+    de.end()?;
+    Ok(value)
+}
+
+/// Deserializes all the values in `input` into a tuple, the way a Lua
+/// function receives its arguments.
+///
+/// Each tuple field takes one value; missing trailing values read as nil,
+/// so trailing `Option` arguments may be left out; extra values are checked
+/// and ignored. A tuple struct or a newtype around a tuple works the same.
+/// `()` accepts any values. Any other type reads the first value (nil if
+/// there is none) and ignores the rest, mirroring [`to_vec_multi`](super::to_vec_multi).
+///
+/// # Errors
+///
+/// A decode error (with its byte offset) or a type mismatch.
+///
+/// # Examples
+///
+/// ```
+/// use skycluster::codec::luaseri::{from_slice_multi, to_vec_multi};
+///
+/// let bytes = to_vec_multi(&("login", 42))?;
+/// let (method, uid, token): (&str, i64, Option<String>) = from_slice_multi(&bytes)?;
+/// assert_eq!((method, uid, token), ("login", 42, None));
+/// # Ok::<(), skycluster::codec::luaseri::Error>(())
+/// ```
+pub fn from_slice_multi<'de, T: de::Deserialize<'de>>(input: &'de [u8]) -> Result<T> {
+    let mut de = Deserializer::from_slice(input);
+    let value = T::deserialize(MultiDeserializer { de: &mut de }).map_err(|e| e.at(0))?;
+    de.end()?;
+    Ok(value)
+}
+
+/// Deserializes a [`Value`] into `T`, as unpacking its packed form would.
+///
+/// # Errors
+///
+/// A type mismatch.
+///
+/// # Examples
+///
+/// ```
+/// use skycluster::codec::luaseri::{from_value, Value};
+///
+/// let v: Value = "{3, 4}".parse()?;
+/// let pair: (u8, f32) = from_value(v)?;
+/// assert_eq!(pair, (3, 4.0));
+/// # Ok::<(), skycluster::codec::luaseri::Error>(())
+/// ```
+pub fn from_value<T: de::DeserializeOwned>(value: Value) -> Result<T> {
+    T::deserialize(ValueDeserializer(value))
+}
+
+macro_rules! deserialize_integers {
+    ($($method:ident),*) => {$(
+        #[inline]
+        fn $method<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
+            self.deserialize_integer(visitor)
+        }
+    )*};
+}
+
+impl<'de> Deserializer<'de> {
+    #[inline]
+    fn deserialize_integer<V: Visitor<'de>>(&mut self, visitor: V) -> Result<V::Value> {
+        let (start, item) = self.item("integer")?;
+        match item {
+            Item::Int(i) => visitor.visit_i64(i).map_err(|e: Error| e.at(start)),
+            // Lua 5.4 code often sends 3.0 for 3.
+            Item::Real(f) => match f64_to_i64(f) {
+                Some(i) => visitor.visit_i64(i),
+                None => visitor.visit_f64(f),
+            }
+            .map_err(|e: Error| e.at(start)),
+            other => self.visit_item(start, other, visitor),
+        }
+    }
+
+    #[inline]
+    fn deserialize_float<V: Visitor<'de>>(&mut self, visitor: V) -> Result<V::Value> {
+        let (start, item) = self.item("number")?;
+        match item {
+            Item::Real(f) => visitor.visit_f64(f).map_err(|e: Error| e.at(start)),
+            Item::Int(i) => visitor.visit_f64(i as f64).map_err(|e: Error| e.at(start)),
+            other => self.visit_item(start, other, visitor),
+        }
+    }
+}
+
+impl<'de> de::Deserializer<'de> for &mut Deserializer<'de> {
+    type Error = Error;
+
+    fn deserialize_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
+        let (start, item) = self.item("value")?;
+        self.visit_item(start, item, visitor)
+    }
+
+    deserialize_integers!(
+        deserialize_i8,
+        deserialize_i16,
+        deserialize_i32,
+        deserialize_i64,
+        deserialize_i128,
+        deserialize_u8,
+        deserialize_u16,
+        deserialize_u32,
+        deserialize_u64,
+        deserialize_u128
+    );
+
+    #[inline]
+    fn deserialize_f32<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
+        self.deserialize_float(visitor)
+    }
+
+    #[inline]
+    fn deserialize_f64<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
+        self.deserialize_float(visitor)
+    }
+
+    #[inline]
+    fn deserialize_bool<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
+        let (start, item) = self.item("boolean")?;
+        match item {
+            Item::Bool(b) => visitor.visit_bool(b).map_err(|e: Error| e.at(start)),
+            other => self.visit_item(start, other, visitor),
+        }
+    }
+
+    fn deserialize_char<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
+        self.deserialize_str(visitor)
+    }
+
+    #[inline]
+    fn deserialize_str<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
+        // `visit_item` hands a string over borrowed, as text when it is UTF-8.
+        self.deserialize_any(visitor)
+    }
+
+    #[inline]
+    fn deserialize_string<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
+        self.deserialize_any(visitor)
+    }
+
+    #[inline]
+    fn deserialize_bytes<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
+        let (start, item) = self.item("string")?;
+        match item {
+            Item::Str(s) => visitor
+                .visit_borrowed_bytes(s)
+                .map_err(|e: Error| e.at(start)),
+            other => self.visit_item(start, other, visitor),
+        }
+    }
+
+    #[inline]
+    fn deserialize_byte_buf<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
+        self.deserialize_bytes(visitor)
+    }
+
+    #[inline]
+    fn deserialize_option<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
+        match self.reader.peek() {
+            Some(t) if t & 7 == TYPE_NIL => {
+                let start = self.reader.pos();
+                self.reader.bump();
+                visitor.visit_none().map_err(|e: Error| e.at(start))
+            }
+            _ => visitor.visit_some(self),
+        }
+    }
+
+    fn deserialize_unit<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
+        self.deserialize_any(visitor)
+    }
+
+    fn deserialize_unit_struct<V: Visitor<'de>>(
+        self,
+        _name: &'static str,
+        visitor: V,
+    ) -> Result<V::Value> {
+        self.deserialize_any(visitor)
+    }
+
+    #[inline]
+    fn deserialize_newtype_struct<V: Visitor<'de>>(
+        self,
+        _name: &'static str,
+        visitor: V,
+    ) -> Result<V::Value> {
+        visitor.visit_newtype_struct(self)
+    }
+
+    #[inline]
+    fn deserialize_seq<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
+        let (start, item) = self.item("table")?;
+        match item {
+            Item::Table(n) => self.read_table_seq(start, n, None, visitor),
+            other => self.visit_item(start, other, visitor),
+        }
+    }
+
+    fn deserialize_tuple<V: Visitor<'de>>(self, len: usize, visitor: V) -> Result<V::Value> {
+        let (start, item) = self.item("table")?;
+        match item {
+            // `{1, nil}` packs as one value: Lua's length stops before a trailing nil.
+            Item::Table(n) => self.read_table_seq(start, n, Some(len), visitor),
+            other => self.visit_item(start, other, visitor),
+        }
+    }
+
+    fn deserialize_tuple_struct<V: Visitor<'de>>(
+        self,
+        _name: &'static str,
+        len: usize,
+        visitor: V,
+    ) -> Result<V::Value> {
+        self.deserialize_tuple(len, visitor)
+    }
+
+    fn deserialize_map<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
+        let (start, item) = self.item("table")?;
+        match item {
+            Item::Table(n) => self.read_table_map(start, n, visitor),
+            other => self.visit_item(start, other, visitor),
+        }
+    }
+
+    #[inline]
+    fn deserialize_struct<V: Visitor<'de>>(
+        self,
+        _name: &'static str,
+        _fields: &'static [&'static str],
+        visitor: V,
+    ) -> Result<V::Value> {
+        self.deserialize_map(visitor)
+    }
+
+    fn deserialize_enum<V: Visitor<'de>>(
+        self,
+        _name: &'static str,
+        _variants: &'static [&'static str],
+        visitor: V,
+    ) -> Result<V::Value> {
+        let (start, item) = self.item("enum")?;
+        match item {
+            Item::Str(name) => visitor
+                .visit_enum(UnitVariant { name })
+                .map_err(|e: Error| e.at(start)),
+            Item::Table(0) => {
+                self.enter(start)?;
+                if self.eat_terminator()? {
+                    return Err(de::Error::custom(
+                        "empty table for an enum, expected {Variant = value}",
+                    ))
+                    .map_err(|e: Error| e.at(start));
+                }
+                let value = visitor
+                    .visit_enum(TableVariant { de: &mut *self })
+                    .map_err(|e: Error| e.at(start))?;
+                if !self.eat_terminator()? {
+                    return Err(de::Error::custom(
+                        "enum table has more than one key, expected {Variant = value}",
+                    ))
+                    .map_err(|e: Error| e.at(start));
+                }
+                self.depth -= 1;
+                Ok(value)
+            }
+            other => self.visit_item(start, other, visitor),
+        }
+    }
+
+    #[inline]
+    fn deserialize_identifier<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
+        self.deserialize_any(visitor)
+    }
+
+    fn deserialize_ignored_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
+        self.reader.skip_value(self.depth, "value")?;
+        visitor.visit_unit()
+    }
+
+    fn is_human_readable(&self) -> bool {
+        // Lua peers read strings better than byte tuples (addresses, ids).
+        true
+    }
+}
+
+/// The elements of a table read as a sequence.
+struct TableSeq<'a, 'de> {
+    de: &'a mut Deserializer<'de>,
+    start: usize,
+    /// Array-part values not yet read.
+    array_left: usize,
+    hint: usize,
+    yielded: usize,
+    /// For a tuple, positions past the end read as nil up to this length.
+    pad_to: Option<usize>,
+    /// Values taken from the key/value part, in key order.
+    tail: Option<std::vec::IntoIter<Value>>,
+    /// Whether the terminator has been read.
+    done: bool,
+}
+
+impl<'de> TableSeq<'_, 'de> {
+    /// Reads the key/value part, if any, into `tail`.
+    fn load_tail(&mut self) -> Result<()> {
+        self.done = true;
+        if self.de.eat_terminator()? {
+            return Ok(());
+        }
+        let pairs = self.de.reader.read_pairs(self.de.depth - 1)?;
+        let tail = sequence_tail(pairs, self.yielded + 1).map_err(|message| Error::Message {
+            message: message.into_boxed_str(),
+            offset: Some(self.start),
+        })?;
+        self.tail = Some(tail.into_iter());
+        Ok(())
+    }
+
+    fn finish(mut self) -> Result<()> {
+        let extra = self.array_left > 0
+            || self.tail.as_ref().is_some_and(|t| t.len() > 0)
+            || (!self.done && !self.de.eat_terminator()?);
+        if extra {
+            return Err(Error::Message {
+                message: format!("table has more than the {} values expected", self.yielded)
+                    .into_boxed_str(),
+                offset: Some(self.start),
+            });
+        }
+        self.done = true;
+        Ok(())
+    }
+}
+
+impl<'de> de::SeqAccess<'de> for TableSeq<'_, 'de> {
+    type Error = Error;
+
+    #[inline]
+    fn next_element_seed<T: DeserializeSeed<'de>>(&mut self, seed: T) -> Result<Option<T::Value>> {
+        if self.array_left > 0 {
+            self.array_left -= 1;
+            self.yielded += 1;
+            return seed.deserialize(&mut *self.de).map(Some);
+        }
+        if !self.done {
+            self.load_tail()?;
+        }
+        if let Some(value) = self.tail.as_mut().and_then(Iterator::next) {
+            self.yielded += 1;
+            return seed.deserialize(ValueDeserializer(value)).map(Some);
+        }
+        match self.pad_to {
+            Some(len) if self.yielded < len => {
+                self.yielded += 1;
+                seed.deserialize(ValueDeserializer(Value::Nil)).map(Some)
+            }
+            _ => Ok(None),
+        }
+    }
+
+    fn size_hint(&self) -> Option<usize> {
+        Some(self.hint)
+    }
+}
+
+/// The pairs of a table: array-part values under their integer keys, then
+/// the key/value part.
+struct TableMap<'a, 'de> {
+    de: &'a mut Deserializer<'de>,
+    array_left: usize,
+    /// The key of the last array-part value handed out.
+    index: i64,
+    done: bool,
+}
+
+impl TableMap<'_, '_> {
+    fn finish(mut self) -> Result<()> {
+        // A visitor that stopped early leaves pairs behind; Lua would just
+        // not look at them.
+        let depth = self.de.depth;
+        while self.array_left > 0 {
+            self.array_left -= 1;
+            self.de.reader.skip_value(depth, "table array value")?;
+        }
+        if !self.done {
+            self.done = true;
+            self.de.reader.skip_pairs(depth - 1)?;
+        }
+        Ok(())
+    }
+}
+
+impl<'de> de::MapAccess<'de> for TableMap<'_, 'de> {
+    type Error = Error;
+
+    #[inline]
+    fn next_key_seed<K: DeserializeSeed<'de>>(&mut self, seed: K) -> Result<Option<K::Value>> {
+        while self.array_left > 0 {
+            self.array_left -= 1;
+            self.index += 1;
+            // A nil in the array part is a hole: that key is absent.
+            if self.de.eat_terminator()? {
+                continue;
+            }
+            return seed.deserialize(self.index.into_deserializer()).map(Some);
+        }
+        if self.done || self.de.eat_terminator()? {
+            self.done = true;
+            return Ok(None);
+        }
+        if self.de.reader.next_is_nan() {
+            return Err(Error::NanKey {
+                offset: self.de.reader.pos(),
+            });
+        }
+        seed.deserialize(&mut *self.de).map(Some)
+    }
+
+    #[inline]
+    fn next_value_seed<V: DeserializeSeed<'de>>(&mut self, seed: V) -> Result<V::Value> {
+        seed.deserialize(&mut *self.de)
+    }
+}
+
+/// An enum sent as a string: a unit variant.
+struct UnitVariant<'de> {
+    name: &'de [u8],
+}
+
+impl<'de> de::EnumAccess<'de> for UnitVariant<'de> {
+    type Error = Error;
+    type Variant = Self;
+
+    fn variant_seed<V: DeserializeSeed<'de>>(self, seed: V) -> Result<(V::Value, Self)> {
+        let value = match std::str::from_utf8(self.name) {
+            Ok(s) => seed.deserialize(de::value::BorrowedStrDeserializer::new(s))?,
+            Err(_) => seed.deserialize(de::value::BorrowedBytesDeserializer::new(self.name))?,
+        };
+        Ok((value, self))
+    }
+}
+
+impl<'de> de::VariantAccess<'de> for UnitVariant<'de> {
+    type Error = Error;
+
+    fn unit_variant(self) -> Result<()> {
+        Ok(())
+    }
+
+    fn newtype_variant_seed<T: DeserializeSeed<'de>>(self, _seed: T) -> Result<T::Value> {
+        Err(de::Error::invalid_type(
+            de::Unexpected::UnitVariant,
+            &"newtype variant",
+        ))
+    }
+
+    fn tuple_variant<V: Visitor<'de>>(self, _len: usize, _visitor: V) -> Result<V::Value> {
+        Err(de::Error::invalid_type(
+            de::Unexpected::UnitVariant,
+            &"tuple variant",
+        ))
+    }
+
+    fn struct_variant<V: Visitor<'de>>(
+        self,
+        _fields: &'static [&'static str],
+        _visitor: V,
+    ) -> Result<V::Value> {
+        Err(de::Error::invalid_type(
+            de::Unexpected::UnitVariant,
+            &"struct variant",
+        ))
+    }
+}
+
+/// An enum sent as `{Variant = payload}`, positioned at the key.
+struct TableVariant<'a, 'de> {
+    de: &'a mut Deserializer<'de>,
+}
+
+impl<'de> de::EnumAccess<'de> for TableVariant<'_, 'de> {
+    type Error = Error;
+    type Variant = Self;
+
+    fn variant_seed<V: DeserializeSeed<'de>>(self, seed: V) -> Result<(V::Value, Self)> {
+        let value = seed.deserialize(&mut *self.de)?;
+        Ok((value, self))
+    }
+}
+
+impl<'de> de::VariantAccess<'de> for TableVariant<'_, 'de> {
+    type Error = Error;
+
+    fn unit_variant(self) -> Result<()> {
+        // `{Idle = true}` or similar: the payload means nothing to a unit variant.
+        let depth = self.de.depth;
+        self.de.reader.skip_value(depth, "table value")
+    }
+
+    fn newtype_variant_seed<T: DeserializeSeed<'de>>(self, seed: T) -> Result<T::Value> {
+        seed.deserialize(&mut *self.de)
+    }
+
+    fn tuple_variant<V: Visitor<'de>>(self, len: usize, visitor: V) -> Result<V::Value> {
+        de::Deserializer::deserialize_tuple(&mut *self.de, len, visitor)
+    }
+
+    fn struct_variant<V: Visitor<'de>>(
+        self,
+        _fields: &'static [&'static str],
+        visitor: V,
+    ) -> Result<V::Value> {
+        de::Deserializer::deserialize_map(&mut *self.de, visitor)
+    }
+}
+
+/// Reads a tuple from the top-level values and anything else from the first one.
+struct MultiDeserializer<'a, 'de> {
+    de: &'a mut Deserializer<'de>,
+}
+
+impl<'de> MultiDeserializer<'_, 'de> {
+    fn args<V: Visitor<'de>>(self, len: usize, visitor: V) -> Result<V::Value> {
+        let value = visitor.visit_seq(MultiSeq {
+            de: &mut *self.de,
+            len,
+            yielded: 0,
+        })?;
+        self.de.skip_rest()?;
+        Ok(value)
+    }
+
+    fn one<V: Visitor<'de>>(
+        self,
+        read: impl FnOnce(&mut Deserializer<'de>, V) -> Result<V::Value>,
+        visitor: V,
+    ) -> Result<V::Value> {
+        if self.de.reader.is_at_end() {
+            // No arguments at all: the first one is nil, as in Lua.
+            return read(&mut Deserializer::from_slice(&[TYPE_NIL]), visitor);
+        }
+        let value = read(&mut *self.de, visitor)?;
+        self.de.skip_rest()?;
+        Ok(value)
+    }
+}
+
+/// Forwards `deserialize_*` methods to the first value.
+macro_rules! first_value {
+    ($($method:ident($($arg:ident: $t:ty),*);)*) => {$(
+        fn $method<V: Visitor<'de>>(self, $($arg: $t,)* visitor: V) -> Result<V::Value> {
+            self.one(|de, v| de::Deserializer::$method(de, $($arg,)* v), visitor)
+        }
+    )*};
+}
+
+impl<'de> de::Deserializer<'de> for MultiDeserializer<'_, 'de> {
+    type Error = Error;
+
+    first_value! {
+        deserialize_any();
+        deserialize_bool();
+        deserialize_i8();
+        deserialize_i16();
+        deserialize_i32();
+        deserialize_i64();
+        deserialize_i128();
+        deserialize_u8();
+        deserialize_u16();
+        deserialize_u32();
+        deserialize_u64();
+        deserialize_u128();
+        deserialize_f32();
+        deserialize_f64();
+        deserialize_char();
+        deserialize_str();
+        deserialize_string();
+        deserialize_bytes();
+        deserialize_byte_buf();
+        deserialize_option();
+        deserialize_unit_struct(name: &'static str);
+        deserialize_seq();
+        deserialize_map();
+        deserialize_struct(name: &'static str, fields: &'static [&'static str]);
+        deserialize_enum(name: &'static str, variants: &'static [&'static str]);
+        deserialize_identifier();
+    }
+
+    /// `()` takes no arguments and ignores any it gets.
+    fn deserialize_unit<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
+        self.de.skip_rest()?;
+        visitor.visit_unit()
+    }
+
+    fn deserialize_ignored_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
+        self.deserialize_unit(visitor)
+    }
+
+    fn deserialize_newtype_struct<V: Visitor<'de>>(
+        self,
+        _name: &'static str,
+        visitor: V,
+    ) -> Result<V::Value> {
+        visitor.visit_newtype_struct(self)
+    }
+
+    fn deserialize_tuple<V: Visitor<'de>>(self, len: usize, visitor: V) -> Result<V::Value> {
+        self.args(len, visitor)
+    }
+
+    fn deserialize_tuple_struct<V: Visitor<'de>>(
+        self,
+        _name: &'static str,
+        len: usize,
+        visitor: V,
+    ) -> Result<V::Value> {
+        self.args(len, visitor)
+    }
+
+    fn is_human_readable(&self) -> bool {
+        true
+    }
+}
+
+/// The top-level values as a tuple's fields, nil past the end.
+struct MultiSeq<'a, 'de> {
+    de: &'a mut Deserializer<'de>,
+    len: usize,
+    yielded: usize,
+}
+
+impl<'de> de::SeqAccess<'de> for MultiSeq<'_, 'de> {
+    type Error = Error;
+
+    #[inline]
+    fn next_element_seed<T: DeserializeSeed<'de>>(&mut self, seed: T) -> Result<Option<T::Value>> {
+        if self.yielded >= self.len {
+            return Ok(None);
+        }
+        self.yielded += 1;
+        if self.de.reader.is_at_end() {
+            return seed.deserialize(ValueDeserializer(Value::Nil)).map(Some);
+        }
+        seed.deserialize(&mut *self.de).map(Some)
+    }
+
+    fn size_hint(&self) -> Option<usize> {
+        Some(self.len - self.yielded)
+    }
+}
