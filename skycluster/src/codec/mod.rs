@@ -4,16 +4,18 @@
 //! typed service turns its calls into those bytes through a [`Codec`]:
 //!
 //! * [`Bincode`] (the default): compact, for calls between Rust nodes.
-//! * `Lua`: lua-seri with Skynet's calling convention, for calls to and
+//! * [`Lua`]: lua-seri with Skynet's calling convention, for calls to and
 //!   from Lua services. The format itself is in [`luaseri`].
 //!
 //! The codec is the one place a format is chosen: replacing bincode means
 //! one new `Codec` implementation, nothing else.
 
 mod bincode;
+mod lua;
 pub mod luaseri;
 
 pub use self::bincode::Bincode;
+pub use self::lua::Lua;
 
 use bytes::Bytes;
 use serde::de::DeserializeOwned;
