@@ -52,9 +52,11 @@ mod service;
 ///     let handle = cluster.spawn::<dyn BattleMgr>(std::sync::Arc::new(Rooms));
 ///     cluster.register::<dyn BattleMgr>(handle)?;
 ///     // ...and call it on another node: `?` for the call, then the method's own result.
-///     let battle = cluster.proxy::<dyn BattleMgr>("battle1", "@BattleMgr")?;
-///     let room = battle.create_room(GameMode::Duel, vec![1, 2]).await??;
-///     battle.player_left(room, 2)?;
+///     let battle = cluster.proxy::<dyn BattleMgr>("battle1", "@BattleMgr");
+///     match battle.create_room(GameMode::Duel, vec![1, 2]).await? {
+///         Ok(room) => battle.player_left(room, 2)?,
+///         Err(RoomError::Full) => println!("no room for us"),
+///     }
 ///     Ok(())
 /// }
 /// ```
@@ -120,7 +122,8 @@ mod service;
 /// use std::sync::Arc;
 ///
 /// use skycluster::codec::{Bincode, Codec};
-/// use skycluster::{Bytes, CallError, Endpoint, ErrorKind, Handler, HandlerError, Request};
+/// use bytes::Bytes;
+/// use skycluster::{CallError, Endpoint, ErrorKind, Handler, HandlerError, Request};
 ///
 /// #[skycluster::async_trait]
 /// pub trait BattleMgr: Send + Sync + 'static {
