@@ -441,11 +441,7 @@ impl<'a> Parser<'a> {
     fn numeral(&mut self) -> Result<Option<Value>> {
         let start = self.pos;
         let rest = self.rest();
-        let starts_numeric = match rest {
-            [b'0'..=b'9', ..] => true,
-            [b'.', b'0'..=b'9', ..] => true,
-            _ => false,
-        };
+        let starts_numeric = matches!(rest, [b'0'..=b'9', ..] | [b'.', b'0'..=b'9', ..]);
         if !starts_numeric {
             return Ok(None);
         }
@@ -835,7 +831,7 @@ mod tests {
         assert_eq!(parse("0xffffffffffffffff"), Value::Integer(-1));
         assert_eq!(
             parse("9223372036854775808"),
-            Value::Real(9.223_372_036_854_775_808e18)
+            Value::Real(9.223_372_036_854_776e18)
         );
         assert_eq!(parse("-2"), Value::Integer(-2));
         assert_eq!(parse("- 2.5"), Value::Real(-2.5));
