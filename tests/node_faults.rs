@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use skycluster::{Config, ErrorKind, Options};
 
+use support::fault_proxy::{FaultProxy, Mode};
 use support::node::{bounded, client, echo_server, pack, s};
 use support::process::NodeProcess;
 
@@ -187,4 +188,83 @@ async fn a_call_with_its_own_timeout_ends_with_node_address_and_elapsed_time() {
     )
     .await
     .expect("still fine");
+}
+
+#[tokio::test]
+async fn a_black_holed_connection_times_calls_out_and_is_replaced_once_the_peer_is_back() {
+    let (_server, addr) = echo_server("battle1", Options::default()).await;
+    let proxy = FaultProxy::start(addr).await;
+    let options = Options {
+        call_timeout: Duration::from_millis(200),
+        probe_timeout: Duration::from_millis(300),
+        ..Options::default()
+    };
+    let game = client(&[("battle1", proxy.addr)], options);
+    bounded(
+        "through the proxy",
+        game.call("battle1", "@echo", pack(&[s("a")])),
+    )
+    .await
+    .expect("forwarding works");
+
+    proxy.set(Mode::BlackHole);
+    let err = bounded("black hole", game.call("battle1", "@echo", pack(&[s("b")])))
+        .await
+        .expect_err("nothing comes back");
+    assert!(err.is_timeout(), "{err}");
+
+    // The peer is reachable again, but the old connection stays dead: only
+    // the sender's liveness probe can get calls through again.
+    proxy.set(Mode::Forward);
+    let mut timeouts = 0;
+    let reply = bounded("recovery", async {
+        loop {
+            match game.call("battle1", "@echo", pack(&[s("c")])).await {
+                Ok(reply) => break reply,
+                Err(e) if e.is_timeout() || matches!(e.kind(), ErrorKind::Disconnected { .. }) => {
+                    timeouts += 1;
+                    assert!(
+                        timeouts < 50,
+                        "the sender never gave up the dead connection"
+                    );
+                }
+                Err(e) => panic!("unexpected {e}"),
+            }
+        }
+    })
+    .await;
+    assert_eq!(reply, pack(&[s("c")]));
+}
+
+#[tokio::test]
+async fn a_cut_connection_fails_pending_calls_and_the_next_call_reconnects() {
+    let (_server, addr) = echo_server("battle1", Options::default()).await;
+    let proxy = FaultProxy::start(addr).await;
+    let game = client(&[("battle1", proxy.addr)], Options::default());
+    bounded("warm", game.call("battle1", "@echo", pack(&[s("a")])))
+        .await
+        .expect("works");
+    let slow = {
+        let game = game.clone();
+        tokio::spawn(async move {
+            game.call("battle1", ".slow", Bytes::from_static(b"10000"))
+                .await
+        })
+    };
+    bounded("in flight", async {
+        while game.status().nodes[0].in_flight < 1 {
+            tokio::task::yield_now().await;
+        }
+    })
+    .await;
+    proxy.set(Mode::Cut);
+    let err = bounded("cut", slow).await.expect("task").expect_err("cut");
+    assert!(
+        matches!(err.kind(), ErrorKind::Disconnected { .. }),
+        "{err}"
+    );
+    proxy.set(Mode::Forward);
+    bounded("reconnect", game.call("battle1", "@echo", pack(&[s("b")])))
+        .await
+        .expect("a new connection works");
 }

@@ -96,6 +96,16 @@ pub enum ErrorKind {
         /// The limit.
         limit: usize,
     },
+    /// The connection to the node has more unsent bytes queued than
+    /// [`Options::max_queued_bytes`](crate::Options::max_queued_bytes): the
+    /// peer is not reading. Calls fail at once instead of queueing more.
+    #[error("{queued} bytes already queued for the node, limit {limit}")]
+    Overloaded {
+        /// Bytes waiting to be written.
+        queued: usize,
+        /// The limit.
+        limit: usize,
+    },
     /// The address cannot be written on the wire, or a one-string target
     /// (`"node@name"`) could not be split.
     #[error("invalid address: {reason}")]

@@ -108,7 +108,12 @@ pub(crate) async fn serve(
         if !reading && agent.running.is_empty() && agent.wbuf.is_empty() {
             break;
         }
-        let can_read = reading && agent.running.len() < options.max_in_flight;
+        // Stop reading while too much is running or unsent: the peer's
+        // writes back up instead of piling up here.
+        let unsent = agent.wbuf.len() + agent.pieces.iter().map(Pieces::remaining).sum::<usize>();
+        let can_read = reading
+            && agent.running.len() < options.max_in_flight
+            && unsent <= options.max_queued_bytes;
         tokio::select! {
             biased;
             Some((session, push, outcome)) = agent.running.next(), if !agent.running.is_empty() => {

@@ -46,6 +46,18 @@ pub struct Options {
     /// How long an agent keeps a connection on which nothing arrives.
     /// Default: none (Skynet's senders keep idle connections open).
     pub idle_timeout: Option<Duration>,
+    /// When a call times out and nothing at all arrived from its node while
+    /// it waited, the connection may be half-open (the peer vanished
+    /// without a FIN). The sender then sends a liveness probe, a name
+    /// query that Lua nodes answer too; if nothing arrives within this, it
+    /// drops the connection and the next call reconnects. Default: 5 s.
+    pub probe_timeout: Duration,
+    /// Bytes a connection may hold unwritten: replies an agent has not
+    /// sent yet (beyond it, the agent stops reading), or calls and pushes a
+    /// sender has queued (beyond it, new ones fail at once with
+    /// [`ErrorKind::Overloaded`](crate::ErrorKind::Overloaded)).
+    /// Default: 64 MiB.
+    pub max_queued_bytes: usize,
     /// On shutdown, how long calls in flight may take to finish.
     /// Default: 5 s.
     pub shutdown_grace: Duration,
@@ -63,6 +75,8 @@ impl Default for Options {
             limits: Limits::default(),
             frame_timeout: Duration::from_secs(30),
             idle_timeout: None,
+            probe_timeout: Duration::from_secs(5),
+            max_queued_bytes: 64 << 20,
             shutdown_grace: Duration::from_secs(5),
         }
     }

@@ -14,6 +14,7 @@
 //! a capped, jittered back-off, instead of each waiting out a timeout.
 
 use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -73,6 +74,9 @@ struct State {
     failures: u32,
     last_error: Option<String>,
     last_rtt: Option<Duration>,
+    /// A liveness probe in flight: its deadline, and the read count when
+    /// it was sent.
+    probe: Option<(Instant, u64)>,
 }
 
 /// A snapshot for [`Cluster::status`](crate::Cluster::status).
@@ -92,6 +96,9 @@ pub(crate) struct Sender {
     options: Arc<Options>,
     state: Mutex<State>,
     wake: Notify,
+    /// Counts successful reads, so a timed-out call can tell whether the
+    /// peer said anything at all while it waited.
+    heard: AtomicU64,
 }
 
 impl Sender {
@@ -116,8 +123,10 @@ impl Sender {
                 failures: 0,
                 last_error: None,
                 last_rtt: None,
+                probe: None,
             }),
             wake: Notify::new(),
+            heard: AtomicU64::new(0),
         })
     }
 
@@ -136,6 +145,7 @@ impl Sender {
         trace: Option<&TraceTag>,
     ) -> Outcome {
         let started = Instant::now();
+        let heard = self.heard.load(Ordering::Relaxed);
         let (session, rx) = self.start_call(address, payload, trace)?;
         let guard = Forget {
             sender: self,
@@ -147,9 +157,14 @@ impl Sender {
             Ok(Err(_)) => Err(ErrorKind::Disconnected {
                 reason: "the sender went away".into(),
             }),
-            Err(_) => Err(ErrorKind::Timeout {
-                elapsed: started.elapsed(),
-            }),
+            Err(_) => {
+                if self.heard.load(Ordering::Relaxed) == heard {
+                    self.probe();
+                }
+                Err(ErrorKind::Timeout {
+                    elapsed: started.elapsed(),
+                })
+            }
         };
         drop(guard);
         outcome
@@ -164,6 +179,7 @@ impl Sender {
         let (tx, rx) = oneshot::channel();
         let mut st = self.lock();
         self.ready(&mut st)?;
+        self.check_queue(&st)?;
         let session = st.next_session;
         if let Some(tag) = trace {
             let tag = self.rewrite_trace(tag, session);
@@ -214,6 +230,7 @@ impl Sender {
     ) -> Result<(), ErrorKind> {
         let mut st = self.lock();
         self.ready(&mut st)?;
+        self.check_queue(&st)?;
         let session = st.next_session;
         let len = payload.len();
         match encode_push(&mut st.out, address, session, payload) {
@@ -233,6 +250,38 @@ impl Sender {
         drop(st);
         self.wake.notify_one();
         Ok(())
+    }
+
+    /// Refuses more work while the peer is not reading what is queued.
+    fn check_queue(&self, st: &State) -> Result<(), ErrorKind> {
+        let queued = st.out.len() + st.pieces.iter().map(Pieces::remaining).sum::<usize>();
+        let limit = self.options.max_queued_bytes;
+        if queued > limit {
+            return Err(ErrorKind::Overloaded { queued, limit });
+        }
+        Ok(())
+    }
+
+    /// Sends a liveness probe unless one is out: a name query for the empty
+    /// name, which Skynet and skycluster both answer (`name not found`).
+    /// Any byte from the peer proves it alive; silence until the deadline
+    /// drops the connection.
+    fn probe(&self) {
+        let mut st = self.lock();
+        if !matches!(st.conn, Conn::Up(_)) || st.probe.is_some() {
+            return;
+        }
+        tracing::info!(node = %self.node, "call timed out in silence; probing the connection");
+        let session = st.next_session;
+        st.next_session = session.next();
+        // skynet.pack("") is the single byte 0x04; nobody waits for the reply.
+        let probe = Bytes::from_static(&[0x04]);
+        if encode_request(&mut st.out, &Address::QUERY, session, probe).is_ok() {
+            let deadline = Instant::now() + self.options.probe_timeout;
+            st.probe = Some((deadline, self.heard.load(Ordering::Relaxed)));
+        }
+        drop(st);
+        self.wake.notify_one();
     }
 
     /// Makes sure a connection is up or on its way, or says why not.
@@ -285,6 +334,7 @@ impl Sender {
             task.abort();
         }
         st.conn = Conn::Idle;
+        st.probe = None;
         fail_all(st, &error);
     }
 
@@ -372,13 +422,15 @@ impl Sender {
         let mut decoder = ReplyDecoder::new(self.options.limits);
         let mut replies = Vec::new();
         loop {
-            if wbuf.is_empty() && !self.take_output(&mut wbuf, generation) {
+            let Some(probe) = self.take_output(&mut wbuf, generation) else {
                 return "sender reset".to_owned();
-            }
+            };
+            let probe_deadline = probe.map(|(deadline, _)| deadline);
             tokio::select! {
                 read = rd.read_buf(&mut rbuf) => match read {
                     Ok(0) => return "closed by peer".to_owned(),
                     Ok(_) => loop {
+                        self.heard.fetch_add(1, Ordering::Relaxed);
                         match decoder.decode(&mut rbuf) {
                             Ok(Some(reply)) => replies.push(reply),
                             Ok(None) => break,
@@ -396,6 +448,17 @@ impl Sender {
                     }
                 }
                 () = self.wake.notified(), if wbuf.is_empty() => {}
+                () = sleep_until_opt(probe_deadline), if probe_deadline.is_some() => {
+                    if let Some((_, heard)) = probe {
+                        if self.heard.load(Ordering::Relaxed) == heard {
+                            return format!(
+                                "no answer to a liveness probe within {:?}",
+                                self.options.probe_timeout
+                            );
+                        }
+                    }
+                    self.lock().probe = None;
+                }
             }
             if !replies.is_empty() {
                 self.complete(&mut replies);
@@ -403,19 +466,27 @@ impl Sender {
         }
     }
 
-    /// Takes everything queued into `wbuf` (which is empty): the output
+    /// If `wbuf` is empty, takes everything queued into it: the output
     /// buffer by swapping, then one piece of each large message. Returns
-    /// false if this connection has been replaced.
-    fn take_output(&self, wbuf: &mut BytesMut, generation: u64) -> bool {
+    /// the liveness probe in flight, or `None` if this connection has been
+    /// replaced.
+    fn take_output(&self, wbuf: &mut BytesMut, generation: u64) -> Option<Option<(Instant, u64)>> {
         let mut st = self.lock();
         if st.generation != generation {
-            return false;
+            return None;
         }
-        std::mem::swap(&mut st.out, wbuf);
-        let st = &mut *st;
-        st.pieces
-            .retain_mut(|pieces| pieces.write_next(wbuf) && !pieces.is_done());
-        true
+        if let Some((_, heard)) = st.probe {
+            if self.heard.load(Ordering::Relaxed) != heard {
+                st.probe = None;
+            }
+        }
+        if wbuf.is_empty() {
+            std::mem::swap(&mut st.out, wbuf);
+            let st = &mut *st;
+            st.pieces
+                .retain_mut(|pieces| pieces.write_next(wbuf) && !pieces.is_done());
+        }
+        Some(st.probe)
     }
 
     /// Hands replies to their waiters under one lock.
@@ -448,6 +519,13 @@ struct Forget<'a> {
 impl Drop for Forget<'_> {
     fn drop(&mut self) {
         self.sender.forget(self.session);
+    }
+}
+
+async fn sleep_until_opt(deadline: Option<Instant>) {
+    match deadline {
+        Some(deadline) => tokio::time::sleep_until(deadline.into()).await,
+        None => std::future::pending().await,
     }
 }
 
