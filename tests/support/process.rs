@@ -16,8 +16,14 @@ impl NodeProcess {
     /// Starts `test_node` listening on `addr` and waits (bounded) for its
     /// `ready` line.
     pub fn start(addr: &str) -> NodeProcess {
+        NodeProcess::start_with(addr, &[])
+    }
+
+    /// Starts `test_node` with extra flags (see its source).
+    pub fn start_with(addr: &str, flags: &[&str]) -> NodeProcess {
         let mut child = Command::new(env!("CARGO_BIN_EXE_test_node"))
             .arg(addr)
+            .args(flags)
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
@@ -39,6 +45,17 @@ impl NodeProcess {
             .parse()
             .expect("ready line has an address");
         NodeProcess { child, addr }
+    }
+
+    /// The process's resident memory in KiB (`VmRSS`).
+    pub fn rss_kib(&self) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
+            .expect("read /proc status");
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+            .expect("VmRSS line")
     }
 
     /// Kills the process with SIGKILL and reaps it.
