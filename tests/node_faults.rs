@@ -268,3 +268,127 @@ async fn a_cut_connection_fails_pending_calls_and_the_next_call_reconnects() {
         .await
         .expect("a new connection works");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn graceful_shutdown_finishes_calls_in_flight_and_refuses_new_connections() {
+    let (server, addr) = echo_server("battle1", Options::default()).await;
+    let game = client(&[("battle1", addr)], Options::default());
+    bounded("warm", game.call("battle1", "@echo", pack(&[s("a")])))
+        .await
+        .expect("works");
+    let calls: Vec<_> = (0..10)
+        .map(|_| {
+            let game = game.clone();
+            tokio::spawn(async move {
+                game.call("battle1", ".slow", Bytes::from_static(b"300"))
+                    .await
+            })
+        })
+        .collect();
+    bounded("in flight", async {
+        while game.status().nodes[0].in_flight < 10 {
+            tokio::task::yield_now().await;
+        }
+    })
+    .await;
+    bounded("shutdown", server.shutdown(Duration::from_secs(10))).await;
+    for call in calls {
+        let reply = bounded("call in flight", call).await.expect("task");
+        assert_eq!(
+            reply.expect("completes during shutdown"),
+            Bytes::from_static(b"300")
+        );
+    }
+    let err = bounded("refused", tokio::net::TcpStream::connect(addr))
+        .await
+        .expect_err("the listener is closed");
+    assert_eq!(err.kind(), std::io::ErrorKind::ConnectionRefused);
+}
+
+#[tokio::test]
+async fn ten_thousand_pushes_arrive_complete_and_in_order() {
+    use skycluster::{Cluster, HandlerError, Request};
+    use tokio::sync::mpsc;
+
+    let server = Cluster::new(Config::new());
+    let addr = server.listen("127.0.0.1:0").await.expect("listen");
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let sink = server.spawn_handler(move |req: Request| {
+        let tx = tx.clone();
+        async move {
+            tx.send(req.into_payload()).expect("receiver alive");
+            Ok::<_, HandlerError>(Bytes::new())
+        }
+    });
+    server.name_local(".sink", sink).expect("name");
+    let game = client(&[("battle1", addr)], Options::default());
+    // Some pushes are large enough to go in pieces, interleaved with the
+    // small ones that follow them; order must still hold.
+    for i in 0..10_000u32 {
+        let mut payload = i.to_le_bytes().to_vec();
+        if i % 1000 == 0 {
+            payload.resize(100_000, 7);
+        }
+        game.send("battle1", ".sink", Bytes::from(payload))
+            .expect("queued");
+    }
+    for i in 0..10_000u32 {
+        let payload = bounded("push", rx.recv()).await.expect("delivered");
+        assert_eq!(&payload[..4], &i.to_le_bytes(), "push {i} out of order");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn across_a_dropped_connection_pushes_arrive_at_most_once_and_in_order() {
+    use skycluster::{Cluster, HandlerError, Request};
+    use tokio::sync::mpsc;
+
+    let server = Cluster::new(Config::new());
+    let addr = server.listen("127.0.0.1:0").await.expect("listen");
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let sink = server.spawn_handler(move |req: Request| {
+        let tx = tx.clone();
+        async move {
+            let n = u32::from_le_bytes(req.payload()[..4].try_into().expect("4 bytes"));
+            tx.send(n).expect("receiver alive");
+            Ok::<_, HandlerError>(Bytes::new())
+        }
+    });
+    server.name_local(".sink", sink).expect("name");
+    let proxy = FaultProxy::start(addr).await;
+    let game = client(&[("battle1", proxy.addr)], Options::default());
+    for i in 0..1000u32 {
+        game.send("battle1", ".sink", Bytes::from(i.to_le_bytes().to_vec()))
+            .expect("queued");
+    }
+    bounded("connected", async {
+        while !game.status().nodes[0].connected {
+            tokio::task::yield_now().await;
+        }
+    })
+    .await;
+    proxy.set(Mode::Cut);
+    bounded("drop noticed", async {
+        while game.status().nodes[0].connected {
+            tokio::task::yield_now().await;
+        }
+    })
+    .await;
+    proxy.set(Mode::Forward);
+    for i in 1000..2000u32 {
+        game.send("battle1", ".sink", Bytes::from(i.to_le_bytes().to_vec()))
+            .expect("queued on a new connection");
+    }
+    let mut last = None;
+    bounded("second batch", async {
+        while last != Some(1999) {
+            let n = rx.recv().await.expect("sink alive");
+            assert!(
+                last.is_none_or(|l| n > l),
+                "{n} after {last:?}: duplicated or reordered"
+            );
+            last = Some(n);
+        }
+    })
+    .await;
+}

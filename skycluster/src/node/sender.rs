@@ -5,9 +5,12 @@
 //! its frame straight into the shared output buffer, records a waiter and
 //! wakes the connection task. That task swaps the whole buffer out and
 //! writes it in one go, so frames queued together leave together; pieces of
-//! large messages are added one per message per write, so a 10 MB payload
-//! does not hold small calls back. Replies are matched to waiters by
-//! session, in any order.
+//! large calls are added one per call per write, so a 10 MB payload does
+//! not hold small calls back. (Large pushes go out whole, to keep pushes in
+//! order.) Replies are matched to waiters by session, in any order.
+//!
+//! Pushes are delivered at most once: those still queued when a connection
+//! drops are lost, never replayed.
 //!
 //! Failure is loud: when the connection drops every waiter fails at once,
 //! and after a failed connect calls fail fast (with the connect error) for
@@ -222,7 +225,8 @@ impl Sender {
     }
 
     /// Queues a push. Pushes to one node leave in the order they were
-    /// queued, also while the connection is being set up.
+    /// queued, also while the connection is being set up, whatever their
+    /// sizes.
     pub(crate) fn push(
         self: &Arc<Self>,
         address: &Address,
@@ -234,10 +238,14 @@ impl Sender {
         let session = st.next_session;
         let len = payload.len();
         match encode_push(&mut st.out, address, session, payload) {
-            Ok(Some(pieces)) => {
+            Ok(Some(mut pieces)) => {
                 // A multi-part push needs a real session to join its pieces.
                 st.next_session = session.next();
-                st.pieces.push_back(pieces);
+                // Its pieces go out whole, as Skynet's do: interleaved,
+                // later small pushes would overtake it, and pushes to one
+                // node must arrive in the order they were sent. (Large
+                // *calls* are interleaved; their order does not matter.)
+                while pieces.write_next(&mut st.out) {}
             }
             Ok(None) => {}
             Err(_) => {
