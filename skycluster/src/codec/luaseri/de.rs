@@ -367,13 +367,22 @@ impl<'de> de::Deserializer<'de> for &mut Deserializer<'de> {
 
     #[inline]
     fn deserialize_str<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
-        // `visit_item` hands a string over borrowed, as text when it is UTF-8.
-        self.deserialize_any(visitor)
+        let (start, item) = self.item("string")?;
+        match item {
+            // Borrowed, and as text when it is UTF-8; a `String` visitor
+            // refuses the bytes with a type error.
+            Item::Str(s) => match std::str::from_utf8(s) {
+                Ok(s) => visitor.visit_borrowed_str(s),
+                Err(_) => visitor.visit_borrowed_bytes(s),
+            }
+            .map_err(|e: Error| e.at(start)),
+            other => self.visit_item(start, other, visitor),
+        }
     }
 
     #[inline]
     fn deserialize_string<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
-        self.deserialize_any(visitor)
+        self.deserialize_str(visitor)
     }
 
     #[inline]
@@ -507,7 +516,7 @@ impl<'de> de::Deserializer<'de> for &mut Deserializer<'de> {
 
     #[inline]
     fn deserialize_identifier<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
-        self.deserialize_any(visitor)
+        self.deserialize_str(visitor)
     }
 
     fn deserialize_ignored_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {

@@ -156,7 +156,7 @@ fn write_table(f: &mut fmt::Formatter<'_>, t: &Table, indent: Option<usize>) -> 
 impl FromStr for Value {
     type Err = Error;
 
-    /// Parses one Lua literal; see the [module docs](self).
+    /// Parses one Lua literal; see [`Value`]'s "Lua literals" section.
     ///
     /// # Examples
     ///

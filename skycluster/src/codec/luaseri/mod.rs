@@ -13,7 +13,7 @@
 //! * serde: [`to_vec`] / [`from_slice`] turn one Rust value into one Lua
 //!   value; [`to_vec_multi`] / [`from_slice_multi`] turn a tuple into
 //!   several, the way `skynet.call(addr, "lua", "method", a, b)` sends its
-//!   arguments. [`write`] and [`write_multi`] append to a buffer you own.
+//!   arguments. [`write()`] and [`write_multi`] append to a buffer you own.
 //!   [`Serializer`] and [`Deserializer`] are there for custom drivers.
 //! * [`Error`]: every decode error names the byte offset.
 //!

@@ -24,7 +24,7 @@ pub(crate) const LIGHTUSERDATA_TOKEN: &str = "$skycluster::luaseri::LightUserdat
 
 /// A serde serializer that appends lua-seri bytes for one value to a `Vec<u8>`.
 ///
-/// Most code wants [`to_vec`] or [`write`]; use this type to drive serde
+/// Most code wants [`to_vec`] or [`write()`]; use this type to drive serde
 /// yourself. After an error the buffer holds a partial value.
 ///
 /// # Examples

@@ -21,6 +21,23 @@ use super::error::Error;
 /// `1.0` stay distinguishable, except as table keys, where Lua turns a float
 /// key with an integral value into the integer key.
 ///
+/// # Lua literals
+///
+/// `Display` prints Lua source that reads back, in Lua and through
+/// [`FromStr`](std::str::FromStr), as the same value: `{1, 2.0, name =
+/// "orc", [true] = false}`. Integers print without a point and floats
+/// always with one or an exponent, so `1` and `1.0` stay apart; infinities
+/// print as `math.huge` / `-math.huge`, NaN as `0/0`, `i64::MIN` as
+/// `math.mininteger`. Strings are double-quoted, with bytes that are not
+/// printable UTF-8 escaped as `\ddd`. `{:#}` puts one field per line. A
+/// light userdata, which has no Lua literal, is `lightuserdata(0x...)`.
+///
+/// The parser also takes decimal, hex and float numerals, unary minus and
+/// `/` between numbers (`-1/0`), single-quoted and long-bracket strings
+/// with all of Lua's escapes, `--` comments, and `;` separators. Like Lua,
+/// it turns a decimal integer too large for `i64` into a float and wraps
+/// hex integers. [`Value::parse_list`] reads several comma-separated values.
+///
 /// # Examples
 ///
 /// ```
@@ -114,7 +131,8 @@ impl Table {
     }
 
     /// Sets `key` to `value` in the key/value part, replacing an earlier pair
-    /// with an equal key.
+    /// with an equal key. This scans the pairs; to build a large table, push
+    /// to [`hash`](Table::hash) directly.
     ///
     /// # Examples
     ///
@@ -203,17 +221,21 @@ impl Table {
         if self.hash.is_empty() && !self.array.iter().any(Value::is_nil) {
             return Ok(self.array);
         }
-        match sequence_len(&self) {
-            Some(n) => {
-                let mut out = Vec::with_capacity(n);
-                for i in 1..=n {
-                    let key = Value::Integer(i64::try_from(i).unwrap_or(i64::MAX));
-                    out.push(self.get(&key).cloned().unwrap_or(Value::Nil));
-                }
-                Ok(out)
-            }
-            None => Err(self),
+        // Any other key rules it out cheaply, before building an index.
+        if self.hash.iter().any(|(k, _)| k.as_i64().is_none()) {
+            return Err(self);
         }
+        let sequence = {
+            let resolved = Resolved::new(&self);
+            // Every live key is an integer here, and the map holds them in order.
+            let dense = resolved
+                .scalars
+                .keys()
+                .zip(1i64..)
+                .all(|(k, i)| *k == Key::Int(i));
+            dense.then(|| resolved.scalars.values().map(|v| (*v).clone()).collect())
+        };
+        sequence.ok_or(self)
     }
 }
 
@@ -258,24 +280,6 @@ pub(crate) fn sequence_tail(pairs: Vec<(Value, Value)>, next: usize) -> Result<V
 
 /// Holes allowed beyond "half the positions" in [`sequence_tail`].
 pub(crate) const HOLE_SLACK: usize = 32;
-
-/// `Some(n)` when the table's live keys are exactly the integers `1..=n`.
-fn sequence_len(t: &Table) -> Option<usize> {
-    let resolved = Resolved::new(t);
-    if !resolved.tables.is_empty() {
-        return None;
-    }
-    let n = resolved.scalars.len();
-    let mut expected = 1i64;
-    for key in resolved.scalars.keys() {
-        // BTreeMap order puts integer keys in ascending order, after booleans.
-        match key {
-            Key::Int(i) if *i == expected => expected += 1,
-            _ => return None,
-        }
-    }
-    Some(n)
-}
 
 impl Value {
     /// Lua's name for this value's type, as `type(v)` returns it.
