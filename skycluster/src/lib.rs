@@ -28,8 +28,8 @@ pub mod wire;
 
 pub use error::{CallError, Error, ErrorKind, Result};
 pub use node::{
-    Cluster, Config, Endpoint, Handle, IntoAddress, ListenerStatus, NodeAddr, NodeStatus, Options,
-    Status,
+    Auth, Cluster, Config, Endpoint, Handle, IntoAddress, ListenerStatus, NodeAddr, NodeStatus,
+    Options, Status,
 };
 pub use service::{BoxFuture, Handler, HandlerError, Request, Service};
 

@@ -8,8 +8,10 @@
 //!   of local services and names.
 //! * [`Endpoint`]: a service bound to a node, what `cluster.proxy` returns.
 //! * [`Options`]: every timeout and limit, with its default.
+//! * [`Auth`]: opt-in shared-secret authentication between Rust nodes.
 
 mod agent;
+mod auth;
 mod cluster;
 mod config;
 mod options;
@@ -18,6 +20,7 @@ mod registry;
 mod sender;
 mod status;
 
+pub use auth::Auth;
 pub use cluster::Cluster;
 pub use config::{Config, NodeAddr};
 pub use options::Options;

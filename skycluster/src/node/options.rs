@@ -2,6 +2,7 @@
 
 use std::time::Duration;
 
+use super::Auth;
 use crate::wire::Limits;
 
 /// How a cluster behaves under load and failure.
@@ -61,6 +62,10 @@ pub struct Options {
     /// On shutdown, how long calls in flight may take to finish.
     /// Default: 5 s.
     pub shutdown_grace: Duration,
+    /// A shared secret that connections must prove they know, for clusters
+    /// of Rust nodes. Default: none, byte-compatible with Lua nodes. See
+    /// [`Auth`].
+    pub auth: Option<Auth>,
 }
 
 impl Default for Options {
@@ -78,6 +83,7 @@ impl Default for Options {
             probe_timeout: Duration::from_secs(5),
             max_queued_bytes: 64 << 20,
             shutdown_grace: Duration::from_secs(5),
+            auth: None,
         }
     }
 }

@@ -375,6 +375,21 @@ impl Sender {
         if let Err(e) = stream.set_nodelay(true) {
             tracing::debug!(node = %self.node, error = %e, "cannot set TCP_NODELAY");
         }
+        if let Some(auth) = self
+            .options
+            .auth
+            .as_ref()
+            .filter(|a| a.applies_to(&self.node))
+        {
+            let limit = self.options.connect_timeout;
+            if let Err(e) = super::auth::connect(&mut stream, auth, limit).await {
+                let error = std::io::Error::new(
+                    std::io::ErrorKind::PermissionDenied,
+                    format!("authentication failed: {e}"),
+                );
+                return self.connect_failed(generation, addr, error);
+            }
+        }
         {
             let mut st = self.lock();
             if st.generation != generation {

@@ -1,0 +1,74 @@
+//! Opt-in authentication: nodes that share the secret talk; others are
+//! closed before a single frame is read.
+
+mod support;
+
+use skycluster::{Auth, ErrorKind, Options};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+use support::node::{bounded, client, echo_server, pack, s};
+
+fn with_secret(secret: &[u8]) -> Options {
+    Options {
+        auth: Some(Auth::new(secret.to_vec())),
+        ..Options::default()
+    }
+}
+
+#[tokio::test]
+async fn nodes_that_share_the_secret_call_each_other() {
+    let (_server, addr) = echo_server("vault", with_secret(b"correct horse")).await;
+    let game = client(&[("vault", addr)], with_secret(b"correct horse"));
+    let reply = bounded("call", game.call("vault", "@echo", pack(&[s("x")]))).await;
+    assert_eq!(reply.expect("authenticated"), pack(&[s("x")]));
+}
+
+#[tokio::test]
+async fn a_wrong_secret_fails_the_call_with_an_authentication_error() {
+    let (_server, addr) = echo_server("vault", with_secret(b"correct horse")).await;
+    let game = client(&[("vault", addr)], with_secret(b"battery staple"));
+    let err = bounded("call", game.call("vault", "@echo", pack(&[s("x")])))
+        .await
+        .expect_err("refused");
+    assert!(matches!(err.kind(), ErrorKind::Connect { .. }), "{err}");
+    assert!(err.to_string().contains("authentication failed"), "{err}");
+}
+
+#[tokio::test]
+async fn a_plain_skynet_client_is_closed_without_an_answer() {
+    let (_server, addr) = echo_server("vault", with_secret(b"correct horse")).await;
+    let mut raw = bounded("connect", TcpStream::connect(addr))
+        .await
+        .expect("connect");
+    // i_request_queryname, as a Lua node would send it.
+    let frame = hex::decode("000e000000000002000000246563686f").expect("hex");
+    raw.write_all(&frame).await.expect("write");
+    // The node closes (a reset is fine: it left our frame unread).
+    let mut seen = Vec::new();
+    bounded("closed", async {
+        let mut buf = [0u8; 256];
+        while let Ok(n @ 1..) = raw.read(&mut buf).await {
+            seen.extend_from_slice(&buf[..n]);
+        }
+    })
+    .await;
+    // At most the challenge came back, never a reply.
+    assert!(seen.len() <= 37, "{} bytes came back", seen.len());
+    assert!(seen.is_empty() || seen.starts_with(b"SKYA"));
+}
+
+#[tokio::test]
+async fn plain_nodes_are_called_without_the_handshake() {
+    // A node without auth (standing in for a Lua node), called by a node
+    // that has a secret but lists it as plain.
+    let (_lua, addr) = echo_server("lua1", Options::default()).await;
+    let options = Options {
+        auth: Some(Auth::new(b"k".to_vec()).with_plain_node("lua1")),
+        ..Options::default()
+    };
+    let game = client(&[("lua1", addr)], options);
+    bounded("plain call", game.call("lua1", "@echo", pack(&[s("x")])))
+        .await
+        .expect("no handshake with a plain node");
+}
