@@ -18,13 +18,14 @@ use crate::wire::Address;
 /// ```
 /// use skycluster::{CallError, ErrorKind};
 ///
-/// fn describe(e: &CallError) -> &'static str {
+/// pub fn describe(e: &CallError) -> &'static str {
 ///     match e.kind() {
 ///         ErrorKind::Timeout { .. } => "slow",
 ///         ErrorKind::Remote { .. } => "the service said no",
 ///         _ => "unreachable",
 ///     }
 /// }
+/// # let _ = describe;
 /// ```
 #[derive(Clone, Debug)]
 pub struct CallError {

@@ -53,6 +53,7 @@ const MAC: usize = 32;
 ///     auth: Some(Auth::new(b"a long random secret".to_vec()).with_plain_node("db_lua")),
 ///     ..Options::default()
 /// };
+/// # drop(options);
 /// ```
 #[derive(Clone)]
 pub struct Auth {

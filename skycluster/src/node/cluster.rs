@@ -34,9 +34,10 @@ use crate::{CallError, Error, ErrorKind, Result};
 ///
 /// ```no_run
 /// use bytes::Bytes;
-/// use skycluster::{Cluster, Config, HandlerError, Request};
+/// use skycluster::{Cluster, HandlerError, Request};
 ///
-/// # async fn f() -> Result<(), Box<dyn std::error::Error>> {
+/// # #[tokio::main]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
 /// let cluster = Cluster::load("clustername.lua")?;
 /// cluster.open("game1").await?;
 ///
@@ -47,6 +48,7 @@ use crate::{CallError, Error, ErrorKind, Result};
 /// cluster.register_name("echo", echo)?;
 ///
 /// let reply = cluster.call("battle1", "@room_mgr", Bytes::from_static(b"\x24ping")).await?;
+/// println!("{} bytes back", reply.len());
 /// # Ok(()) }
 /// ```
 #[derive(Clone, Debug)]
@@ -245,8 +247,18 @@ impl Cluster {
     ///
     /// # Examples
     ///
-    /// ```ignore
-    /// let room = cluster.proxy::<dyn BattleMgr>("battle1", ".battle_mgr").create_room(mode).await?;
+    /// ```no_run
+    /// #[skycluster::service]
+    /// pub trait BattleMgr {
+    ///     async fn create_room(&self, mode: u8) -> u32;
+    /// }
+    ///
+    /// # #[tokio::main]
+    /// # async fn main() -> Result<(), skycluster::CallError> {
+    /// # let cluster = skycluster::Cluster::new(skycluster::Config::new());
+    /// let room = cluster.proxy::<dyn BattleMgr>("battle1", ".battle_mgr").create_room(1).await?;
+    /// println!("room {room}");
+    /// # Ok(()) }
     /// ```
     pub fn proxy<S: Service + ?Sized>(&self, node: &str, address: impl IntoAddress) -> S::Client {
         S::client(self.endpoint(node, address))

@@ -90,10 +90,12 @@ impl IntoAddress for &String {
 /// use bytes::Bytes;
 /// use skycluster::{Cluster, Config};
 ///
-/// # async fn f() -> Result<(), skycluster::CallError> {
+/// # #[tokio::main]
+/// # async fn main() -> Result<(), skycluster::CallError> {
 /// let cluster = Cluster::new(Config::new().with_node("db", "127.0.0.1:7003"));
 /// let db = cluster.endpoint("db", ".store").with_timeout(Duration::from_secs(2));
 /// let reply: Bytes = db.call(Bytes::from_static(b"\x24load")).await?;
+/// println!("{} bytes back", reply.len());
 /// db.send(Bytes::from_static(b"\x24flush"))?;
 /// # Ok(()) }
 /// ```
