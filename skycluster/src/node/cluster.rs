@@ -12,6 +12,7 @@ use tokio::net::{TcpListener, ToSocketAddrs};
 use tokio::sync::{watch, Semaphore};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
+use tracing::Instrument;
 
 use super::agent;
 use super::config::{Config, NodeAddr};
@@ -605,10 +606,15 @@ async fn accept_loop(
         tracing::debug!(%local, %peer, "accepted");
         let agent_inner = Arc::clone(&inner);
         let shutdown = inner.shutdown.child_token();
-        inner.tasks.spawn(async move {
-            agent::serve(agent_inner, stream, peer, shutdown).await;
-            drop(slot);
-        });
+        // Every event of the agent carries this node's name and the peer.
+        let span = tracing::debug_span!("agent", node = ?inner.name.get(), %peer);
+        inner.tasks.spawn(
+            async move {
+                agent::serve(agent_inner, stream, peer, shutdown).await;
+                drop(slot);
+            }
+            .instrument(span),
+        );
     }
     tracing::info!(%local, "listener closed");
 }

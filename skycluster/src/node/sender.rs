@@ -27,6 +27,7 @@ use tokio::net::TcpStream;
 use tokio::sync::{oneshot, Notify};
 use tokio::task::AbortHandle;
 use tokio_util::codec::Decoder;
+use tracing::Instrument;
 
 use super::Options;
 use crate::service::HandlerError;
@@ -161,6 +162,7 @@ impl Sender {
                 reason: "the sender went away".into(),
             }),
             Err(_) => {
+                tracing::debug!(node = %self.node, session, ?timeout, "call timed out");
                 if self.heard.load(Ordering::Relaxed) == heard {
                     self.probe();
                 }
@@ -303,7 +305,9 @@ impl Sender {
             Conn::Backoff { until, error } if Instant::now() < *until => return Err(error.clone()),
             Conn::Idle | Conn::Backoff { .. } => {}
         }
-        let task = tokio::spawn(Arc::clone(self).run(addr, st.generation));
+        // Every event of the connection carries the node it goes to.
+        let span = tracing::debug_span!("sender", node = %self.node, %addr);
+        let task = tokio::spawn(Arc::clone(self).run(addr, st.generation).instrument(span));
         st.conn = Conn::Connecting(task.abort_handle());
         Ok(())
     }
