@@ -6,9 +6,10 @@
 //! call.
 
 use proc_macro2::{Span, TokenStream};
-use quote::{quote, ToTokens};
+use quote::{quote, quote_spanned, ToTokens};
 use syn::meta::ParseNestedMeta;
 use syn::parse::Parser;
+use syn::spanned::Spanned;
 use syn::{parse_quote, FnArg, ItemFn, LitInt, LitStr, Path};
 
 use crate::ctxt::Ctxt;
@@ -127,7 +128,22 @@ pub(crate) fn expand(args: TokenStream, input: TokenStream) -> TokenStream {
     let config = Config::from_args(&cx, args);
     check(&cx, &item);
     if let Err(e) = cx.check() {
-        return crate::token_stream_with_error(input, e);
+        // Keep the function, nested where its signature can't clash with
+        // what `main` must be, so the only errors are ours.
+        let (attrs, vis, ident) = (&item.attrs, &item.vis, &item.sig.ident);
+        let body = ItemFn {
+            attrs: Vec::new(),
+            ..item.clone()
+        };
+        let mut out = quote! {
+            #(#attrs)*
+            #vis fn #ident() {
+                #[allow(dead_code, unused)]
+                #body
+            }
+        };
+        out.extend(e.into_compile_error());
+        return out;
     }
 
     let krate = config.krate.unwrap_or_else(|| parse_quote!(::skycluster));
@@ -147,15 +163,23 @@ pub(crate) fn expand(args: TokenStream, input: TokenStream) -> TokenStream {
         .map(|ms| quote!(.grace(::core::time::Duration::from_millis(#ms))));
     let workers = config.worker_threads.map(|n| quote!(.worker_threads(#n)));
     let body_ident = &body_sig.ident;
+    // Naming the return type makes an unsupported one an error on the type.
+    let output_ty = match output {
+        syn::ReturnType::Type(_, ty) => quote!(#ty),
+        syn::ReturnType::Default => quote!(()),
+    };
+    let run_main = quote! {
+        #krate::__private::run_main::<_, _, #output_ty>(
+            #krate::__private::MainOptions::new() #grace #workers,
+            #body_ident,
+        )
+    };
     quote! {
         #(#attrs)*
         #vis fn #ident() #output {
             #body_sig #block
 
-            #krate::__private::run_main(
-                #krate::__private::MainOptions::new() #grace #workers,
-                #body_ident,
-            )
+            #run_main
         }
     }
 }

@@ -20,6 +20,20 @@ pub use ::async_trait::async_trait;
 pub use ::bytes::Bytes;
 pub use ::serde;
 
+/// What every argument and return type of a `#[service]` method is: the
+/// generated code asserts it on each type, spanned on the type, so that a
+/// missing derive is reported where the type is written.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a serde type, so it cannot cross the network",
+    label = "not `Serialize + DeserializeOwned`",
+    note = "the arguments and return values of `#[service]` methods must implement \
+            `serde::Serialize` and `serde::de::DeserializeOwned`: \
+            add `#[derive(Serialize, Deserialize)]` to the type"
+)]
+pub trait ServiceType: Serialize + DeserializeOwned {}
+
+impl<T: Serialize + DeserializeOwned> ServiceType for T {}
+
 /// How a dispatcher's error text starts when a method's arguments do not
 /// decode; the client turns such a reply into [`ErrorKind::Codec`].
 pub const BAD_ARGUMENTS: &str = "cannot decode the arguments of ";
@@ -41,7 +55,7 @@ fn codec_error(
 }
 
 /// Encodes a call of `method` for `endpoint`.
-pub fn encode_call<C: Codec, A: Serialize + ?Sized>(
+pub fn encode_call<C: Codec, A: Serialize>(
     endpoint: &Endpoint,
     method: &'static str,
     args: &A,
@@ -71,7 +85,7 @@ pub fn decode_reply<C: Codec, R: DeserializeOwned>(
 }
 
 /// Pushes a call of `method`: encodes it and queues it without waiting.
-pub fn send<C: Codec, A: Serialize + ?Sized>(
+pub fn send<C: Codec, A: Serialize>(
     endpoint: &Endpoint,
     method: &'static str,
     args: &A,
@@ -108,7 +122,7 @@ pub fn decode_args<C: Codec, A: DeserializeOwned>(
 }
 
 /// Encodes what `method` returned.
-pub fn encode_reply<C: Codec, R: Serialize + ?Sized>(
+pub fn encode_reply<C: Codec, R: Serialize>(
     service: &'static str,
     method: &'static str,
     reply: &R,
@@ -163,6 +177,10 @@ impl Default for MainOptions {
     }
 }
 
+#[diagnostic::on_unimplemented(
+    message = "a `#[cluster_main]` function returns `()` or `Result<(), E>`, not `{Self}`",
+    label = "`main` returns this"
+)]
 /// What a `#[cluster_main]` body may return: `main` returns it, and a
 /// shutdown signal that cuts the body short returns [`interrupted`].
 ///

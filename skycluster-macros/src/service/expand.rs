@@ -96,11 +96,7 @@ impl<'a> ServiceGenerator<'a> {
         });
         quote! {
             const _: () = {
-                fn must_be_serde<
-                    T: #krate::__private::serde::Serialize
-                        + #krate::__private::serde::de::DeserializeOwned,
-                >() {
-                }
+                fn must_be_serde<T: #krate::__private::ServiceType>() {}
                 #[allow(dead_code)]
                 fn argument_and_return_types_are_serde() {
                     #(#checks)*
@@ -196,6 +192,13 @@ impl<'a> ServiceGenerator<'a> {
             let doc = format!("Calls `{name}` on the remote service.");
             docs = quote!(#[doc = #doc]);
         }
+        // A type that is not serde fails these calls too: point them at the
+        // method (for the arguments) and at the return type.
+        let send = quote_spanned!(ident.span()=> #krate::__private::send::<#codec, _>);
+        let encode_call =
+            quote_spanned!(ident.span()=> #krate::__private::encode_call::<#codec, _>);
+        let decode_reply =
+            quote_spanned!(output.span()=> #krate::__private::decode_reply::<#codec, #output>);
         if method.push {
             quote! {
                 #docs
@@ -204,7 +207,7 @@ impl<'a> ServiceGenerator<'a> {
                 /// for a reply, so an error means it was not sent.
                 #(#cfgs)*
                 #vis fn #ident(&self, #(#args),*) -> ::core::result::Result<(), #krate::CallError> {
-                    #krate::__private::send::<#codec, _>(&self.endpoint, #name, &(#(#arg_idents,)*))
+                    #send(&self.endpoint, #name, &(#(#arg_idents,)*))
                 }
             }
         } else {
@@ -215,12 +218,8 @@ impl<'a> ServiceGenerator<'a> {
                 #vis async fn #ident(&self, #(#args),*)
                     -> ::core::result::Result<#output, #krate::CallError>
                 {
-                    let #payload = #krate::__private::encode_call::<#codec, _>(
-                        &self.endpoint, #name, &(#(#arg_idents,)*),
-                    )?;
-                    #krate::__private::decode_reply::<#codec, #output>(
-                        &self.endpoint, #name, self.endpoint.call(#payload).await,
-                    )
+                    let #payload = #encode_call(&self.endpoint, #name, &(#(#arg_idents,)*))?;
+                    #decode_reply(&self.endpoint, #name, self.endpoint.call(#payload).await)
                 }
             }
         }
@@ -285,15 +284,18 @@ impl<'a> ServiceGenerator<'a> {
                 .map(|i| format_ident!("arg{}", i, span = Span::mixed_site()))
                 .collect();
             let types = m.args.iter().map(|a| &a.ty);
+            let decode_args = quote_spanned!(ident.span()=>
+                #krate::__private::decode_args::<#codec, (#(#types,)*)>
+            );
+            let encode_reply =
+                quote_spanned!(output.span()=> #krate::__private::encode_reply::<#codec, #output>);
             quote! {
                 #(#cfgs)*
                 #method_name => {
-                    let (#(#bindings,)*) = #krate::__private::decode_args::<#codec, (#(#types,)*)>(
-                        #name, #method_name, #args,
-                    )?;
+                    let (#(#bindings,)*) = #decode_args(#name, #method_name, #args)?;
                     let #reply: #output =
                         <dyn #trait_ident as #trait_ident>::#ident(&*#service, #(#bindings),*).await;
-                    #krate::__private::encode_reply::<#codec, #output>(#name, #method_name, &#reply)
+                    #encode_reply(#name, #method_name, &#reply)
                 }
             }
         });
@@ -338,7 +340,7 @@ impl<'a> ServiceGenerator<'a> {
                     ::core::result::Result<#krate::__private::Bytes, #krate::HandlerError>,
                 > {
                     ::std::boxed::Box::pin(Self::dispatch(
-                        ::std::sync::Arc::clone(&self.service),
+                        ::core::clone::Clone::clone(&self.service),
                         request,
                     ))
                 }

@@ -1,0 +1,1 @@
+//! `#[service]` end to end: typed calls between two nodes over TCP.

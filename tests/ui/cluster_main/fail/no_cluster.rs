@@ -1,0 +1,2 @@
+#[skycluster::cluster_main]
+async fn main() {}

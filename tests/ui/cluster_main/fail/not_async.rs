@@ -1,0 +1,4 @@
+#[skycluster::cluster_main]
+fn main(cluster: skycluster::Cluster) {
+    let _ = cluster;
+}

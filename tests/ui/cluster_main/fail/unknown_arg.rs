@@ -1,0 +1,4 @@
+#[skycluster::cluster_main(flavor = "current_thread")]
+async fn main(cluster: skycluster::Cluster) {
+    let _ = cluster;
+}

@@ -1,0 +1,7 @@
+#[skycluster::service]
+trait Service {
+    type Room;
+    async fn ping(&self);
+}
+
+fn main() {}

@@ -1,0 +1,7 @@
+#[skycluster::service]
+trait Service {
+    async fn ping(&self);
+    async fn ping(&self, x: u32);
+}
+
+fn main() {}

@@ -1,0 +1,6 @@
+#[skycluster::service]
+trait Service {
+    async fn ping<T>(&self, t: T);
+}
+
+fn main() {}

@@ -1,0 +1,6 @@
+#[skycluster::service]
+trait Service<T> {
+    async fn ping(&self);
+}
+
+fn main() {}

@@ -1,0 +1,6 @@
+#[skycluster::service(name = "@battle")]
+trait Service {
+    async fn ping(&self);
+}
+
+fn main() {}

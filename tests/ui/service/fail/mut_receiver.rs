@@ -1,0 +1,6 @@
+#[skycluster::service]
+trait Service {
+    async fn ping(&mut self);
+}
+
+fn main() {}

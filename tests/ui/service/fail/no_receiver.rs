@@ -1,0 +1,6 @@
+#[skycluster::service]
+trait Service {
+    async fn ping(x: u32);
+}
+
+fn main() {}

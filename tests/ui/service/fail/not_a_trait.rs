@@ -1,0 +1,4 @@
+#[skycluster::service]
+struct Service;
+
+fn main() {}

@@ -1,0 +1,6 @@
+#[skycluster::service]
+trait Service {
+    fn ping(&self) -> u32;
+}
+
+fn main() {}

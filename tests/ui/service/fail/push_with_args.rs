@@ -1,0 +1,7 @@
+#[skycluster::service]
+trait Service {
+    #[push(fast)]
+    async fn ping(&self);
+}
+
+fn main() {}

@@ -1,0 +1,7 @@
+#[skycluster::service]
+trait Service {
+    #[push]
+    async fn ping(&self) -> u32;
+}
+
+fn main() {}

@@ -1,0 +1,6 @@
+#[skycluster::service(nmae = "battle")]
+trait Service {
+    async fn ping(&self);
+}
+
+fn main() {}
