@@ -1,0 +1,296 @@
+//! The seed's topology as four real processes on 127.0.0.1:
+//!
+//! ```text
+//!            query @game            .battle_mgr (round-robin)
+//!   demo  ─────────────►  game1  ───────────────►  battle1, battle2
+//!                                                        │ query @db
+//!                                                        ▼
+//!                                                        db
+//! ```
+//!
+//! ```sh
+//! cargo run -p examples --bin demo
+//! ```
+//!
+//! The demo writes a clustername file with free ports, starts `game1`,
+//! `battle1`, `battle2` and `db` (this same binary, re-run with
+//! `--node NAME --config FILE`), creates rooms round-robin over the battle
+//! nodes, kills `battle1` to show game1 failing over to `battle2`, restarts
+//! it to show it rejoining, and stops every process it started.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use examples::{Node, Scratch};
+use serde::{Deserialize, Serialize};
+use skycluster::{Cluster, Config, Options};
+
+/// How long any one step may take before the demo gives up.
+const STEP: Duration = Duration::from_secs(20);
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Room {
+    pub id: u32,
+    pub host: String,
+}
+
+/// On `db`, registered as `@db`.
+#[skycluster::service(name = "db")]
+pub trait Db {
+    /// Records a room hosted by `host` and returns it with a fresh id.
+    async fn new_room(&self, host: String) -> Room;
+    async fn rooms(&self) -> Vec<Room>;
+}
+
+/// On each battle node, named `.battle_mgr`.
+#[skycluster::service]
+pub trait BattleMgr {
+    async fn create_room(&self) -> Result<Room, String>;
+}
+
+/// Where a room went, and the battle nodes skipped on the way.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Placed {
+    pub room: Room,
+    pub skipped: Vec<String>,
+}
+
+/// On `game1`, registered as `@game`.
+#[skycluster::service(name = "game")]
+pub trait Game {
+    async fn create_room(&self) -> Result<Placed, String>;
+}
+
+// ---- the nodes ----
+
+#[derive(Default)]
+struct Rooms {
+    next: AtomicU32,
+    all: Mutex<Vec<Room>>,
+}
+
+#[skycluster::async_trait]
+impl Db for Rooms {
+    async fn new_room(&self, host: String) -> Room {
+        let room = Room {
+            id: self.next.fetch_add(1, Ordering::Relaxed) + 1,
+            host,
+        };
+        if let Ok(mut all) = self.all.lock() {
+            all.push(room.clone());
+        }
+        room
+    }
+
+    async fn rooms(&self) -> Vec<Room> {
+        self.all.lock().map(|all| all.clone()).unwrap_or_default()
+    }
+}
+
+struct Battle {
+    cluster: Cluster,
+}
+
+#[skycluster::async_trait]
+impl BattleMgr for Battle {
+    async fn create_room(&self) -> Result<Room, String> {
+        // Ask db for whatever handle it registered as `@db` (cluster.query),
+        // so db's handles are nobody else's business. (Not
+        // `query::<dyn Db>`: its future is not `Send` inside this method,
+        // see topology.rs.)
+        let handle = self
+            .cluster
+            .query_name("db", "db")
+            .await
+            .map_err(|e| e.to_string())?;
+        let db = self.cluster.proxy::<dyn Db>("db", handle);
+        let host = self.cluster.name().unwrap_or("?").to_owned();
+        db.new_room(host).await.map_err(|e| e.to_string())
+    }
+}
+
+struct Lobby {
+    battles: Vec<BattleMgrClient>,
+    next: AtomicUsize,
+}
+
+#[skycluster::async_trait]
+impl Game for Lobby {
+    /// Round-robin over the battle nodes; a node that cannot be reached is
+    /// skipped, so one crash costs a failed attempt, not a failed request.
+    async fn create_room(&self) -> Result<Placed, String> {
+        let start = self.next.fetch_add(1, Ordering::Relaxed);
+        let mut skipped = Vec::new();
+        for i in 0..self.battles.len() {
+            let battle = &self.battles[(start + i) % self.battles.len()];
+            match battle.create_room().await {
+                Ok(Ok(room)) => return Ok(Placed { room, skipped }),
+                // The battle node answered with its own error: don't retry.
+                Ok(Err(e)) => return Err(e),
+                Err(e) => skipped.push(format!("{}: {}", e.node(), e.kind())),
+            }
+        }
+        Err(format!(
+            "no battle node took the room: {}",
+            skipped.join("; ")
+        ))
+    }
+}
+
+/// One node process: `demo --node NAME --config FILE`.
+#[skycluster::cluster_main(grace_ms = 2000)]
+async fn run_node(cluster: Cluster) -> Result<(), skycluster::Error> {
+    match cluster.name().unwrap_or_default() {
+        "db" => {
+            let db = cluster.spawn::<dyn Db>(Arc::new(Rooms::default()));
+            cluster.register::<dyn Db>(db)?;
+        }
+        "game1" => {
+            let battles = ["battle1", "battle2"]
+                .iter()
+                .map(|name| {
+                    cluster
+                        .proxy::<dyn BattleMgr>(name, ".battle_mgr")
+                        .with_timeout(Duration::from_secs(2))
+                })
+                .collect();
+            let lobby = Lobby {
+                battles,
+                next: AtomicUsize::new(0),
+            };
+            let game = cluster.spawn::<dyn Game>(Arc::new(lobby));
+            cluster.register::<dyn Game>(game)?;
+        }
+        _ => {
+            let battle = Battle {
+                cluster: cluster.clone(),
+            };
+            let mgr = cluster.spawn::<dyn BattleMgr>(Arc::new(battle));
+            cluster.name_local(".battle_mgr", mgr)?;
+        }
+    }
+    println!("ready");
+    // The demo holds our stdin: when it exits, even killed, we do too.
+    let _ = examples::stdin_closed().await;
+    Ok(())
+}
+
+// ---- the demo itself ----
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    if examples::has_flag("--node") {
+        return run_node().map_err(Into::into);
+    }
+    let runtime = tokio::runtime::Runtime::new()?;
+    runtime.block_on(demo())
+}
+
+/// Starts node `name` from `config`, waiting for its `ready` line.
+async fn start(name: &str, config: &Path) -> std::io::Result<Node> {
+    let mut command = Command::new(std::env::current_exe()?);
+    command.arg("--node").arg(name).arg("--config").arg(config);
+    let name = name.to_owned();
+    tokio::task::spawn_blocking(move || Node::start(&name, command, STEP)).await?
+}
+
+async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+    let scratch = Scratch::new("demo")?;
+    let config: PathBuf = scratch.clustername(&["game1", "battle1", "battle2", "db"])?;
+    println!("clustername: {}", config.display());
+
+    let mut nodes = BTreeMap::new();
+    for name in ["db", "battle1", "battle2", "game1"] {
+        nodes.insert(name, start(name, &config).await?);
+    }
+    let pids: Vec<String> = nodes
+        .values()
+        .map(|n| format!("{} (pid {})", n.name(), n.id()))
+        .collect();
+    println!("started:  {}", pids.join(", "));
+
+    // The demo is a node without a name: it can call, nobody calls it.
+    let options = Options {
+        call_timeout: Duration::from_secs(10),
+        ..Options::default()
+    };
+    let cluster = Cluster::with_options(Config::load(&config)?, options);
+    let game = cluster.query::<dyn Game>("game1").await?;
+    println!(
+        "query:    game1 has @game, handle {}",
+        game.endpoint().address()
+    );
+
+    let create = || async {
+        let placed = game.create_room().await??;
+        let mut line = format!("room {} -> {}", placed.room.id, placed.room.host);
+        for skipped in &placed.skipped {
+            line.push_str(&format!(" (skipped {skipped})"));
+        }
+        Ok::<_, Box<dyn std::error::Error>>((placed.room.host, line))
+    };
+
+    let mut lines = Vec::new();
+    for _ in 0..4 {
+        lines.push(create().await?.1);
+    }
+    println!("round-robin: {}", lines.join(", "));
+
+    if let Some(battle1) = nodes.get_mut("battle1") {
+        battle1.kill();
+    }
+    println!("killed:   battle1 (SIGKILL)");
+    for _ in 0..2 {
+        let (host, line) = create().await?;
+        println!("failover: {line}");
+        if host != "battle2" {
+            return Err(format!("expected battle2 to take over, got {host}").into());
+        }
+    }
+
+    let battle1 = start("battle1", &config).await?;
+    println!(
+        "restarted: battle1 (pid {}) on the same address",
+        battle1.id()
+    );
+    nodes.insert("battle1", battle1);
+    // game1 reconnects on demand, after a short back-off from its failed
+    // attempts: ask until battle1 gets a room again.
+    let deadline = Instant::now() + STEP;
+    let mut tries = 0;
+    loop {
+        tries += 1;
+        let (host, line) = create().await?;
+        if host == "battle1" {
+            println!("rejoined: {line} (call {tries} after the restart)");
+            break;
+        }
+        if Instant::now() > deadline {
+            return Err("battle1 did not rejoin in time".into());
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
+    let db = cluster.query::<dyn Db>("db").await?;
+    let mut per_host = BTreeMap::<String, usize>::new();
+    for room in db.rooms().await? {
+        *per_host.entry(room.host).or_default() += 1;
+    }
+    let counts: Vec<String> = per_host.iter().map(|(h, n)| format!("{h} {n}")).collect();
+    println!("db:       rooms per node: {}", counts.join(", "));
+
+    cluster.shutdown(Duration::from_secs(1)).await;
+    let mut stopped = Vec::new();
+    for (name, node) in nodes {
+        let status = tokio::task::spawn_blocking(move || node.stop(STEP)).await??;
+        if !status.success() {
+            return Err(format!("{name} exited with {status}").into());
+        }
+        stopped.push(name);
+    }
+    println!("stopped:  {} (SIGTERM, all exited 0)", stopped.join(", "));
+    Ok(())
+}
