@@ -1,0 +1,338 @@
+//! `skycluster`: call, query and check the nodes of a Skynet cluster, Lua
+//! Skynet nodes and skycluster nodes alike.
+//!
+//! ```sh
+//! skycluster call --config clustername.lua game1 @echo echo 1 '"x"' '{a = 1}'
+//! skycluster query --config clustername.lua game1 echo
+//! skycluster status --config clustername.lua
+//! ```
+//!
+//! # Layout
+//!
+//! * `main.rs`: the command line, `call` and `query`, and how failures map
+//!   to exit codes.
+//! * `status.rs`: probing every node and printing the table.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use bytes::Bytes;
+use clap::{Args, Parser, Subcommand};
+use skycluster::codec::luaseri::{self, Value};
+use skycluster::wire::Address;
+use skycluster::{CallError, Cluster, Config, ErrorKind, NodeAddr, Options};
+
+mod status;
+
+const EXIT_CODES: &str = "\
+Exit codes:
+  0  success
+  1  remote error: the node answered with an error (the service failed,
+     the name is not registered, `name not found`)
+  2  bad arguments: unknown flag, invalid Lua literal or address, node not
+     in the config, unreadable config file
+  3  unreachable: the node refused or dropped the connection, or is
+     disabled (`false`) in the config; for `status`, any node unreachable
+  4  timeout: no reply within --timeout
+  5  the reply is not lua-seri (the service is not a Lua-protocol one)";
+
+/// Call, query and check the nodes of a Skynet cluster.
+#[derive(Debug, Parser)]
+#[command(name = "skycluster", version, after_help = EXIT_CODES)]
+struct Cli {
+    /// How long to wait for each reply (and connection): `500ms`, `2s`,
+    /// `1m`, or a number of seconds.
+    #[arg(long, global = true, default_value = "5s", value_parser = parse_duration)]
+    timeout: Duration,
+
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Args)]
+struct ConfigArg {
+    /// The clustername file: `name = "host:port"` lines, as Skynet reads.
+    #[arg(long, env = "SKYCLUSTER_CONFIG", value_name = "FILE")]
+    config: PathBuf,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Calls METHOD on ADDR at NODE, as `cluster.call(NODE, ADDR, METHOD, ARG...)`
+    /// does, and prints the reply's values as Lua literals on one line.
+    #[command(after_help = "\
+Each ARG is one Lua literal: 1, -2, 2.5, \"x\" (quote it for the shell: '\"x\"'),
+true, nil, {1, 2, a = \"b\"}. The request is skynet.pack(METHOD, ARG...).
+
+Example:
+  skycluster call --config clustername.lua game1 @echo echo 1 '\"x\"' '{a = 1}'
+  1, \"x\", {a = 1}")]
+    Call {
+        #[command(flatten)]
+        config: ConfigArg,
+        /// The node, as named in the clustername file.
+        node: String,
+        /// `@name` (registered), `.name` (local), `:0000000a` or `10` (a handle).
+        addr: String,
+        /// The method name, the first value of the request.
+        method: String,
+        /// Arguments, each a Lua literal.
+        #[arg(allow_hyphen_values = true, trailing_var_arg = true)]
+        args: Vec<String>,
+    },
+    /// Prints the handle NODE has registered as NAME (`cluster.query`).
+    Query {
+        #[command(flatten)]
+        config: ConfigArg,
+        /// The node, as named in the clustername file.
+        node: String,
+        /// The registered name, without `@`.
+        name: String,
+    },
+    /// Checks every configured node: reachable or not, and the round-trip
+    /// time of a name query. Prints a table.
+    Status {
+        #[command(flatten)]
+        config: ConfigArg,
+    },
+}
+
+/// Why the command failed: each has its own exit code.
+#[derive(Debug)]
+enum Failure {
+    Remote(String),
+    Usage(String),
+    Unreachable(String),
+    Timeout(String),
+    BadReply(String),
+}
+
+impl Failure {
+    fn exit(self) -> ExitCode {
+        let (code, message) = match self {
+            Failure::Remote(m) => (1, m),
+            Failure::Usage(m) => (2, m),
+            Failure::Unreachable(m) => (3, m),
+            Failure::Timeout(m) => (4, m),
+            Failure::BadReply(m) => (5, m),
+        };
+        eprintln!("skycluster: {message}");
+        ExitCode::from(code)
+    }
+
+    /// The failure a call error means.
+    fn of_call(e: &CallError) -> Failure {
+        let message = e.to_string();
+        match e.kind() {
+            ErrorKind::Timeout { .. } => Failure::Timeout(message),
+            ErrorKind::Remote { .. } | ErrorKind::UnknownMethod { .. } => Failure::Remote(message),
+            ErrorKind::InvalidAddress { .. } | ErrorKind::TooLarge { .. } => {
+                Failure::Usage(message)
+            }
+            ErrorKind::Codec { .. } => Failure::BadReply(message),
+            // Connect, Disconnected, Disabled, Absent, Overloaded,
+            // Shutdown, and whatever later versions add: the node could
+            // not be talked to.
+            _ => Failure::Unreachable(message),
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(e) => return Failure::Unreachable(format!("cannot start tokio: {e}")).exit(),
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(code) => code,
+        Err(failure) => failure.exit(),
+    }
+}
+
+async fn run(cli: Cli) -> Result<ExitCode, Failure> {
+    let timeout = cli.timeout;
+    match cli.command {
+        Command::Call {
+            config,
+            node,
+            addr,
+            method,
+            args,
+        } => {
+            let cluster = connect(&config, Some(&node), timeout)?;
+            let address = parse_address(&addr)?;
+            let mut values = vec![Value::from(method.as_str())];
+            for (i, arg) in args.iter().enumerate() {
+                let value = arg
+                    .parse::<Value>()
+                    .map_err(|e| Failure::Usage(format!("argument {} `{arg}`: {e}", i + 1)))?;
+                values.push(value);
+            }
+            let payload = luaseri::pack(&values)
+                .map_err(|e| Failure::Usage(format!("cannot pack the arguments: {e}")))?;
+            let reply = cluster
+                .call(&node, address, Bytes::from(payload))
+                .await
+                .map_err(|e| Failure::of_call(&e))?;
+            let values = luaseri::unpack(&reply).map_err(|e| {
+                let head: String = reply.iter().take(32).map(|b| format!("{b:02x}")).collect();
+                Failure::BadReply(format!(
+                    "the reply ({} bytes, starting {head}) is not lua-seri: {e}",
+                    reply.len()
+                ))
+            })?;
+            println!("{}", lua_list(&values));
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Query { config, node, name } => {
+            let cluster = connect(&config, Some(&node), timeout)?;
+            let handle = cluster
+                .query_name(&node, &name)
+                .await
+                .map_err(|e| Failure::of_call(&e))?;
+            println!("{}", handle.get());
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Status { config } => {
+            let cluster = connect(&config, None, timeout)?;
+            status::run(&cluster, timeout).await
+        }
+    }
+}
+
+/// Values as Lua prints a function's returns: `1, "x", {a = 1}`.
+fn lua_list(values: &[Value]) -> String {
+    values
+        .iter()
+        .map(Value::to_string)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// A client cluster for `config`, checking first that `node` is in it.
+fn connect(config: &ConfigArg, node: Option<&str>, timeout: Duration) -> Result<Cluster, Failure> {
+    let path = &config.config;
+    let loaded = Config::load(path).map_err(|e| Failure::Usage(e.to_string()))?;
+    if let Some(node) = node {
+        match loaded.get(node) {
+            Some(NodeAddr::At(_)) => {}
+            Some(NodeAddr::Disabled) => {
+                return Err(Failure::Unreachable(format!(
+                    "node `{node}` is disabled (`false`) in {}",
+                    path.display()
+                )))
+            }
+            None => {
+                return Err(Failure::Usage(format!(
+                    "node `{node}` is not in {}",
+                    path.display()
+                )))
+            }
+        }
+    }
+    let options = Options {
+        call_timeout: timeout,
+        connect_timeout: timeout,
+        ..Options::default()
+    };
+    Ok(Cluster::with_options(loaded, options))
+}
+
+/// `10` is handle 10; `@name`, `.name` and `:hex` are sent as written.
+/// A bare name is refused: a Lua node routes it to the harbor and never
+/// answers.
+fn parse_address(text: &str) -> Result<Address, Failure> {
+    if !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit()) {
+        return match text.parse::<u32>() {
+            Ok(0) => Err(Failure::Usage(
+                "handle 0 is reserved for name queries; use `skycluster query`".to_owned(),
+            )),
+            Ok(handle) => Ok(Address::Handle(handle)),
+            Err(_) => Err(Failure::Usage(format!(
+                "handle `{text}` does not fit in 32 bits"
+            ))),
+        };
+    }
+    if !text.starts_with(['@', '.', ':']) {
+        return Err(Failure::Usage(format!(
+            "address `{text}` must be `@name`, `.name`, `:0000000a` or a handle number"
+        )));
+    }
+    text.parse()
+        .map_err(|e| Failure::Usage(format!("address `{text}`: {e}")))
+}
+
+/// `500ms`, `2s`, `1.5s`, `1m`, or a bare number of seconds.
+fn parse_duration(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let number: f64 = number
+        .parse()
+        .map_err(|_| format!("`{text}` is not a duration such as 500ms, 2s or 1m"))?;
+    let seconds = match unit.trim() {
+        "ms" => number / 1000.0,
+        "" | "s" => number,
+        "m" => number * 60.0,
+        other => return Err(format!("unknown unit `{other}`: use ms, s or m")),
+    };
+    Duration::try_from_secs_f64(seconds)
+        .ok()
+        .filter(|d| !d.is_zero())
+        .ok_or_else(|| format!("`{text}` is not a positive duration"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_take_common_units() {
+        assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
+        assert_eq!(parse_duration("2s"), Ok(Duration::from_secs(2)));
+        assert_eq!(parse_duration("1.5"), Ok(Duration::from_millis(1500)));
+        assert_eq!(parse_duration("1m"), Ok(Duration::from_secs(60)));
+        assert!(parse_duration("0s").is_err());
+        assert!(parse_duration("soon").is_err());
+        assert!(parse_duration("3h").is_err());
+    }
+
+    #[test]
+    fn addresses_are_names_with_a_prefix_or_handles() {
+        assert!(matches!(parse_address("10"), Ok(Address::Handle(10))));
+        assert!(matches!(parse_address("@echo"), Ok(Address::Name(_))));
+        assert!(matches!(parse_address(":0000000a"), Ok(Address::Name(_))));
+        assert!(parse_address("echo").is_err());
+        assert!(parse_address("0").is_err());
+        assert!(parse_address("99999999999").is_err());
+    }
+
+    #[test]
+    fn the_command_line_parses_negative_arguments() {
+        let cli = Cli::try_parse_from([
+            "skycluster",
+            "--timeout",
+            "1s",
+            "call",
+            "--config",
+            "c.lua",
+            "n",
+            "@a",
+            "m",
+            "-1",
+            "{1}",
+        ])
+        .expect("parses");
+        match cli.command {
+            Command::Call { args, .. } => assert_eq!(args, ["-1", "{1}"]),
+            other => panic!("parsed as {other:?}"),
+        }
+    }
+}

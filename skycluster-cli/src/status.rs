@@ -1,0 +1,126 @@
+//! `skycluster status`: probe every configured node and print a table.
+//!
+//! The probe is a name query (`cluster.query`) for a name nobody
+//! registers: Lua Skynet and skycluster nodes both answer it, with an
+//! error, which proves the node is up. The first query connects; the
+//! round-trip time is that of a second one on the open connection.
+
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use skycluster::{Cluster, ErrorKind, NodeAddr};
+
+use crate::Failure;
+
+/// A name no service registers.
+const PROBE_NAME: &str = "__skycluster_status_probe";
+
+enum State {
+    Reachable(Duration),
+    Unreachable(String),
+    Timeout,
+    Disabled,
+}
+
+pub(crate) async fn run(cluster: &Cluster, timeout: Duration) -> Result<ExitCode, Failure> {
+    let nodes: Vec<(String, NodeAddr)> = cluster
+        .status()
+        .nodes
+        .into_iter()
+        .map(|n| (n.name, n.address))
+        .collect();
+    if nodes.is_empty() {
+        return Err(Failure::Usage("the config has no nodes".to_owned()));
+    }
+    // Probe all nodes at once, so the command takes one timeout, not one
+    // per node.
+    let probes: Vec<_> = nodes
+        .iter()
+        .map(|(name, addr)| {
+            let cluster = cluster.clone();
+            let name = name.clone();
+            let disabled = *addr == NodeAddr::Disabled;
+            tokio::spawn(async move {
+                if disabled {
+                    return State::Disabled;
+                }
+                match tokio::time::timeout(timeout, probe(&cluster, &name)).await {
+                    Ok(state) => state,
+                    Err(_) => State::Timeout,
+                }
+            })
+        })
+        .collect();
+    let mut rows = vec![[
+        "NODE".to_owned(),
+        "ADDRESS".to_owned(),
+        "STATE".to_owned(),
+        "RTT".to_owned(),
+        "DETAIL".to_owned(),
+    ]];
+    let mut all_up = true;
+    for ((name, addr), probe) in nodes.into_iter().zip(probes) {
+        let state = probe
+            .await
+            .unwrap_or_else(|e| State::Unreachable(format!("probe failed: {e}")));
+        let (state, rtt, detail) = match state {
+            State::Reachable(rtt) => (
+                "reachable",
+                format!("{:.2} ms", rtt.as_secs_f64() * 1000.0),
+                String::new(),
+            ),
+            State::Unreachable(why) => ("unreachable", "-".to_owned(), why),
+            State::Timeout => (
+                "timeout",
+                "-".to_owned(),
+                format!("no answer within {timeout:?}"),
+            ),
+            State::Disabled => ("disabled", "-".to_owned(), String::new()),
+        };
+        all_up &= matches!(state, "reachable" | "disabled");
+        rows.push([name, addr.to_string(), state.to_owned(), rtt, detail]);
+    }
+    print_table(&rows);
+    Ok(if all_up {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(3)
+    })
+}
+
+async fn probe(cluster: &Cluster, node: &str) -> State {
+    let mut rtt = Duration::ZERO;
+    for _ in 0..2 {
+        let started = Instant::now();
+        match cluster.query_name(node, PROBE_NAME).await {
+            // Any answer, even `name not found`, came from the node.
+            Ok(_) => {}
+            Err(e) if matches!(e.kind(), ErrorKind::Remote { .. }) => {}
+            Err(e) if e.is_timeout() => return State::Timeout,
+            Err(e) => return State::Unreachable(e.kind().to_string()),
+        }
+        rtt = started.elapsed();
+    }
+    State::Reachable(rtt)
+}
+
+/// Left-aligned columns, two spaces apart; the last column is not padded.
+fn print_table(rows: &[[String; 5]]) {
+    let mut widths = [0; 5];
+    for row in rows {
+        for (width, cell) in widths.iter_mut().zip(row) {
+            *width = (*width).max(cell.chars().count());
+        }
+    }
+    for row in rows {
+        let mut line = String::new();
+        for (i, (cell, width)) in row.iter().zip(widths).enumerate() {
+            if i + 1 == row.len() {
+                line.push_str(cell);
+            } else {
+                line.push_str(&format!("{cell:<width$}  "));
+            }
+        }
+        println!("{}", line.trim_end());
+    }
+}
