@@ -4,6 +4,7 @@
 pub mod fault_proxy;
 pub mod node;
 pub mod process;
+pub mod run;
 
 use std::path::PathBuf;
 

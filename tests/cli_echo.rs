@@ -1,0 +1,288 @@
+//! The `skycluster` command against a real `echo_node` process: every
+//! method, a 100 KiB reply, remote errors, bad literals, unreachable
+//! nodes, and the exit code of each.
+//!
+//! Both binaries are built from their own sources as `[[bin]]` targets of
+//! this crate (`cli_skycluster`, `examples_echo_node`); see
+//! `examples_run.rs` for why.
+
+mod support;
+
+use std::path::PathBuf;
+use std::process::Command;
+use std::time::Duration;
+
+use examples::{Node, Scratch};
+use support::run::{run, write_config, Run};
+
+const CLI: &str = env!("CARGO_BIN_EXE_cli_skycluster");
+const ECHO_NODE: &str = env!("CARGO_BIN_EXE_examples_echo_node");
+
+/// Bounds every wait: process start, each command.
+const LIMIT: Duration = Duration::from_secs(30);
+
+/// An `echo_node` named `echo1`, in a config that also has a node nobody
+/// listens on (`down`) and a disabled one (`off`).
+struct Fixture {
+    config: PathBuf,
+    node: Node,
+    _scratch: Scratch,
+}
+
+impl Fixture {
+    fn start() -> Fixture {
+        let scratch = Scratch::new("cli").expect("scratch dir");
+        let port = || examples::free_port().expect("free port");
+        let config = write_config(
+            &scratch,
+            &[
+                format!("echo1 = \"127.0.0.1:{}\"", port()),
+                format!("down = \"127.0.0.1:{}\"", port()),
+                "off = false".to_owned(),
+            ],
+        );
+        let mut command = Command::new(ECHO_NODE);
+        command
+            .args(["--config"])
+            .arg(&config)
+            .args(["--node", "echo1", "--exit-with-stdin"]);
+        let node = Node::start("echo1", command, LIMIT).expect("echo_node ready");
+        Fixture {
+            config,
+            node,
+            _scratch: scratch,
+        }
+    }
+
+    /// `skycluster <before..> <command> --config FILE <after..>`.
+    fn cli(&self, command: &str, args: &[&str]) -> Run {
+        self.cli_with(&[], command, args)
+    }
+
+    fn cli_with(&self, global: &[&str], command: &str, args: &[&str]) -> Run {
+        let config = self.config.to_str().expect("utf-8 temp path");
+        let mut all: Vec<&str> = global.to_vec();
+        all.extend([command, "--config", config]);
+        all.extend(args);
+        run(CLI, &all, LIMIT)
+    }
+
+    /// `call echo1 @echo METHOD ARGS..`, expecting success; the one line
+    /// printed.
+    fn call(&self, args: &[&str]) -> String {
+        let mut all = vec!["echo1", "@echo"];
+        all.extend(args);
+        let out = self.cli("call", &all);
+        out.expect_code(0);
+        out.stdout
+            .strip_suffix('\n')
+            .unwrap_or_else(|| panic!("no newline after {:?}", out.stdout))
+            .to_owned()
+    }
+}
+
+#[test]
+fn echo_returns_every_argument_as_it_was_sent() {
+    let f = Fixture::start();
+    assert_eq!(
+        f.call(&["echo", "1", "\"x\"", "{a = 1}"]),
+        r#"1, "x", {a = 1}"#
+    );
+    assert_eq!(
+        f.call(&[
+            "echo",
+            "-1",
+            "nil",
+            "2.5",
+            "true",
+            "{1, 2, a = 'b'}",
+            "-math.huge"
+        ]),
+        r#"-1, nil, 2.5, true, {1, 2, a = "b"}, -math.huge"#
+    );
+    assert_eq!(f.call(&["echo"]), "");
+}
+
+#[test]
+fn the_local_name_and_a_queried_handle_reach_the_same_service() {
+    let f = Fixture::start();
+    let out = f.cli("call", &["echo1", ".echo", "echo", "\"local\""]);
+    assert_eq!(out.expect_code(0).stdout, "\"local\"\n");
+
+    let out = f.cli("query", &["echo1", "echo"]);
+    let handle = out.expect_code(0).stdout.trim().to_owned();
+    assert!(handle.parse::<u32>().is_ok_and(|h| h > 0), "{handle:?}");
+    let out = f.cli("call", &["echo1", &handle, "add", "2", "3"]);
+    assert_eq!(out.expect_code(0).stdout, "5\n");
+}
+
+#[test]
+fn add_keeps_integers_and_reals_apart() {
+    let f = Fixture::start();
+    assert_eq!(f.call(&["add", "1", "2"]), "3");
+    assert_eq!(f.call(&["add", "-5", "3"]), "-2");
+    assert_eq!(f.call(&["add", "1.5", "2"]), "3.5");
+    assert_eq!(f.call(&["add", "1", "2.0"]), "3.0");
+    // Lua integers wrap around.
+    assert_eq!(f.call(&["add", "math.maxinteger", "1"]), "math.mininteger");
+}
+
+#[test]
+fn add_of_a_string_is_a_remote_error() {
+    let f = Fixture::start();
+    let out = f.cli("call", &["echo1", "@echo", "add", "1", "\"a\""]);
+    out.expect_code(1);
+    assert!(out.stderr.contains("a number"), "{}", out.stderr);
+}
+
+#[test]
+fn big_replies_with_100_kib_of_x() {
+    let f = Fixture::start();
+    let reply = f.call(&["big", "102400"]);
+    let inner = reply
+        .strip_prefix('"')
+        .and_then(|r| r.strip_suffix('"'))
+        .unwrap_or_else(|| panic!("not a quoted string: {}...", &reply[..20.min(reply.len())]));
+    assert_eq!(inner.len(), 102_400);
+    assert!(inner.bytes().all(|b| b == b'x'));
+}
+
+#[test]
+fn fail_exits_1_with_the_message() {
+    let f = Fixture::start();
+    let out = f.cli("call", &["echo1", "@echo", "fail", "\"room is full\""]);
+    out.expect_code(1);
+    assert!(out.stdout.is_empty(), "{}", out.stdout);
+    assert!(out.stderr.contains("room is full"), "{}", out.stderr);
+    assert!(out.stderr.contains("remote error"), "{}", out.stderr);
+}
+
+#[test]
+fn sleep_replies_true_and_a_short_timeout_exits_4() {
+    let f = Fixture::start();
+    assert_eq!(f.call(&["sleep", "20"]), "true");
+    let out = f.cli_with(
+        &["--timeout", "200ms"],
+        "call",
+        &["echo1", "@echo", "sleep", "5000"],
+    );
+    out.expect_code(4);
+    assert!(out.stderr.contains("timed out"), "{}", out.stderr);
+    assert!(out.took < Duration::from_secs(4), "took {:?}", out.took);
+}
+
+#[test]
+fn a_bad_literal_exits_2_and_says_where() {
+    let f = Fixture::start();
+    let out = f.cli("call", &["echo1", "@echo", "echo", "1", "{1,"]);
+    out.expect_code(2);
+    assert!(out.stderr.contains("argument 2 `{1,`"), "{}", out.stderr);
+    assert!(out.stderr.contains("invalid lua literal"), "{}", out.stderr);
+    // A bare word is not a string literal: strings need quotes.
+    f.cli("call", &["echo1", "@echo", "echo", "hello"])
+        .expect_code(2);
+}
+
+#[test]
+fn bad_addresses_nodes_and_flags_exit_2() {
+    let f = Fixture::start();
+    // No prefix: a Lua node would never answer it.
+    let out = f.cli("call", &["echo1", "echo", "echo"]);
+    assert!(out.expect_code(2).stderr.contains("must be `@name`"));
+    let out = f.cli("call", &["nosuch", "@echo", "echo"]);
+    assert!(out.expect_code(2).stderr.contains("not in"));
+    f.cli("call", &["echo1"]).expect_code(2);
+    f.cli_with(&["--timeout", "soon"], "status", &[])
+        .expect_code(2);
+    let missing = run(
+        CLI,
+        &["status", "--config", "/nonexistent/clustername.lua"],
+        LIMIT,
+    );
+    assert!(missing.expect_code(2).stderr.contains("cannot read"));
+}
+
+#[test]
+fn an_unregistered_name_is_a_remote_error() {
+    let f = Fixture::start();
+    let out = f.cli("query", &["echo1", "nope"]);
+    assert!(out.expect_code(1).stderr.contains("name not found"));
+    let out = f.cli("call", &["echo1", "@nope", "echo"]);
+    out.expect_code(1);
+}
+
+#[test]
+fn an_unreachable_or_disabled_node_exits_3() {
+    let f = Fixture::start();
+    let out = f.cli("call", &["down", "@echo", "echo", "1"]);
+    out.expect_code(3);
+    assert!(out.stderr.contains("cannot connect"), "{}", out.stderr);
+    let out = f.cli("query", &["down", "echo"]);
+    out.expect_code(3);
+    let out = f.cli("call", &["off", "@echo", "echo", "1"]);
+    assert!(out.expect_code(3).stderr.contains("disabled"));
+}
+
+#[test]
+fn status_prints_a_row_per_node_and_exits_3_if_one_is_down() {
+    let f = Fixture::start();
+    let out = f.cli("status", &[]);
+    out.expect_code(3);
+    let lines: Vec<&str> = out.stdout.lines().collect();
+    assert_eq!(lines.len(), 4, "{}", out.stdout);
+    assert!(lines[0].starts_with("NODE") && lines[0].contains("RTT"));
+    let row = |node: &str| {
+        lines
+            .iter()
+            .find(|l| l.starts_with(node))
+            .unwrap_or_else(|| panic!("no row for {node}:\n{}", out.stdout))
+            .split_whitespace()
+            .collect::<Vec<_>>()
+    };
+    let echo1 = row("echo1");
+    assert_eq!(echo1[2], "reachable");
+    assert_eq!(echo1[4], "ms");
+    assert!(echo1[3].parse::<f64>().is_ok(), "{echo1:?}");
+    assert_eq!(row("down")[2], "unreachable");
+    assert_eq!(row("off")[1..3], ["false", "disabled"]);
+
+    // With every enabled node up, status succeeds.
+    let scratch = Scratch::new("cli-status").expect("scratch");
+    let text = std::fs::read_to_string(&f.config).expect("config");
+    let up: Vec<String> = text
+        .lines()
+        .filter(|l| !l.starts_with("down"))
+        .map(str::to_owned)
+        .collect();
+    let config = write_config(&scratch, &up);
+    let out = run(
+        CLI,
+        &["status", "--config", config.to_str().expect("utf-8")],
+        LIMIT,
+    );
+    out.expect_code(0);
+}
+
+#[test]
+fn help_documents_the_exit_codes() {
+    let out = run(CLI, &["--help"], LIMIT);
+    out.expect_code(0);
+    for text in [
+        "Exit codes",
+        "1  remote error",
+        "2  bad arguments",
+        "3  unreachable",
+        "4  timeout",
+    ] {
+        assert!(out.stdout.contains(text), "{text:?} not in\n{}", out.stdout);
+    }
+    let out = run(CLI, &["call", "--help"], LIMIT);
+    assert!(out.expect_code(0).stdout.contains("Lua literal"));
+}
+
+#[test]
+fn echo_node_exits_0_on_sigterm() {
+    let f = Fixture::start();
+    let status = f.node.stop(LIMIT).expect("stops");
+    assert!(status.success(), "{status}");
+}
