@@ -274,3 +274,33 @@ async fn status_reports_connections_and_round_trips() {
     assert!(node.last_rtt.is_some());
     let _ = Arc::new(status);
 }
+
+#[tokio::test]
+async fn reload_rereads_the_clustername_file() {
+    let (_a, addr_a) = echo_server("battle1", Options::default()).await;
+    let (b, addr_b) = echo_server("battle1b", Options::default()).await;
+    let dir = std::env::temp_dir().join(format!("skycluster-reload-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let path = dir.join("clustername.lua");
+    std::fs::write(&path, format!("-- test cluster\nbattle1 = \"{addr_a}\"\n")).expect("write");
+    let game = Cluster::load(&path).expect("load");
+    bounded("before", game.call("battle1", "@echo", pack(&[s("x")])))
+        .await
+        .expect("first address");
+
+    std::fs::write(&path, format!("battle1 = \"{addr_b}\" -- moved\n")).expect("rewrite");
+    game.reload().expect("reload");
+    bounded("after", game.call("battle1", "@echo", pack(&[s("x")])))
+        .await
+        .expect("new address");
+    assert_eq!(
+        b.status().listeners[0].connections,
+        1,
+        "the call went to the new address"
+    );
+
+    std::fs::write(&path, "battle1 = 42\n").expect("rewrite");
+    let err = game.reload().expect_err("bad line");
+    assert!(err.to_string().contains("clustername.lua:1"), "{err}");
+    std::fs::remove_dir_all(&dir).expect("clean up");
+}
