@@ -1,1 +1,505 @@
-//! `#[service]` end to end: typed calls between two nodes over TCP.
+//! `#[service]` end to end: typed calls between two nodes over TCP on
+//! 127.0.0.1, pushes, the Lua codec as a Lua node speaks it, and clients
+//! that disagree with the server.
+
+mod support;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use skycluster::codec::luaseri::{self, Table, Value};
+use skycluster::wire::TraceTag;
+use skycluster::{CallError, Cluster, Config, ErrorKind, HandlerError, Options, Request, Service};
+use tokio::sync::mpsc;
+
+use support::node::{bounded, client, pack, s};
+
+// ---- a bincode service with every argument shape ----
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Player {
+    pub id: u64,
+    pub name: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum Mode {
+    Duel,
+    Team { size: u8 },
+    Custom(String, u32),
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum RoomError {
+    NoPlayers,
+    TooMany { max: usize },
+}
+
+#[skycluster::service(name = "shapes")]
+pub trait Shapes {
+    async fn ping(&self);
+    async fn double(&self, x: u32) -> u32;
+    async fn concat(&self, a: String, b: u8, c: Option<i64>) -> String;
+    async fn create_room(&self, mode: Mode, players: Vec<Player>) -> Result<u64, RoomError>;
+    async fn lookup(&self, id: Option<u64>) -> Option<Player>;
+    async fn split(&self, words: Vec<String>) -> (usize, Vec<String>);
+    async fn stall(&self);
+    #[push]
+    async fn left(&self, room: u64, player: u64);
+}
+
+struct ShapesImpl {
+    left: mpsc::UnboundedSender<(u64, u64)>,
+}
+
+#[skycluster::async_trait]
+impl Shapes for ShapesImpl {
+    async fn ping(&self) {}
+
+    async fn double(&self, x: u32) -> u32 {
+        x * 2
+    }
+
+    async fn concat(&self, a: String, b: u8, c: Option<i64>) -> String {
+        format!("{a}-{b}-{c:?}")
+    }
+
+    async fn create_room(&self, mode: Mode, players: Vec<Player>) -> Result<u64, RoomError> {
+        match (&mode, players.len()) {
+            (_, 0) => Err(RoomError::NoPlayers),
+            (Mode::Duel, n) if n > 2 => Err(RoomError::TooMany { max: 2 }),
+            (Mode::Custom(_, base), n) => Ok(u64::from(*base) + n as u64),
+            (_, n) => Ok(100 + n as u64),
+        }
+    }
+
+    async fn lookup(&self, id: Option<u64>) -> Option<Player> {
+        id.map(|id| Player {
+            id,
+            name: format!("player{id}"),
+        })
+    }
+
+    async fn split(&self, words: Vec<String>) -> (usize, Vec<String>) {
+        let upper = words.iter().map(|w| w.to_uppercase()).collect();
+        (words.len(), upper)
+    }
+
+    async fn stall(&self) {
+        std::future::pending::<()>().await
+    }
+
+    async fn left(&self, room: u64, player: u64) {
+        let _ = self.left.send((room, player));
+    }
+}
+
+/// A node named `name` on an ephemeral port, serving `implementation`
+/// registered under its service name.
+async fn serve<S: Service + ?Sized>(name: &str, implementation: Arc<S>) -> (Cluster, SocketAddr) {
+    let cluster = Cluster::new(Config::new());
+    cluster.set_name(name).expect("fresh cluster");
+    let addr = cluster.listen("127.0.0.1:0").await.expect("listen");
+    let handle = cluster.spawn::<S>(implementation);
+    cluster.register::<S>(handle).expect("register");
+    (cluster, addr)
+}
+
+async fn shapes_server() -> (Cluster, SocketAddr, mpsc::UnboundedReceiver<(u64, u64)>) {
+    let (tx, rx) = mpsc::unbounded_channel();
+    let (cluster, addr) = serve::<dyn Shapes>("battle1", Arc::new(ShapesImpl { left: tx })).await;
+    (cluster, addr, rx)
+}
+
+fn players(n: u64) -> Vec<Player> {
+    (1..=n)
+        .map(|id| Player {
+            id,
+            name: format!("p{id}"),
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn every_argument_shape_round_trips_between_two_nodes() {
+    let (_server, addr, _left) = shapes_server().await;
+    let game = client(&[("battle1", addr)], Options::default());
+    let battle = game.proxy::<dyn Shapes>("battle1", "@shapes");
+
+    bounded("ping", battle.ping()).await.expect("no arguments");
+    assert_eq!(bounded("double", battle.double(21)).await.expect("one"), 42);
+    assert_eq!(
+        bounded("concat", battle.concat("a".into(), 7, Some(-3)))
+            .await
+            .expect("several"),
+        "a-7-Some(-3)"
+    );
+    assert_eq!(
+        bounded("concat none", battle.concat(String::new(), 0, None))
+            .await
+            .expect("a None"),
+        "-0-None"
+    );
+    assert_eq!(
+        bounded(
+            "room",
+            battle.create_room(Mode::Team { size: 3 }, players(3))
+        )
+        .await
+        .expect("structs and enums"),
+        Ok(103)
+    );
+    assert_eq!(
+        bounded(
+            "custom",
+            battle.create_room(Mode::Custom("x".into(), 7), players(2))
+        )
+        .await
+        .expect("tuple variant"),
+        Ok(9)
+    );
+    assert_eq!(
+        bounded("empty room", battle.create_room(Mode::Duel, Vec::new()))
+            .await
+            .expect("the call succeeds"),
+        Err(RoomError::NoPlayers)
+    );
+    assert_eq!(
+        bounded("full room", battle.create_room(Mode::Duel, players(3)))
+            .await
+            .expect("the call succeeds"),
+        Err(RoomError::TooMany { max: 2 })
+    );
+    assert_eq!(
+        bounded("lookup", battle.lookup(Some(4)))
+            .await
+            .expect("Option"),
+        Some(Player {
+            id: 4,
+            name: "player4".into()
+        })
+    );
+    assert_eq!(
+        bounded("lookup none", battle.lookup(None))
+            .await
+            .expect("None"),
+        None
+    );
+    assert_eq!(
+        bounded("split", battle.split(vec!["a".into(), "bc".into()]))
+            .await
+            .expect("Vec and tuple"),
+        (2, vec!["A".to_owned(), "BC".to_owned()])
+    );
+}
+
+#[tokio::test]
+async fn a_push_arrives_without_a_reply() {
+    let (_server, addr, mut left) = shapes_server().await;
+    let game = client(&[("battle1", addr)], Options::default());
+    let battle = game.proxy::<dyn Shapes>("battle1", "@shapes");
+
+    battle.left(7, 9).expect("queued");
+    battle.left(7, 10).expect("queued");
+    assert_eq!(bounded("first push", left.recv()).await, Some((7, 9)));
+    assert_eq!(bounded("second push", left.recv()).await, Some((7, 10)));
+}
+
+#[tokio::test]
+async fn query_and_one_string_targets_find_the_registered_service() {
+    let (_server, addr, _left) = shapes_server().await;
+    let game = client(&[("battle1", addr)], Options::default());
+
+    let queried = bounded("query", game.query::<dyn Shapes>("battle1"))
+        .await
+        .expect("@shapes is registered");
+    assert_eq!(bounded("double", queried.double(4)).await.expect("call"), 8);
+
+    let at = game
+        .proxy_at::<dyn Shapes>("battle1@shapes")
+        .expect("one-string form");
+    assert_eq!(bounded("double", at.double(5)).await.expect("call"), 10);
+}
+
+#[tokio::test]
+async fn per_call_options_apply_to_the_derived_client_only() {
+    let (_server, addr, _left) = shapes_server().await;
+    let game = client(&[("battle1", addr)], Options::default());
+    let battle = game.proxy::<dyn Shapes>("battle1", "@shapes");
+
+    let impatient = battle.with_timeout(Duration::from_millis(200));
+    assert_eq!(impatient.endpoint().timeout(), Duration::from_millis(200));
+    assert_ne!(battle.endpoint().timeout(), Duration::from_millis(200));
+    let err = bounded("stall", impatient.stall())
+        .await
+        .expect_err("never answers");
+    assert!(err.is_timeout(), "{err}");
+    assert_eq!(err.method(), Some("stall"));
+    assert_eq!(err.node(), "battle1");
+
+    let traced = battle.with_trace(TraceTag::new("(test)shapes").expect("short tag"));
+    assert_eq!(bounded("traced", traced.double(1)).await.expect("call"), 2);
+}
+
+#[tokio::test]
+async fn calls_to_an_unreachable_node_name_the_method() {
+    let game = Cluster::new(Config::new().with_disabled("battle1"));
+    let battle = game.proxy::<dyn Shapes>("battle1", "@shapes");
+    let err = bounded("disabled", battle.double(1))
+        .await
+        .expect_err("disabled node");
+    assert!(matches!(err.kind(), ErrorKind::Disabled), "{err}");
+    assert_eq!(err.method(), Some("double"));
+    let err = battle.left(1, 2).expect_err("disabled node");
+    assert_eq!(err.method(), Some("left"));
+}
+
+// ---- a client that disagrees with the server ----
+
+/// What a stale client thinks `shapes` is.
+#[skycluster::service(name = "shapes")]
+pub trait ShapesV0 {
+    /// The server takes a `u32`.
+    async fn double(&self, x: String) -> u32;
+    /// The server returns `()`.
+    async fn ping(&self) -> String;
+    /// The server has no such method.
+    async fn vanished(&self) -> u8;
+}
+
+#[tokio::test]
+async fn a_mismatched_client_gets_unknown_method_or_codec_errors_never_values() {
+    let (_server, addr, _left) = shapes_server().await;
+    let game = client(&[("battle1", addr)], Options::default());
+    let stale = game.proxy::<dyn ShapesV0>("battle1", "@shapes");
+
+    let err = bounded("vanished", stale.vanished())
+        .await
+        .expect_err("no such method");
+    assert!(
+        matches!(err.kind(), ErrorKind::UnknownMethod { method } if &**method == "vanished"),
+        "{err}"
+    );
+    assert_eq!(err.method(), Some("vanished"));
+
+    let err = bounded("double", stale.double("twenty-one".into()))
+        .await
+        .expect_err("the server can't decode a String as a u32");
+    let ErrorKind::Codec { reason, .. } = err.kind() else {
+        panic!("expected a codec error, got {err}");
+    };
+    assert!(
+        reason.contains("`double`") && reason.contains("`shapes`"),
+        "{reason}"
+    );
+    assert_eq!(err.method(), Some("double"));
+
+    let err = bounded("ping", stale.ping())
+        .await
+        .expect_err("the client can't decode () as a String");
+    assert!(
+        matches!(
+            err.kind(),
+            ErrorKind::Codec {
+                action: "decode",
+                ..
+            }
+        ),
+        "{err}"
+    );
+    assert_eq!(err.method(), Some("ping"));
+    assert!(err.to_string().contains("method `ping`"), "{err}");
+}
+
+// ---- the Lua codec, as Lua nodes speak it ----
+
+#[skycluster::service(codec = lua, name = "battle")]
+pub trait LuaBattle {
+    async fn create_room(&self, mode: String, players: Vec<u32>) -> Result<u32, String>;
+    async fn greet(&self, name: Option<String>) -> String;
+    async fn info(&self) -> (String, u32);
+    #[push]
+    async fn left(&self, room: u32, player: u32);
+}
+
+struct LuaBattleImpl {
+    left: mpsc::UnboundedSender<(u32, u32)>,
+}
+
+#[skycluster::async_trait]
+impl LuaBattle for LuaBattleImpl {
+    async fn create_room(&self, mode: String, players: Vec<u32>) -> Result<u32, String> {
+        if players.is_empty() {
+            return Err(format!("no players for {mode}"));
+        }
+        Ok(players.iter().sum())
+    }
+
+    async fn greet(&self, name: Option<String>) -> String {
+        format!("hello, {}", name.as_deref().unwrap_or("stranger"))
+    }
+
+    async fn info(&self) -> (String, u32) {
+        ("arena".into(), 3)
+    }
+
+    async fn left(&self, room: u32, player: u32) {
+        let _ = self.left.send((room, player));
+    }
+}
+
+async fn lua_server() -> (Cluster, SocketAddr, mpsc::UnboundedReceiver<(u32, u32)>) {
+    let (tx, rx) = mpsc::unbounded_channel();
+    let implementation = Arc::new(LuaBattleImpl { left: tx });
+    let (cluster, addr) = serve::<dyn LuaBattle>("rust1", implementation).await;
+    (cluster, addr, rx)
+}
+
+fn array(values: Vec<Value>) -> Value {
+    Value::Table(Table::from(values))
+}
+
+/// `cluster.call("rust1", "@battle", ...)` from Lua: the raw payload in,
+/// the unpacked reply out.
+async fn lua_call(game: &Cluster, values: &[Value]) -> Result<Vec<Value>, CallError> {
+    let reply = bounded("lua call", game.call("rust1", "@battle", pack(values))).await?;
+    Ok(luaseri::unpack(&reply).expect("the reply is lua-seri"))
+}
+
+#[tokio::test]
+async fn a_lua_node_calls_a_lua_codec_service() {
+    let (_server, addr, mut left) = lua_server().await;
+    let game = client(&[("rust1", addr)], Options::default());
+    let players = array(vec![Value::Integer(1), Value::Integer(2)]);
+
+    // cluster.call("rust1", "@battle", "create_room", "duel", {1, 2})
+    let reply = lua_call(&game, &[s("create_room"), s("duel"), players])
+        .await
+        .expect("call");
+    assert_eq!(reply, [Value::Integer(3)]);
+
+    // An `Err` comes back as `nil, err`.
+    let reply = lua_call(&game, &[s("create_room"), s("duel"), array(vec![])])
+        .await
+        .expect("call");
+    assert_eq!(reply, [Value::Nil, s("no players for duel")]);
+
+    // A missing trailing argument is nil; a tuple is several values.
+    let reply = lua_call(&game, &[s("greet")]).await.expect("call");
+    assert_eq!(reply, [s("hello, stranger")]);
+    let reply = lua_call(&game, &[s("greet"), s("lua")])
+        .await
+        .expect("call");
+    assert_eq!(reply, [s("hello, lua")]);
+    let reply = lua_call(&game, &[s("info")]).await.expect("call");
+    assert_eq!(reply, [s("arena"), Value::Integer(3)]);
+
+    // cluster.send("rust1", "@battle", "left", 7, 9)
+    game.send(
+        "rust1",
+        "@battle",
+        pack(&[s("left"), Value::Integer(7), Value::Integer(9)]),
+    )
+    .expect("queued");
+    assert_eq!(bounded("push", left.recv()).await, Some((7, 9)));
+}
+
+#[tokio::test]
+async fn a_lua_node_that_disagrees_gets_an_error_naming_service_and_method() {
+    let (_server, addr, _left) = lua_server().await;
+    let game = client(&[("rust1", addr)], Options::default());
+
+    let err = lua_call(&game, &[s("destroy_room"), Value::Integer(1)])
+        .await
+        .expect_err("unknown method");
+    assert!(
+        matches!(err.kind(), ErrorKind::UnknownMethod { method } if &**method == "destroy_room"),
+        "{err}"
+    );
+
+    let err = lua_call(&game, &[s("create_room"), Value::Integer(1), s("x")])
+        .await
+        .expect_err("arguments of the wrong types");
+    let ErrorKind::Remote { text } = err.kind() else {
+        panic!("a raw caller sees the error text: {err}");
+    };
+    assert!(
+        text.contains("`create_room`") && text.contains("`battle`"),
+        "{text}"
+    );
+
+    let err = lua_call(&game, &[Value::Integer(1)])
+        .await
+        .expect_err("no method name");
+    assert!(matches!(err.kind(), ErrorKind::Remote { .. }), "{err}");
+}
+
+#[tokio::test]
+async fn a_rust_client_of_a_lua_codec_trait_calls_rust_and_lua_services_alike() {
+    // A Rust implementation, through the typed client.
+    let (_server, rust_addr, _left) = lua_server().await;
+
+    // A Lua service, played by a raw handler that speaks as Skynet would.
+    let lua = Cluster::new(Config::new());
+    lua.set_name("lua1").expect("fresh cluster");
+    let lua_addr = lua.listen("127.0.0.1:0").await.expect("listen");
+    let handle = lua.spawn_handler(|req: Request| async move {
+        let args = luaseri::unpack(req.payload()).map_err(|e| HandlerError::new(e.to_string()))?;
+        let reply = match args.first().and_then(Value::as_str) {
+            // return nil, "room is full"
+            Some("create_room") => vec![Value::Nil, s("room is full")],
+            // return "lua arena", 5
+            Some("info") => vec![s("lua arena"), Value::Integer(5)],
+            // return "hi " .. name
+            Some("greet") => vec![s("hi from lua")],
+            _ => return Err(HandlerError::new("lua.lua:1: bad method")),
+        };
+        Ok(pack(&reply))
+    });
+    lua.register_name("battle", handle).expect("register");
+
+    let game = client(
+        &[("rust1", rust_addr), ("lua1", lua_addr)],
+        Options::default(),
+    );
+    let rust = game.proxy::<dyn LuaBattle>("rust1", "@battle");
+    let lua_client = game.proxy::<dyn LuaBattle>("lua1", "@battle");
+
+    assert_eq!(
+        bounded("rust room", rust.create_room("duel".into(), vec![4, 5]))
+            .await
+            .expect("call"),
+        Ok(9)
+    );
+    assert_eq!(
+        bounded("rust no room", rust.create_room("duel".into(), vec![]))
+            .await
+            .expect("call"),
+        Err("no players for duel".to_owned())
+    );
+    assert_eq!(
+        bounded("rust info", rust.info()).await.expect("call"),
+        ("arena".to_owned(), 3)
+    );
+    assert_eq!(
+        bounded("lua room", lua_client.create_room("duel".into(), vec![1]))
+            .await
+            .expect("call"),
+        Err("room is full".to_owned())
+    );
+    assert_eq!(
+        bounded("lua info", lua_client.info()).await.expect("call"),
+        ("lua arena".to_owned(), 5)
+    );
+    assert_eq!(
+        bounded("lua greet", lua_client.greet(None))
+            .await
+            .expect("call"),
+        "hi from lua"
+    );
+    lua_client
+        .left(1, 2)
+        .expect("a push to a live node is queued");
+}

@@ -6,10 +6,9 @@
 //! call.
 
 use proc_macro2::{Span, TokenStream};
-use quote::{quote, quote_spanned, ToTokens};
+use quote::{quote, ToTokens};
 use syn::meta::ParseNestedMeta;
 use syn::parse::Parser;
-use syn::spanned::Spanned;
 use syn::{parse_quote, FnArg, ItemFn, LitInt, LitStr, Path};
 
 use crate::ctxt::Ctxt;
