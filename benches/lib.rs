@@ -1,1 +1,18 @@
-//! Helpers shared by the benchmarks.
+//! Benchmarks of skycluster against what a user would pick instead.
+//!
+//! # Layout
+//!
+//! * [`compare`]: the comparison runner behind `--bin compare`. It starts
+//!   a server and a client process per system (skycluster, tarpc and a
+//!   raw-TCP ceiling), runs each workload, and prints one table with the
+//!   ratios the targets are stated in.
+//! * [`procfs`]: CPU time and resident memory of a process, from `/proc`.
+//! * `bin/allocs.rs`: heap allocations per call on each side, counted
+//!   per thread by a counting global allocator.
+//! * `bin/idle_rss.rs`: the resident memory of nodes holding 1,000 idle
+//!   connections.
+//! * `wire.rs` (criterion): frame and codec encode/decode of small
+//!   messages. `luaseri.rs` (criterion): lua-seri against bincode.
+
+pub mod compare;
+pub mod procfs;

@@ -1,0 +1,74 @@
+//! Heap allocations per call on the steady path, client and server apart.
+//!
+//! Server and client run in this one process on two threads, each with its
+//! own tokio current-thread runtime, over one loopback connection. The
+//! global allocator counts allocations per thread (`allocation-counter`),
+//! so each side's count is its own. After a warm-up, both threads count
+//! over the same stretch of calls; the count divided by the calls
+//! completed in it is the figure. A reallocation counts as an allocation.
+//!
+//! `cargo run --release -p benches --bin allocs [-- --systems skycluster,tarpc,ceiling]`
+
+use std::process::ExitCode;
+
+use benches::compare::{counting, System, Workload};
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let systems: Vec<System> = match args.iter().position(|a| a == "--systems") {
+        Some(i) => match args
+            .get(i + 1)
+            .map(|v| v.split(',').map(str::parse).collect::<Result<Vec<_>, _>>())
+        {
+            Some(Ok(systems)) => systems,
+            Some(Err(e)) => return fail(&e),
+            None => return fail("--systems needs a value"),
+        },
+        None => System::ALL.to_vec(),
+    };
+    let workloads = [
+        Workload::Echo { conc: 1, size: 16 },
+        Workload::Echo { conc: 32, size: 16 },
+        Workload::Echo {
+            conc: 4,
+            size: 256 << 10,
+        },
+        Workload::Push { size: 16 },
+    ];
+    println!("| workload | system | client allocs/call | server allocs/call | client bytes/call | server bytes/call |");
+    println!("| --- | --- | --- | --- | --- | --- |");
+    for workload in workloads {
+        for &system in &systems {
+            match counting::count(system, workload, measure) {
+                Ok(c) => println!(
+                    "| {} | {system} | {:.2} | {:.2} | {:.0} | {:.0} |",
+                    workload.label(),
+                    c.client.count_total as f64 / c.calls as f64,
+                    c.server.count_total as f64 / c.served as f64,
+                    c.client.bytes_total as f64 / c.calls as f64,
+                    c.server.bytes_total as f64 / c.served as f64,
+                ),
+                Err(e) => return fail(&format!("{} {system}: {e}", workload.name())),
+            }
+        }
+    }
+    println!(
+        "\nPer call completed after a warm-up (W3: per push queued on the client side, per \
+         message counted on the server side), payload buffers included."
+    );
+    ExitCode::SUCCESS
+}
+
+/// Runs `f` and returns what it allocated on this thread.
+fn measure(f: &mut dyn FnMut()) -> counting::Allocs {
+    let info = allocation_counter::measure(f);
+    counting::Allocs {
+        count_total: info.count_total,
+        bytes_total: info.bytes_total,
+    }
+}
+
+fn fail(e: &str) -> ExitCode {
+    eprintln!("allocs: {e}");
+    ExitCode::FAILURE
+}

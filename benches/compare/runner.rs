@@ -1,0 +1,619 @@
+//! The parent process: runs every (repetition, workload, system) as a
+//! fresh server/client pair and prints one table.
+//!
+//! Repetitions are the outer loop and systems the inner one, so the runs
+//! a ratio compares are close in time, and a slow spell on a shared
+//! machine hits every system of a repetition alike.
+
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant, SystemTime};
+
+use super::{Flags, Report, System, Workload};
+use crate::procfs;
+
+/// How long a server may take to start listening.
+const START_TIMEOUT: Duration = Duration::from_secs(20);
+/// Slack beyond the warm-up and the window for the client's lines.
+const LINE_SLACK: Duration = Duration::from_secs(30);
+/// How long a child may take to exit once told to.
+const EXIT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Settings of one runner invocation.
+#[derive(Clone, Debug)]
+struct Settings {
+    reps: usize,
+    warmup_ms: u64,
+    measure_ms: u64,
+    systems: Vec<System>,
+    workloads: Vec<Workload>,
+    pin: bool,
+}
+
+impl Settings {
+    fn parse(args: &[String]) -> Result<Settings, String> {
+        let flags = Flags::new(args);
+        let smoke = flags.has("--smoke");
+        let list = |key: &str| {
+            flags
+                .get(key)
+                .map(|v| v.map(|v| v.split(',').collect::<Vec<_>>()))
+        };
+        let systems = match list("--systems")? {
+            Some(names) => names
+                .into_iter()
+                .map(str::parse)
+                .collect::<Result<_, _>>()?,
+            None => System::ALL.to_vec(),
+        };
+        let workloads = match list("--workloads")? {
+            Some(names) => names
+                .into_iter()
+                .map(str::parse)
+                .collect::<Result<_, _>>()?,
+            None => Workload::ALL.to_vec(),
+        };
+        let (reps, warmup_ms, measure_ms) = if smoke {
+            (1, 100, 200)
+        } else {
+            (3, 1000, 3000)
+        };
+        let settings = Settings {
+            reps: flags.parse("--reps")?.unwrap_or(reps),
+            warmup_ms: flags.parse("--warmup-ms")?.unwrap_or(warmup_ms),
+            measure_ms: flags.parse("--measure-ms")?.unwrap_or(measure_ms),
+            systems,
+            workloads,
+            pin: !flags.has("--no-pin") && taskset_works(),
+        };
+        if settings.reps == 0 || settings.reps > 20 {
+            return Err("--reps must be 1 to 20".to_owned());
+        }
+        if settings.measure_ms == 0 || settings.measure_ms > 60_000 || settings.warmup_ms > 60_000 {
+            return Err("--measure-ms must be 1 to 60000, --warmup-ms at most 60000".to_owned());
+        }
+        Ok(settings)
+    }
+}
+
+fn taskset_works() -> bool {
+    Command::new("taskset")
+        .args(["-c", "0", "true"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+const USAGE: &str = "usage: compare [--smoke] [--reps N] [--warmup-ms N] [--measure-ms N]
+               [--systems skycluster,tarpc,ceiling] [--workloads w1c1,w1c32,w1c256,w2,w3]
+               [--no-pin]";
+
+/// The runner's `main`.
+pub(crate) fn run(args: &[String]) -> Result<(), String> {
+    if args.iter().any(|a| a == "--help" || a == "-h") {
+        println!("{USAGE}");
+        return Ok(());
+    }
+    let settings = Settings::parse(args).map_err(|e| format!("{e}\n{USAGE}"))?;
+    let exe = std::env::current_exe().map_err(|e| format!("cannot find this binary: {e}"))?;
+    let load_before = procfs::load_average();
+    if !settings.pin {
+        eprintln!("compare: not pinning (no working taskset, or --no-pin)");
+    }
+    let mut results: HashMap<(String, System), Vec<Sample>> = HashMap::new();
+    let mut failures = Vec::new();
+    for rep in 0..settings.reps {
+        for &workload in &settings.workloads {
+            for &system in &settings.systems {
+                eprintln!(
+                    "compare: rep {}/{} {} {}",
+                    rep + 1,
+                    settings.reps,
+                    workload.name(),
+                    system
+                );
+                match run_one(&exe, &settings, system, workload) {
+                    Ok(sample) => {
+                        if sample.errors > 0 {
+                            failures.push(format!(
+                                "{} {system}: {} failed calls ({})",
+                                workload.name(),
+                                sample.errors,
+                                sample.first_error.as_deref().unwrap_or("?")
+                            ));
+                        }
+                        results
+                            .entry((workload.name(), system))
+                            .or_default()
+                            .push(sample);
+                    }
+                    Err(e) => failures.push(format!("{} {system}: {e}", workload.name())),
+                }
+            }
+        }
+    }
+    let load_after = procfs::load_average();
+    print!("{}", render(&settings, &results, (load_before, load_after)));
+    if failures.is_empty() {
+        Ok(())
+    } else {
+        Err(format!(
+            "{} runs failed:\n  {}",
+            failures.len(),
+            failures.join("\n  ")
+        ))
+    }
+}
+
+/// One run's figures.
+#[derive(Clone, Debug)]
+struct Sample {
+    /// Calls (or messages the server counted) per second.
+    rate: f64,
+    p50_us: f64,
+    p99_us: f64,
+    /// Megabytes (10^6) per second each way, for echo.
+    mb_per_sec: f64,
+    server_cpu_us: f64,
+    client_cpu_us: f64,
+    errors: u64,
+    first_error: Option<String>,
+}
+
+/// A child process whose stdout lines arrive on a channel, so every wait
+/// for one can be bounded. Killed if dropped while running.
+struct Proc {
+    child: Child,
+    stdin: Option<ChildStdin>,
+    lines: mpsc::Receiver<String>,
+    what: String,
+}
+
+impl Proc {
+    fn spawn(exe: &Path, core: Option<u32>, args: &[String], what: String) -> Result<Proc, String> {
+        let mut cmd = match core {
+            Some(core) => {
+                let mut cmd = Command::new("taskset");
+                cmd.arg("-c").arg(core.to_string()).arg(exe);
+                cmd
+            }
+            None => Command::new(exe),
+        };
+        cmd.args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit());
+        let mut child = cmd
+            .spawn()
+            .map_err(|e| format!("cannot start {what}: {e}"))?;
+        let stdin = child.stdin.take();
+        let stdout = child
+            .stdout
+            .take()
+            .ok_or_else(|| format!("{what} has no stdout"))?;
+        let (tx, lines) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        Ok(Proc {
+            child,
+            stdin,
+            lines,
+            what,
+        })
+    }
+
+    fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Waits for a line starting with `prefix`; returns the rest of it.
+    fn expect(&mut self, prefix: &str, timeout: Duration) -> Result<String, String> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(line) => {
+                    if let Some(rest) = line.strip_prefix(prefix) {
+                        return Ok(rest.trim().to_owned());
+                    }
+                }
+                Err(mpsc::RecvTimeoutError::Timeout) => {
+                    return Err(format!("{}: no `{prefix}` within {timeout:?}", self.what))
+                }
+                Err(mpsc::RecvTimeoutError::Disconnected) => {
+                    return Err(format!("{}: exited before `{prefix}`", self.what))
+                }
+            }
+        }
+    }
+
+    /// Sends one line to the child's stdin.
+    fn tell(&mut self, line: &str) -> Result<(), String> {
+        use std::io::Write;
+        let stdin = self
+            .stdin
+            .as_mut()
+            .ok_or_else(|| format!("{}: stdin closed", self.what))?;
+        writeln!(stdin, "{line}")
+            .and_then(|()| stdin.flush())
+            .map_err(|e| format!("{}: {e}", self.what))
+    }
+
+    fn cpu(&self) -> Result<Duration, String> {
+        procfs::cpu_time(self.pid()).map_err(|e| format!("{} CPU time: {e}", self.what))
+    }
+
+    /// Closes stdin and waits for the exit; kills after [`EXIT_TIMEOUT`].
+    fn finish(mut self) -> Result<(), String> {
+        self.stdin = None;
+        let deadline = Instant::now() + EXIT_TIMEOUT;
+        while Instant::now() < deadline {
+            match self.child.try_wait() {
+                Ok(Some(status)) if status.success() => return Ok(()),
+                Ok(Some(status)) => return Err(format!("{} exited with {status}", self.what)),
+                Ok(None) => std::thread::sleep(Duration::from_millis(5)),
+                Err(e) => return Err(format!("{}: {e}", self.what)),
+            }
+        }
+        Err(format!(
+            "{} did not exit within {EXIT_TIMEOUT:?}",
+            self.what
+        ))
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+/// The server's push count and its clock, in nanoseconds.
+fn server_count(server: &mut Proc) -> Result<(u64, u64), String> {
+    server.tell("count")?;
+    let line = server.expect("count ", Duration::from_secs(5))?;
+    let mut fields = line.split_whitespace().map(str::parse::<u64>);
+    match (fields.next(), fields.next()) {
+        (Some(Ok(count)), Some(Ok(nanos))) => Ok((count, nanos)),
+        _ => Err(format!("bad count line `{line}`")),
+    }
+}
+
+fn run_one(
+    exe: &Path,
+    settings: &Settings,
+    system: System,
+    workload: Workload,
+) -> Result<Sample, String> {
+    let core = |c| settings.pin.then_some(c);
+    let name = |role: &str| format!("{role} ({system}, {})", workload.name());
+    let mut server = Proc::spawn(
+        exe,
+        core(0),
+        &strings(&["serve", "--system", system.name()]),
+        name("server"),
+    )?;
+    let addr = server.expect("listening ", START_TIMEOUT)?;
+    let mut client = Proc::spawn(
+        exe,
+        core(1),
+        &strings(&[
+            "client",
+            "--system",
+            system.name(),
+            "--addr",
+            &addr,
+            "--workload",
+            &workload.name(),
+            "--warmup-ms",
+            &settings.warmup_ms.to_string(),
+            "--measure-ms",
+            &settings.measure_ms.to_string(),
+        ]),
+        name("client"),
+    )?;
+    let slack = LINE_SLACK + Duration::from_millis(settings.warmup_ms);
+    client.expect("start", slack)?;
+    let cpu0 = (server.cpu()?, client.cpu()?);
+    let count0 = server_count(&mut server)?;
+    client.expect("end", slack + Duration::from_millis(settings.measure_ms))?;
+    let cpu1 = (server.cpu()?, client.cpu()?);
+    let count1 = server_count(&mut server)?;
+    let report = Report::decode(&client.expect("result ", LINE_SLACK)?)?;
+    client.finish()?;
+    server.finish()?;
+
+    let (rate, ops) = match workload {
+        Workload::Echo { .. } => (report.calls as f64 / report.secs, report.calls),
+        Workload::Push { .. } => {
+            let counted = count1.0.saturating_sub(count0.0);
+            let secs = count1.1.saturating_sub(count0.1) as f64 / 1e9;
+            (counted as f64 / secs.max(1e-9), counted)
+        }
+    };
+    let per_op = |d: Duration| d.as_secs_f64() * 1e6 / ops.max(1) as f64;
+    let mb_per_sec = match workload {
+        Workload::Echo { size, .. } => rate * size as f64 / 1e6,
+        Workload::Push { size } => rate * size as f64 / 1e6,
+    };
+    Ok(Sample {
+        rate,
+        p50_us: report.p50_ns as f64 / 1e3,
+        p99_us: report.p99_ns as f64 / 1e3,
+        mb_per_sec,
+        server_cpu_us: per_op(cpu1.0.saturating_sub(cpu0.0)),
+        client_cpu_us: per_op(cpu1.1.saturating_sub(cpu0.1)),
+        errors: report.errors,
+        first_error: report.first_error,
+    })
+}
+
+fn strings(args: &[&str]) -> Vec<String> {
+    args.iter().map(|&a| a.to_owned()).collect()
+}
+
+/// Min, median and max of one figure over the repetitions.
+#[derive(Clone, Copy, Debug, PartialEq)]
+struct Spread {
+    min: f64,
+    med: f64,
+    max: f64,
+}
+
+impl Spread {
+    fn of(samples: &[Sample], figure: impl Fn(&Sample) -> f64) -> Option<Spread> {
+        let mut v: Vec<f64> = samples.iter().map(figure).collect();
+        v.sort_by(f64::total_cmp);
+        Some(Spread {
+            min: *v.first()?,
+            med: v[v.len() / 2],
+            max: *v.last()?,
+        })
+    }
+}
+
+fn si(x: f64) -> String {
+    if x >= 1e6 {
+        format!("{:.3}M", x / 1e6)
+    } else if x >= 1e3 {
+        format!("{:.1}k", x / 1e3)
+    } else {
+        format!("{x:.0}")
+    }
+}
+
+fn cell(spread: Option<Spread>, fmt: fn(f64) -> String) -> String {
+    match spread {
+        Some(s) => format!("{} ({}–{})", fmt(s.med), fmt(s.min), fmt(s.max)),
+        None => "–".to_owned(),
+    }
+}
+
+fn us(x: f64) -> String {
+    if x >= 100.0 {
+        format!("{x:.0}")
+    } else {
+        format!("{x:.1}")
+    }
+}
+
+fn cpu(x: f64) -> String {
+    format!("{x:.2}")
+}
+
+fn render(
+    settings: &Settings,
+    results: &HashMap<(String, System), Vec<Sample>>,
+    load: (Option<f64>, Option<f64>),
+) -> String {
+    let mut out = String::new();
+    let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
+    let show_load = |l: Option<f64>| l.map_or("?".to_owned(), |l| format!("{l:.2}"));
+    out += &format!(
+        "\nskycluster comparison, {} (UTC), {cores} cores, {}, 1-min load {} before, {} after\n",
+        today(),
+        procfs::cpu_model(),
+        show_load(load.0),
+        show_load(load.1),
+    );
+    out += &format!(
+        "{} repetitions, {} ms warm-up, {} ms measured, {}; median (min–max)\n\n",
+        settings.reps,
+        settings.warmup_ms,
+        settings.measure_ms,
+        if settings.pin {
+            "server on core 0, client on core 1"
+        } else {
+            "unpinned"
+        },
+    );
+    out += "| workload | system | calls/s | p50 µs | p99 µs | MB/s each way | server CPU µs/call | client CPU µs/call |\n";
+    out += "| --- | --- | --- | --- | --- | --- | --- | --- |\n";
+    for &workload in &settings.workloads {
+        for &system in &settings.systems {
+            let Some(samples) = results.get(&(workload.name(), system)) else {
+                out += &format!("| {} | {system} | failed | | | | | |\n", workload.label());
+                continue;
+            };
+            let push = matches!(workload, Workload::Push { .. });
+            let latency = |f: fn(&Sample) -> f64| {
+                if push {
+                    "–".to_owned()
+                } else {
+                    cell(Spread::of(samples, f), us)
+                }
+            };
+            let mb = if matches!(workload, Workload::Echo { size, .. } if size >= 1 << 16) {
+                cell(Spread::of(samples, |s| s.mb_per_sec), |x| format!("{x:.0}"))
+            } else {
+                "–".to_owned()
+            };
+            out += &format!(
+                "| {} | {system} | {} | {} | {} | {mb} | {} | {} |\n",
+                workload.label(),
+                cell(Spread::of(samples, |s| s.rate), si),
+                latency(|s| s.p50_us),
+                latency(|s| s.p99_us),
+                cell(Spread::of(samples, |s| s.server_cpu_us), cpu),
+                cell(Spread::of(samples, |s| s.client_cpu_us), cpu),
+            );
+        }
+    }
+    if settings
+        .workloads
+        .iter()
+        .any(|w| matches!(w, Workload::Push { .. }))
+        && settings.systems.contains(&System::Tarpc)
+    {
+        out += "\nW3: messages the server counted per second. tarpc has no one-way calls; its row is a call returning `()`, 256 in flight.\n";
+    }
+    out += &ratios(settings, results);
+    out
+}
+
+/// Per workload, skycluster against the others (medians), and the targets.
+fn ratios(settings: &Settings, results: &HashMap<(String, System), Vec<Sample>>) -> String {
+    let med = |w: Workload, s: System, f: fn(&Sample) -> f64| {
+        results
+            .get(&(w.name(), s))
+            .and_then(|v| Spread::of(v, f))
+            .map(|s| s.med)
+    };
+    let ratio = |a: Option<f64>, b: Option<f64>| match (a, b) {
+        (Some(a), Some(b)) if b > 0.0 => Some(a / b),
+        _ => None,
+    };
+    let show = |r: Option<f64>| r.map_or("–".to_owned(), |r| format!("{r:.2}"));
+    let mut out = String::from(
+        "\n| workload | calls/s sky/tarpc | calls/s sky/ceiling | p50 sky/ceiling | server CPU sky/tarpc | client CPU sky/tarpc |\n| --- | --- | --- | --- | --- | --- |\n",
+    );
+    let mut targets = Vec::new();
+    for &w in &settings.workloads {
+        let r = |s: System, f: fn(&Sample) -> f64| ratio(med(w, System::Sky, f), med(w, s, f));
+        let vs_tarpc = r(System::Tarpc, |s| s.rate);
+        let vs_ceiling = r(System::Ceiling, |s| s.rate);
+        let p50 = r(System::Ceiling, |s| s.p50_us);
+        let server_cpu = r(System::Tarpc, |s| s.server_cpu_us);
+        let client_cpu = r(System::Tarpc, |s| s.client_cpu_us);
+        let push = matches!(w, Workload::Push { .. });
+        out += &format!(
+            "| {} | {} | {} | {} | {} | {} |\n",
+            w.label(),
+            show(vs_tarpc),
+            show(vs_ceiling),
+            if push { "–".to_owned() } else { show(p50) },
+            show(server_cpu),
+            show(client_cpu),
+        );
+        let mut target = |what: String, value: Option<f64>, ok: fn(f64) -> bool| {
+            let verdict = match value {
+                Some(v) if ok(v) => "met",
+                Some(_) => "MISSED",
+                None => "not measured",
+            };
+            targets.push(format!(
+                "- {} {what}: {} ({verdict})",
+                w.label(),
+                show(value)
+            ));
+        };
+        match w {
+            Workload::Echo {
+                conc: 32 | 256,
+                size: 16,
+            } => {
+                target("calls/s sky/tarpc >= 1.5".into(), vs_tarpc, |v| v >= 1.5);
+                target("calls/s sky/ceiling >= 0.75".into(), vs_ceiling, |v| {
+                    v >= 0.75
+                });
+                target("server CPU/call sky/tarpc <= 0.5".into(), server_cpu, |v| {
+                    v <= 0.5
+                });
+                target("client CPU/call sky/tarpc <= 0.5".into(), client_cpu, |v| {
+                    v <= 0.5
+                });
+            }
+            Workload::Echo { conc: 1, size: 16 } => {
+                target("p50 sky/ceiling <= 1.15".into(), p50, |v| v <= 1.15);
+            }
+            Workload::Echo {
+                conc: 4,
+                size: 262_144,
+            } => {
+                target("MB/s sky/ceiling >= 0.75".into(), vs_ceiling, |v| v >= 0.75);
+            }
+            Workload::Push { size: 16 } => {
+                target("msgs/s sky/ceiling >= 0.40".into(), vs_ceiling, |v| {
+                    v >= 0.40
+                });
+            }
+            _ => {}
+        }
+    }
+    if !targets.is_empty() {
+        out += "\nTargets (medians of the same run):\n";
+        out += &targets.join("\n");
+        out += "\n";
+    }
+    out
+}
+
+/// Today's date, UTC, as `YYYY-MM-DD`.
+fn today() -> String {
+    let days = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() / 86_400) as i64;
+    let (y, m, d) = civil_from_days(days);
+    format!("{y:04}-{m:02}-{d:02}")
+}
+
+/// Howard Hinnant's `civil_from_days`: days since 1970-01-01 to a date.
+fn civil_from_days(days: i64) -> (i64, u32, u32) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    (y, m, d)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dates_come_out_as_the_calendar_says() {
+        assert_eq!(civil_from_days(0), (1970, 1, 1));
+        assert_eq!(civil_from_days(19_782), (2024, 2, 29));
+        assert_eq!(civil_from_days(20_000), (2024, 10, 4));
+    }
+
+    #[test]
+    fn every_workload_name_parses_back() {
+        for w in Workload::ALL {
+            assert_eq!(w.name().parse::<Workload>(), Ok(w));
+        }
+        assert_eq!(
+            "echo:8:100".parse::<Workload>(),
+            Ok(Workload::Echo { conc: 8, size: 100 })
+        );
+        assert!("w9".parse::<Workload>().is_err());
+    }
+}
