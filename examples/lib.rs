@@ -54,6 +54,8 @@ impl Scratch {
     ///
     /// When no port is free or the file cannot be written.
     pub fn clustername(&self, nodes: &[&str]) -> io::Result<PathBuf> {
+        // `__nowaiting = true`: a call to a node missing from the file fails
+        // at once, instead of waiting (Skynet's default) for a reload.
         let mut text = String::from("-- written by the skycluster examples\n__nowaiting = true\n");
         for node in nodes {
             let _ = writeln!(text, "{node} = \"127.0.0.1:{}\"", free_port()?);
@@ -230,7 +232,12 @@ pub fn stdin_closed() -> tokio::sync::oneshot::Receiver<()> {
     rx
 }
 
-/// Whether `flag` is among this process's arguments.
+/// Whether `flag` is among this process's arguments, as `--flag` or
+/// `--flag=value`.
 pub fn has_flag(flag: &str) -> bool {
-    std::env::args().skip(1).any(|a| a == flag)
+    std::env::args().skip(1).any(|a| {
+        a == flag
+            || a.strip_prefix(flag)
+                .is_some_and(|rest| rest.starts_with('='))
+    })
 }

@@ -81,7 +81,8 @@ Example:
         #[arg(allow_hyphen_values = true, trailing_var_arg = true)]
         args: Vec<String>,
     },
-    /// Prints the handle NODE has registered as NAME (`cluster.query`).
+    /// Prints the handle NODE has registered as NAME (`cluster.query`): a
+    /// number, usable as the ADDR of `call`.
     Query {
         #[command(flatten)]
         config: ConfigArg,
