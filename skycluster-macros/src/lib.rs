@@ -84,13 +84,28 @@ mod service;
 ///   implementation and encodes its return value. An unknown method is
 ///   answered with `HandlerError::unknown_method`, which the client reports
 ///   as `ErrorKind::UnknownMethod`; arguments that do not decode are
-///   answered with an error naming the service and the method, which the
-///   client reports as `ErrorKind::Codec`.
+///   answered with an error naming the service and the method, which a
+///   generated client reports as `ErrorKind::Codec` (a raw caller sees the
+///   text as `ErrorKind::Remote`). Both sides insist that every byte is
+///   used, so a changed arity or field type almost always fails to decode;
+///   but bincode carries no type information, so types with the same layout
+///   (`u32` and `i32`, a struct and a tuple of the same fields, enum
+///   variants reordered) decode without error. Change a method's name when
+///   its types change incompatibly.
 /// * **`impl Service for dyn BattleMgr`**: the cluster name, the client and
 ///   the dispatcher, which `Cluster::proxy`, `spawn`, `register` and
 ///   `query` use.
 /// * A static check that every argument and return type is
 ///   `Serialize + DeserializeOwned`; the error points at the type.
+///
+/// Why `dyn BattleMgr`: in Rust 2021 a trait is named as a type only as
+/// `dyn Trait`, so that is the spelling `Service` is implemented for and
+/// the one a user guesses for `cluster.proxy::<dyn BattleMgr>(..)`. It also
+/// lets the dispatcher hold any implementation as `Arc<dyn BattleMgr>`,
+/// which is what async-trait's rewrite makes possible. (async-trait's
+/// expansion names `Box` unqualified: in a `#![no_implicit_prelude]` module,
+/// `use ::std::boxed::Box;`. Everything `#[service]` itself emits uses
+/// absolute paths.)
 ///
 /// # Attributes
 ///
