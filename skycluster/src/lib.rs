@@ -29,7 +29,7 @@ pub mod wire;
 pub use error::{CallError, Error, ErrorKind, Result};
 pub use node::{
     Auth, Cluster, Config, Endpoint, Handle, IntoAddress, ListenerStatus, NodeAddr, NodeStatus,
-    Options, Status,
+    Options, Query, Status,
 };
 pub use service::{BoxFuture, Handler, HandlerError, Request, Service};
 

@@ -2,9 +2,12 @@
 //! one node, behind one cheap-to-clone value.
 
 use std::collections::HashMap;
+use std::future::Future;
 use std::net::SocketAddr;
 use std::path::Path;
+use std::pin::Pin;
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
+use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -22,7 +25,7 @@ use super::sender::{Sender, Target};
 use super::status::{ListenerStatus, NodeStatus, Status};
 use super::Options;
 use crate::codec::luaseri::{self, Value};
-use crate::service::{Handler, Service};
+use crate::service::{BoxFuture, Handler, Service};
 use crate::wire::Address;
 use crate::{CallError, Error, ErrorKind, Result};
 
@@ -303,12 +306,28 @@ impl Cluster {
     /// Looks up service `S` on `node` under its registered name and
     /// returns a client bound to the handle found.
     ///
+    /// The future is a [`Query`], which names only the client type: an
+    /// `async fn` here would name `dyn S` in its future, and rustc then
+    /// refuses it inside `Send` futures (spawned tasks, service methods).
+    ///
     /// # Errors
     ///
     /// As [`Cluster::query_name`].
-    pub async fn query<S: Service + ?Sized>(&self, node: &str) -> Result<S::Client, CallError> {
-        let handle = self.query_name(node, S::NAME).await?;
-        Ok(self.proxy::<S>(node, handle))
+    pub fn query<S: Service + ?Sized>(&self, node: &str) -> Query<S::Client> {
+        let cluster = self.clone();
+        let node: Arc<str> = node.into();
+        let lookup = {
+            let cluster = self.clone();
+            let node = Arc::clone(&node);
+            let name = S::NAME;
+            Box::pin(async move { cluster.query_name(&node, name).await })
+        };
+        Query {
+            cluster,
+            node,
+            lookup,
+            client: S::client,
+        }
     }
 
     /// Starts a local service of type `S` and returns its handle.
@@ -454,6 +473,34 @@ impl Cluster {
         for sender in lock(&inner.senders).values() {
             sender.close();
         }
+    }
+}
+
+/// The future of [`Cluster::query`]: a name query, then a typed client
+/// bound to the handle it found.
+#[must_use = "futures do nothing unless awaited"]
+pub struct Query<C> {
+    cluster: Cluster,
+    node: Arc<str>,
+    lookup: BoxFuture<Result<Handle, CallError>>,
+    client: fn(Endpoint) -> C,
+}
+
+impl<C> std::fmt::Debug for Query<C> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Query")
+            .field("node", &self.node)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<C> Future for Query<C> {
+    type Output = Result<C, CallError>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let handle = std::task::ready!(self.lookup.as_mut().poll(cx))?;
+        let endpoint = self.cluster.endpoint(&self.node, handle);
+        Poll::Ready(Ok((self.client)(endpoint)))
     }
 }
 

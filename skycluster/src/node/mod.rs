@@ -21,7 +21,7 @@ mod sender;
 mod status;
 
 pub use auth::Auth;
-pub use cluster::Cluster;
+pub use cluster::{Cluster, Query};
 pub use config::{Config, NodeAddr};
 pub use options::Options;
 pub use proxy::{Endpoint, IntoAddress};
