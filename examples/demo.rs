@@ -99,15 +99,12 @@ struct Battle {
 impl BattleMgr for Battle {
     async fn create_room(&self) -> Result<Room, String> {
         // Ask db for whatever handle it registered as `@db` (cluster.query),
-        // so db's handles are nobody else's business. (Not
-        // `query::<dyn Db>`: its future is not `Send` inside this method,
-        // see topology.rs.)
-        let handle = self
+        // so db's handles are nobody else's business.
+        let db = self
             .cluster
-            .query_name("db", "db")
+            .query::<dyn Db>("db")
             .await
             .map_err(|e| e.to_string())?;
-        let db = self.cluster.proxy::<dyn Db>("db", handle);
         let host = self.cluster.name().unwrap_or("?").to_owned();
         db.new_room(host).await.map_err(|e| e.to_string())
     }

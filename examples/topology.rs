@@ -62,17 +62,12 @@ impl BattleMgr for Battle {
             mode,
         };
         // Ask `db` which handle is registered as `@db` (Skynet's
-        // `cluster.query`), then bind a typed client to that handle.
-        // (`cluster.query::<dyn Db>("db")` does both in one call, but its
-        // future cannot be awaited inside a `Send` future such as this
-        // method's: rustc reports "implementation of `Service` is not
-        // general enough".)
-        let handle = self
+        // `cluster.query`) and bind a typed client to that handle.
+        let db = self
             .cluster
-            .query_name("db", "db")
+            .query::<dyn Db>("db")
             .await
             .map_err(|e| e.to_string())?;
-        let db = self.cluster.proxy::<dyn Db>("db", handle);
         db.save_room(room.clone())
             .await
             .map_err(|e| e.to_string())?;
