@@ -7,7 +7,8 @@
 //! over the same stretch of calls; the count divided by the calls
 //! completed in it is the figure. A reallocation counts as an allocation.
 //!
-//! `cargo run --release -p benches --bin allocs [-- --systems skycluster,tarpc,ceiling]`
+//! `cargo run --release -p benches --bin allocs [-- --systems skycluster,tarpc,ceiling]
+//! [--workloads w1c1,w1c32,w2,w3]`
 
 use std::process::ExitCode;
 
@@ -15,38 +16,51 @@ use benches::compare::{counting, System, Workload};
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let systems: Vec<System> = match args.iter().position(|a| a == "--systems") {
-        Some(i) => match args
-            .get(i + 1)
-            .map(|v| v.split(',').map(str::parse).collect::<Result<Vec<_>, _>>())
-        {
-            Some(Ok(systems)) => systems,
-            Some(Err(e)) => return fail(&e),
-            None => return fail("--systems needs a value"),
-        },
-        None => System::ALL.to_vec(),
+    let list = |key: &str| -> Result<Option<Vec<String>>, String> {
+        match args.iter().position(|a| a == key) {
+            None => Ok(None),
+            Some(i) => args
+                .get(i + 1)
+                .map(|v| Some(v.split(',').map(str::to_owned).collect()))
+                .ok_or_else(|| format!("{key} needs a value")),
+        }
     };
-    let workloads = [
-        Workload::Echo { conc: 1, size: 16 },
-        Workload::Echo { conc: 32, size: 16 },
-        Workload::Echo {
-            conc: 4,
-            size: 256 << 10,
-        },
-        Workload::Push { size: 16 },
-    ];
-    println!("| workload | system | client allocs/call | server allocs/call | client bytes/call | server bytes/call |");
-    println!("| --- | --- | --- | --- | --- | --- |");
+    let parsed = list("--systems").and_then(|systems| {
+        let systems: Vec<System> = match systems {
+            Some(names) => names.iter().map(|n| n.parse()).collect::<Result<_, _>>()?,
+            None => System::ALL.to_vec(),
+        };
+        let workloads: Vec<Workload> = match list("--workloads")? {
+            Some(names) => names.iter().map(|n| n.parse()).collect::<Result<_, _>>()?,
+            None => vec![
+                Workload::Echo { conc: 1, size: 16 },
+                Workload::Echo { conc: 32, size: 16 },
+                Workload::Echo {
+                    conc: 4,
+                    size: 256 << 10,
+                },
+                Workload::Push { size: 16 },
+            ],
+        };
+        Ok((systems, workloads))
+    });
+    let (systems, workloads) = match parsed {
+        Ok(parsed) => parsed,
+        Err(e) => return fail(&e),
+    };
+    println!("| workload | system | client allocs/call | server allocs/call | client bytes/call | server bytes/call | calls counted |");
+    println!("| --- | --- | --- | --- | --- | --- | --- |");
     for workload in workloads {
         for &system in &systems {
             match counting::count(system, workload, measure) {
                 Ok(c) => println!(
-                    "| {} | {system} | {:.2} | {:.2} | {:.0} | {:.0} |",
+                    "| {} | {system} | {:.2} | {:.2} | {:.0} | {:.0} | {} |",
                     workload.label(),
                     c.client.count_total as f64 / c.calls as f64,
                     c.server.count_total as f64 / c.served as f64,
                     c.client.bytes_total as f64 / c.calls as f64,
                     c.server.bytes_total as f64 / c.served as f64,
+                    c.calls,
                 ),
                 Err(e) => return fail(&format!("{} {system}: {e}", workload.name())),
             }
