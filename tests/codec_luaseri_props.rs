@@ -457,6 +457,34 @@ fn multi_value_calls_look_like_skynet_pack() {
 }
 
 #[test]
+fn flattened_and_renamed_fields_still_match() {
+    // Field names reach serde_derive's visitors as bytes; flatten buffers them.
+    #[derive(Debug, PartialEq, Serialize, Deserialize)]
+    struct Inner {
+        hp: i32,
+    }
+    #[derive(Debug, PartialEq, Serialize, Deserialize)]
+    struct Outer {
+        #[serde(rename = "Name")]
+        name: String,
+        #[serde(flatten)]
+        inner: Inner,
+        #[serde(flatten)]
+        rest: HashMap<String, i64>,
+    }
+    let v: Value = r#"{Name = "orc", hp = 7, speed = 3}"#.parse().expect("literal");
+    let bytes = pack(&[v]).expect("pack");
+    let o: Outer = from_slice(&bytes).expect("flattened");
+    assert_eq!(o.name, "orc");
+    assert_eq!(o.inner, Inner { hp: 7 });
+    assert_eq!(o.rest.get("speed"), Some(&3));
+    assert_eq!(
+        from_slice::<Outer>(&to_vec(&o).expect("encode")).expect("round trip"),
+        o
+    );
+}
+
+#[test]
 fn enums_take_lua_friendly_forms() {
     assert_eq!(
         unpack(&to_vec(&Shape::Empty).expect("unit")).expect("unpack")[0].to_string(),

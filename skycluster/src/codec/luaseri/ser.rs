@@ -803,3 +803,91 @@ impl<'b, 'a> ser::Serializer for MultiSerializer<'b, 'a> {
         ser::Serializer::serialize_struct_variant(self.inner, name, index, variant, len)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use serde::Serialize;
+
+    use super::*;
+
+    #[derive(Serialize)]
+    struct Point {
+        x: i32,
+        y: Option<i32>,
+    }
+
+    #[derive(Serialize)]
+    enum Shape {
+        Dot,
+        Circle(u8),
+        Rect(u8, u8),
+        Named { n: u8 },
+    }
+
+    #[test]
+    fn structs_are_tables_with_string_keys() {
+        let bytes = to_vec(&Point { x: 1, y: None }).unwrap();
+        assert_eq!(
+            bytes,
+            [0x06, 0x0c, b'x', 0x0a, 0x01, 0x0c, b'y', 0x00, 0x00]
+        );
+    }
+
+    #[test]
+    fn enums_take_their_lua_forms() {
+        assert_eq!(to_vec(&Shape::Dot).unwrap(), [0x1c, b'D', b'o', b't']);
+        assert_eq!(
+            to_vec(&Shape::Circle(3)).unwrap(),
+            [0x06, 0x34, b'C', b'i', b'r', b'c', b'l', b'e', 0x0a, 0x03, 0x00]
+        );
+        assert_eq!(
+            to_vec(&Shape::Rect(1, 2)).unwrap(),
+            [0x06, 0x24, b'R', b'e', b'c', b't', 0x16, 0x0a, 1, 0x0a, 2, 0x00, 0x00]
+        );
+        assert_eq!(
+            to_vec(&Shape::Named { n: 0 }).unwrap(),
+            [0x06, 0x2c, b'N', b'a', b'm', b'e', b'd', 0x06, 0x0c, b'n', 0x02, 0x00, 0x00]
+        );
+    }
+
+    #[test]
+    fn sequences_of_unknown_length_become_pairs() {
+        struct Unsized;
+        impl Serialize for Unsized {
+            fn serialize<S: ser::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.collect_seq([7u8, 8].iter().filter(|_| true))
+            }
+        }
+        assert_eq!(
+            to_vec(&Unsized).unwrap(),
+            [0x06, 0x0a, 0x01, 0x0a, 0x07, 0x0a, 0x02, 0x0a, 0x08, 0x00]
+        );
+    }
+
+    #[test]
+    fn maps_keep_nil_values_and_refuse_nil_keys() {
+        let mut m = BTreeMap::new();
+        m.insert("a", None::<i32>);
+        assert_eq!(to_vec(&m).unwrap(), [0x06, 0x0c, b'a', 0x00, 0x00]);
+        let mut m = BTreeMap::new();
+        m.insert(None::<i32>, 1);
+        assert_eq!(to_vec(&m), Err(Error::InvalidKey("nil")));
+    }
+
+    #[test]
+    fn light_userdata_survives_serde() {
+        let bytes = to_vec(&Value::LightUserdata(0x1122)).unwrap();
+        assert_eq!(bytes, [0x03, 0x22, 0x11, 0, 0, 0, 0, 0, 0]);
+    }
+
+    #[test]
+    fn a_failed_write_leaves_the_buffer_alone() {
+        let mut buf = vec![1];
+        assert!(write(&mut buf, &(1u8, u64::MAX)).is_err());
+        assert_eq!(buf, [1]);
+        assert!(write_multi(&mut buf, &(1u8, u64::MAX)).is_err());
+        assert_eq!(buf, [1]);
+    }
+}

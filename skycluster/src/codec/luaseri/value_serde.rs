@@ -502,3 +502,56 @@ impl<'de> de::VariantAccess<'de> for Payload {
         ValueDeserializer(self.0.unwrap_or_default()).deserialize_map(visitor)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use serde::Deserialize;
+
+    use super::*;
+    use crate::codec::luaseri::{from_value, to_vec, unpack};
+
+    #[test]
+    fn values_read_into_rust_types() {
+        #[derive(Debug, PartialEq, Deserialize)]
+        struct S {
+            a: Vec<Option<u8>>,
+            b: (f64, String),
+            e: E,
+        }
+        #[derive(Debug, PartialEq, Deserialize)]
+        enum E {
+            V { n: i8 },
+        }
+        let v: Value = "{a = {1, nil, 3}, b = {2, 'x'}, e = {V = {n = -1}}}"
+            .parse()
+            .unwrap();
+        let s: S = from_value(v).unwrap();
+        assert_eq!(
+            s,
+            S {
+                a: vec![Some(1), None, Some(3)],
+                b: (2.0, "x".into()),
+                e: E::V { n: -1 }
+            }
+        );
+    }
+
+    #[test]
+    fn tables_serialize_as_sequences_only_when_they_are_one() {
+        let seq: Value = "{1, 2}".parse().unwrap();
+        assert_eq!(to_vec(&seq).unwrap(), [0x16, 0x0a, 1, 0x0a, 2, 0x00]);
+        let mixed: Value = "{1, x = 2}".parse().unwrap();
+        let back = unpack(&to_vec(&mixed).unwrap()).unwrap();
+        assert_eq!(back, [mixed]);
+    }
+
+    #[test]
+    fn values_deserialize_from_any_shape() {
+        let v: Value = from_value(Value::from(vec![Value::from(1)])).unwrap();
+        assert_eq!(v.to_string(), "{1}");
+        let t: Table = from_value("{k = true}".parse::<Value>().unwrap()).unwrap();
+        assert_eq!(t.get_str("k"), Some(&Value::Boolean(true)));
+        assert!(from_value::<Table>(Value::from(1)).is_err());
+        assert!(from_value::<u64>(Value::Integer(-1)).is_err());
+    }
+}
