@@ -40,7 +40,10 @@
 //! (a `__pairs` proxy, or holes: missing keys read as nil, so a
 //! `Vec<Option<T>>` gets `None` there). Struct fields and map entries whose
 //! value is `nil` are written as pairs `k, nil`, which Lua simply drops; a
-//! missing `Option` field reads as `None`.
+//! missing `Option` field reads as `None`. Field and variant names reach
+//! serde's visitors as bytes (`visit_borrowed_bytes`), which saves a UTF-8
+//! check per key; serde_derive's visitors take them, and a hand-written
+//! identifier visitor has to implement `visit_bytes`.
 //!
 //! # Limits
 //!
