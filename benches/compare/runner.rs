@@ -423,7 +423,7 @@ fn render(
     let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
     let show_load = |l: Option<f64>| l.map_or("?".to_owned(), |l| format!("{l:.2}"));
     out += &format!(
-        "\nskycluster comparison, {} (UTC), {cores} cores, {}, 1-min load {} before, {} after\n",
+        "\nskycluster comparison, {} (UTC), {cores} cores, {}, 1-min load {} before, {} after\n\n",
         today(),
         procfs::cpu_model(),
         show_load(load.0),
