@@ -1,6 +1,7 @@
 //! bincode 2 through serde: the default codec between Rust nodes.
 
-use bytes::{BufMut, Bytes, BytesMut};
+use bincode::enc::write::SizeWriter;
+use bytes::Bytes;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
@@ -31,11 +32,16 @@ fn config() -> bincode::config::Configuration {
 
 impl Codec for Bincode {
     fn encode_call<A: Serialize + ?Sized>(method: &str, args: &A) -> Result<Bytes, CodecError> {
-        let mut out = BytesMut::with_capacity(64).writer();
-        bincode::serde::encode_into_std_write(method, &mut out, config())
-            .and_then(|_| bincode::serde::encode_into_std_write(args, &mut out, config()))
-            .map_err(|e| CodecError::new(FORMAT, e))?;
-        Ok(out.into_inner().freeze())
+        encode_exact(
+            |w| {
+                bincode::serde::encode_into_std_write(method, w, config())?;
+                bincode::serde::encode_into_std_write(args, w, config())
+            },
+            |size| {
+                bincode::serde::encode_into_writer(method, &mut *size, config())?;
+                bincode::serde::encode_into_writer(args, size, config())
+            },
+        )
     }
 
     fn decode_method(payload: &[u8]) -> Result<(&str, &[u8]), CodecError> {
@@ -50,15 +56,32 @@ impl Codec for Bincode {
     }
 
     fn encode_reply<R: Serialize + ?Sized>(reply: &R) -> Result<Bytes, CodecError> {
-        let mut out = BytesMut::with_capacity(32).writer();
-        bincode::serde::encode_into_std_write(reply, &mut out, config())
-            .map_err(|e| CodecError::new(FORMAT, e))?;
-        Ok(out.into_inner().freeze())
+        encode_exact(
+            |w| bincode::serde::encode_into_std_write(reply, w, config()),
+            |size| bincode::serde::encode_into_writer(reply, size, config()),
+        )
     }
 
     fn decode_reply<R: DeserializeOwned>(payload: &[u8]) -> Result<R, CodecError> {
         decode_exact(payload)
     }
+}
+
+/// Sizes the encoding first (no allocation), then writes it into a buffer
+/// of exactly that size: one allocation, no regrowth, and a `Bytes` that
+/// needs no separate shared header.
+fn encode_exact(
+    write: impl FnOnce(&mut Vec<u8>) -> Result<usize, bincode::error::EncodeError>,
+    size: impl FnOnce(&mut SizeWriter) -> Result<(), bincode::error::EncodeError>,
+) -> Result<Bytes, CodecError> {
+    let mut sized = SizeWriter::default();
+    size(&mut sized).map_err(|e| CodecError::new(FORMAT, e))?;
+    if sized.bytes_written == 0 {
+        return Ok(Bytes::new());
+    }
+    let mut out = Vec::with_capacity(sized.bytes_written);
+    write(&mut out).map_err(|e| CodecError::new(FORMAT, e))?;
+    Ok(Bytes::from(out))
 }
 
 /// Decodes `T` and insists every byte was used: leftovers mean the two

@@ -12,7 +12,7 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context, Poll};
+use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
@@ -62,6 +62,8 @@ struct Agent {
     wbuf: BytesMut,
     pieces: VecDeque<Pieces>,
     trace: Option<Bytes>,
+    /// The last address resolved, at which registry version, to what.
+    resolved: Option<(Address, u64, Arc<dyn crate::service::Handler>)>,
 }
 
 /// Serves `stream` until the peer closes it, it breaks a limit, or the
@@ -89,6 +91,7 @@ pub(crate) async fn serve(
         wbuf: BytesMut::with_capacity(64 * 1024),
         pieces: VecDeque::new(),
         trace: None,
+        resolved: None,
     };
     let (mut rd, mut wr) = stream.split();
     let mut rbuf = BytesMut::with_capacity(64 * 1024);
@@ -176,11 +179,21 @@ impl Agent {
                 let session = request.session;
                 let push = request.push;
                 match self.dispatch(request) {
-                    Dispatch::Run(future) => self.running.push(Running {
-                        session,
-                        push,
-                        future,
-                    }),
+                    Dispatch::Run(mut future) => {
+                        // Most handlers finish on their first poll: run it
+                        // here and skip the FuturesUnordered task. A future
+                        // still pending is polled again (with the right
+                        // waker) as soon as it is pushed.
+                        let mut cx = Context::from_waker(Waker::noop());
+                        match future.as_mut().poll(&mut cx) {
+                            Poll::Ready(outcome) => self.finish(session, push, outcome),
+                            Poll::Pending => self.running.push(Running {
+                                session,
+                                push,
+                                future,
+                            }),
+                        }
+                    }
                     Dispatch::Answer(answer) => self.reply(session, answer),
                 }
             }
@@ -204,9 +217,22 @@ impl Agent {
         if request.address.is_query() {
             return Dispatch::Answer(query_name(cluster, &request.payload));
         }
-        let handler = match cluster.resolve(&request.address) {
-            Ok(handler) => handler,
-            Err(text) => return Dispatch::Answer(Err(text)),
+        let version = cluster.registry.version();
+        let cached = match &self.resolved {
+            Some((address, v, handler)) if *v == version && *address == request.address => {
+                Some(Arc::clone(handler))
+            }
+            _ => None,
+        };
+        let handler = match cached {
+            Some(handler) => handler,
+            None => match cluster.resolve(&request.address) {
+                Ok(handler) => {
+                    self.resolved = Some((request.address.clone(), version, Arc::clone(&handler)));
+                    handler
+                }
+                Err(text) => return Dispatch::Answer(Err(text)),
+            },
         };
         // The tag applies to the next call; pushes see it but leave it.
         let trace = if request.push {

@@ -2,7 +2,7 @@
 
 use std::collections::HashMap;
 use std::fmt;
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 
 use crate::service::Handler;
@@ -51,6 +51,8 @@ impl fmt::Display for Handle {
 #[derive(Default)]
 pub(crate) struct Registry {
     next: AtomicU32,
+    /// Bumped by every change, so that agents can cache lookups.
+    version: AtomicU64,
     services: RwLock<HashMap<u32, Arc<dyn Handler>>>,
     /// `.name` -> handle, keyed without the dot.
     local: RwLock<HashMap<Box<str>, Handle>>,
@@ -88,6 +90,7 @@ impl Registry {
     pub(crate) fn spawn(&self, handler: Arc<dyn Handler>) -> Handle {
         let handle = Handle(self.next.fetch_add(1, Ordering::Relaxed));
         write(&self.services).insert(handle.0, handler);
+        self.bump();
         handle
     }
 
@@ -99,6 +102,7 @@ impl Registry {
         let removed = write(&self.services).remove(&handle.0).is_some();
         write(&self.local).retain(|_, h| *h != handle);
         write(&self.registered).retain(|_, h| *h != handle);
+        self.bump();
         removed
     }
 
@@ -109,6 +113,7 @@ impl Registry {
         check_name(name, bare, 1)?;
         self.require(handle)?;
         write(&self.local).insert(bare.into(), handle);
+        self.bump();
         Ok(())
     }
 
@@ -130,12 +135,24 @@ impl Registry {
             });
         }
         registered.insert(bare.into(), handle);
+        self.bump();
         Ok(())
     }
 
     pub(crate) fn unregister(&self, name: &str) -> Option<Handle> {
         let bare = name.strip_prefix('@').unwrap_or(name);
-        write(&self.registered).remove(bare)
+        let removed = write(&self.registered).remove(bare);
+        self.bump();
+        removed
+    }
+
+    fn bump(&self) {
+        self.version.fetch_add(1, Ordering::Release);
+    }
+
+    /// Changes so far; a lookup made at one version holds until it moves.
+    pub(crate) fn version(&self) -> u64 {
+        self.version.load(Ordering::Acquire)
     }
 
     pub(crate) fn registered(&self, bare: &str) -> Option<Handle> {

@@ -151,12 +151,17 @@ impl Sender {
         let started = Instant::now();
         let heard = self.heard.load(Ordering::Relaxed);
         let (session, rx) = self.start_call(address, payload, trace)?;
-        let guard = Forget {
+        let mut guard = Forget {
             sender: self,
             session,
+            armed: true,
         };
         let outcome = match tokio::time::timeout(timeout, rx).await {
-            Ok(Ok(outcome)) => outcome,
+            Ok(Ok(outcome)) => {
+                // Whoever sent this removed the waiter already.
+                guard.armed = false;
+                outcome
+            }
             // The waiter is only dropped after being failed; be safe anyway.
             Ok(Err(_)) => Err(ErrorKind::Disconnected {
                 reason: "the sender went away".into(),
@@ -296,15 +301,19 @@ impl Sender {
 
     /// Makes sure a connection is up or on its way, or says why not.
     fn ready(self: &Arc<Self>, st: &mut State) -> Result<(), ErrorKind> {
-        let addr = match &st.target {
-            Target::Disabled => return Err(ErrorKind::Disabled),
-            Target::At(addr) => addr.clone(),
-        };
+        if matches!(st.target, Target::Disabled) {
+            return Err(ErrorKind::Disabled);
+        }
         match &st.conn {
             Conn::Up(_) | Conn::Connecting(_) => return Ok(()),
             Conn::Backoff { until, error } if Instant::now() < *until => return Err(error.clone()),
             Conn::Idle | Conn::Backoff { .. } => {}
         }
+        // Only now, when a connection starts, is the address cloned.
+        let Target::At(addr) = &st.target else {
+            return Err(ErrorKind::Disabled);
+        };
+        let addr = addr.clone();
         // Every event of the connection carries the node it goes to.
         let span = tracing::debug_span!("sender", node = %self.node, %addr);
         let task = tokio::spawn(Arc::clone(self).run(addr, st.generation).instrument(span));
@@ -541,11 +550,14 @@ impl Sender {
 struct Forget<'a> {
     sender: &'a Sender,
     session: u32,
+    armed: bool,
 }
 
 impl Drop for Forget<'_> {
     fn drop(&mut self) {
-        self.sender.forget(self.session);
+        if self.armed {
+            self.sender.forget(self.session);
+        }
     }
 }
 
