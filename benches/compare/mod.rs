@@ -6,13 +6,13 @@
 //! (`taskset`), both this same binary with a role argument, each on a
 //! tokio current-thread runtime, with one TCP connection between them.
 //!
-//! * [`runner`]: the parent. Spawns the pair, samples both processes'
+//! * `runner`: the parent. Spawns the pair, samples both processes'
 //!   CPU time (and, for pushes, the server's message count) when the
 //!   client says its measured window starts and ends, and prints the table.
-//! * [`driver`]: the client process. Warms up, then runs the workload's
+//! * `driver`: the client process. Warms up, then runs the workload's
 //!   tasks through one shared client for the measured window.
-//! * [`sky`], [`rpc`], [`ceiling`]: the three systems, each a server and a
-//!   client behind [`BenchClient`].
+//! * `sky`, `rpc`, `ceiling`: the three systems, each a server and a
+//!   client behind `BenchClient`.
 //! * [`counting`]: the same servers and clients on two threads of one
 //!   process, for `--bin allocs`.
 //!
