@@ -10,7 +10,7 @@ use skycluster::codec::luaseri::Value;
 use skycluster::{Cluster, Config, ErrorKind, HandlerError, Options, Request};
 use tokio::sync::mpsc;
 
-use support::node::{bounded, client, echo_server, pack, s};
+use support::node::{bounded, client, echo_server, pack, s, sink_server};
 
 #[tokio::test]
 async fn raw_calls_reach_handles_local_names_and_registered_names() {
@@ -151,18 +151,7 @@ async fn replies_are_matched_by_session_in_any_order() {
 
 #[tokio::test]
 async fn pushes_arrive_in_order_and_get_no_reply() {
-    let server = Cluster::new(Config::new());
-    let addr = server.listen("127.0.0.1:0").await.expect("listen");
-    let (tx, mut rx) = mpsc::unbounded_channel();
-    let sink = server.spawn_handler(move |req: Request| {
-        let tx = tx.clone();
-        async move {
-            tx.send((req.is_push(), req.into_payload()))
-                .expect("receiver alive");
-            Ok::<_, HandlerError>(Bytes::new())
-        }
-    });
-    server.name_local(".sink", sink).expect("name");
+    let (_server, addr, mut rx) = sink_server().await;
     let game = client(&[("battle1", addr)], Options::default());
     let count = 2_000u32;
     for i in 0..count {
@@ -170,8 +159,9 @@ async fn pushes_arrive_in_order_and_get_no_reply() {
             .expect("queued");
     }
     for i in 0..count {
-        let (push, payload) = bounded("push", rx.recv()).await.expect("delivered");
-        assert!(push);
+        let req = bounded("push", rx.recv()).await.expect("delivered");
+        assert!(req.is_push());
+        let payload = req.into_payload();
         assert_eq!(&payload[..], &i.to_le_bytes(), "push {i} out of order");
     }
 }

@@ -8,7 +8,9 @@ use bytes::Bytes;
 use skycluster::{Config, ErrorKind, Options};
 
 use support::fault_proxy::{FaultProxy, Mode};
-use support::node::{bounded, client, echo_server, pack, s};
+use support::node::{
+    bounded, client, connected, echo_server, in_flight_at_least, pack, s, sink_server,
+};
 use support::process::NodeProcess;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -37,12 +39,7 @@ async fn a_killed_node_fails_pending_calls_at_once_and_a_restart_is_picked_up() 
         })
         .collect();
     // Wait until all five are on the wire.
-    bounded("calls in flight", async {
-        while game.status().nodes[0].in_flight < 5 {
-            tokio::task::yield_now().await;
-        }
-    })
-    .await;
+    in_flight_at_least(&game, 5).await;
     node.kill();
     for task in pending {
         let (result, took) = bounded("pending call", task).await.expect("task");
@@ -115,12 +112,7 @@ async fn a_reload_moving_a_node_ends_in_flight_calls_and_new_calls_go_to_the_new
         })
         .collect();
     // The 500 slow calls are on the old connection when the node moves.
-    bounded("calls in flight", async {
-        while game.status().nodes[0].in_flight < 500 {
-            tokio::task::yield_now().await;
-        }
-    })
-    .await;
+    in_flight_at_least(&game, 500).await;
     game.reload_with(Config::new().with_node("battle1", new_addr.to_string()));
     let mut ok = 0;
     for task in in_flight {
@@ -251,12 +243,7 @@ async fn a_cut_connection_fails_pending_calls_and_the_next_call_reconnects() {
                 .await
         })
     };
-    bounded("in flight", async {
-        while game.status().nodes[0].in_flight < 1 {
-            tokio::task::yield_now().await;
-        }
-    })
-    .await;
+    in_flight_at_least(&game, 1).await;
     proxy.set(Mode::Cut);
     let err = bounded("cut", slow).await.expect("task").expect_err("cut");
     assert!(
@@ -285,12 +272,7 @@ async fn graceful_shutdown_finishes_calls_in_flight_and_refuses_new_connections(
             })
         })
         .collect();
-    bounded("in flight", async {
-        while game.status().nodes[0].in_flight < 10 {
-            tokio::task::yield_now().await;
-        }
-    })
-    .await;
+    in_flight_at_least(&game, 10).await;
     bounded("shutdown", server.shutdown(Duration::from_secs(10))).await;
     for call in calls {
         let reply = bounded("call in flight", call).await.expect("task");
@@ -307,20 +289,7 @@ async fn graceful_shutdown_finishes_calls_in_flight_and_refuses_new_connections(
 
 #[tokio::test]
 async fn ten_thousand_pushes_arrive_complete_and_in_order() {
-    use skycluster::{Cluster, HandlerError, Request};
-    use tokio::sync::mpsc;
-
-    let server = Cluster::new(Config::new());
-    let addr = server.listen("127.0.0.1:0").await.expect("listen");
-    let (tx, mut rx) = mpsc::unbounded_channel();
-    let sink = server.spawn_handler(move |req: Request| {
-        let tx = tx.clone();
-        async move {
-            tx.send(req.into_payload()).expect("receiver alive");
-            Ok::<_, HandlerError>(Bytes::new())
-        }
-    });
-    server.name_local(".sink", sink).expect("name");
+    let (_server, addr, mut rx) = sink_server().await;
     let game = client(&[("battle1", addr)], Options::default());
     // Some pushes are large enough to go in pieces, interleaved with the
     // small ones that follow them; order must still hold.
@@ -333,47 +302,26 @@ async fn ten_thousand_pushes_arrive_complete_and_in_order() {
             .expect("queued");
     }
     for i in 0..10_000u32 {
-        let payload = bounded("push", rx.recv()).await.expect("delivered");
+        let payload = bounded("push", rx.recv())
+            .await
+            .expect("delivered")
+            .into_payload();
         assert_eq!(&payload[..4], &i.to_le_bytes(), "push {i} out of order");
     }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn across_a_dropped_connection_pushes_arrive_at_most_once_and_in_order() {
-    use skycluster::{Cluster, HandlerError, Request};
-    use tokio::sync::mpsc;
-
-    let server = Cluster::new(Config::new());
-    let addr = server.listen("127.0.0.1:0").await.expect("listen");
-    let (tx, mut rx) = mpsc::unbounded_channel();
-    let sink = server.spawn_handler(move |req: Request| {
-        let tx = tx.clone();
-        async move {
-            let n = u32::from_le_bytes(req.payload()[..4].try_into().expect("4 bytes"));
-            tx.send(n).expect("receiver alive");
-            Ok::<_, HandlerError>(Bytes::new())
-        }
-    });
-    server.name_local(".sink", sink).expect("name");
+    let (_server, addr, mut rx) = sink_server().await;
     let proxy = FaultProxy::start(addr).await;
     let game = client(&[("battle1", proxy.addr)], Options::default());
     for i in 0..1000u32 {
         game.send("battle1", ".sink", Bytes::from(i.to_le_bytes().to_vec()))
             .expect("queued");
     }
-    bounded("connected", async {
-        while !game.status().nodes[0].connected {
-            tokio::task::yield_now().await;
-        }
-    })
-    .await;
+    connected(&game, true).await;
     proxy.set(Mode::Cut);
-    bounded("drop noticed", async {
-        while game.status().nodes[0].connected {
-            tokio::task::yield_now().await;
-        }
-    })
-    .await;
+    connected(&game, false).await;
     proxy.set(Mode::Forward);
     for i in 1000..2000u32 {
         game.send("battle1", ".sink", Bytes::from(i.to_le_bytes().to_vec()))
@@ -382,7 +330,8 @@ async fn across_a_dropped_connection_pushes_arrive_at_most_once_and_in_order() {
     let mut last = None;
     bounded("second batch", async {
         while last != Some(1999) {
-            let n = rx.recv().await.expect("sink alive");
+            let req = rx.recv().await.expect("sink alive");
+            let n = u32::from_le_bytes(req.payload()[..4].try_into().expect("4 bytes"));
             assert!(
                 last.is_none_or(|l| n > l),
                 "{n} after {last:?}: duplicated or reordered"

@@ -64,3 +64,46 @@ pub fn client(nodes: &[(&str, SocketAddr)], options: Options) -> Cluster {
     }
     Cluster::with_options(config, options)
 }
+
+/// A node with one raw service, `.sink`, that hands every request it gets
+/// (calls and pushes) to the returned channel and replies with nothing.
+pub async fn sink_server() -> (
+    Cluster,
+    SocketAddr,
+    tokio::sync::mpsc::UnboundedReceiver<Request>,
+) {
+    let server = Cluster::new(Config::new());
+    let addr = server.listen("127.0.0.1:0").await.expect("listen");
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    let sink = server.spawn_handler(move |req: Request| {
+        let tx = tx.clone();
+        async move {
+            tx.send(req).expect("receiver alive");
+            Ok::<_, HandlerError>(Bytes::new())
+        }
+    });
+    server.name_local(".sink", sink).expect("name");
+    (server, addr, rx)
+}
+
+/// Waits (bounded) until `cluster` has at least `n` calls in flight to the
+/// first node of its config.
+pub async fn in_flight_at_least(cluster: &Cluster, n: usize) {
+    bounded("calls in flight", async {
+        while cluster.status().nodes[0].in_flight < n {
+            tokio::task::yield_now().await;
+        }
+    })
+    .await;
+}
+
+/// Waits (bounded) until the sender to the first node of `cluster`'s
+/// config is connected (`true`) or not (`false`).
+pub async fn connected(cluster: &Cluster, up: bool) {
+    bounded("connection state", async {
+        while cluster.status().nodes[0].connected != up {
+            tokio::task::yield_now().await;
+        }
+    })
+    .await;
+}
