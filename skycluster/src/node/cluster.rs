@@ -26,7 +26,7 @@ use super::status::{ListenerStatus, NodeStatus, Status};
 use super::Options;
 use crate::codec::luaseri::{self, Value};
 use crate::service::{BoxFuture, Handler, Service};
-use crate::wire::Address;
+use crate::wire::{Address, Name};
 use crate::{CallError, Error, ErrorKind, Result};
 
 /// One node's view of the cluster: Skynet's `cluster` module.
@@ -236,9 +236,13 @@ impl Cluster {
     /// [`ErrorKind::InvalidAddress`] when the string has neither form.
     pub fn endpoint_at(&self, target: &str) -> Result<Endpoint, CallError> {
         let (node, address) = split_target(target).ok_or_else(|| {
+            // No node could be split off: name the whole string as both,
+            // rather than an address the caller never wrote.
+            let address = Name::new(Bytes::copy_from_slice(target.as_bytes()))
+                .map_or(Address::Name(Name::from_static("<invalid>")), Address::Name);
             CallError::new(
                 target,
-                Address::QUERY,
+                address,
                 ErrorKind::InvalidAddress {
                     reason: format!("`{target}` is not `node@name` or `node.name`").into(),
                 },

@@ -211,15 +211,17 @@ impl Endpoint {
         if cluster.is_local(&target.node) {
             return self.call_local(payload, timeout).await;
         }
-        let deadline = Instant::now() + timeout;
-        let sender = match target.sender.get() {
-            Some(sender) => sender,
+        // The usual path: the sender is cached and the whole timeout is
+        // left, with no clock read here.
+        let (sender, left) = match target.sender.get() {
+            Some(sender) => (sender, timeout),
             None => {
+                let deadline = Instant::now() + timeout;
                 let sender = cluster.sender(&target.node, Some(deadline)).await?;
-                target.sender.get_or_init(|| sender)
+                let left = deadline.saturating_duration_since(Instant::now());
+                (target.sender.get_or_init(|| sender), left)
             }
         };
-        let left = deadline.saturating_duration_since(Instant::now());
         sender
             .call(&target.address, payload, left, self.trace.as_ref())
             .await

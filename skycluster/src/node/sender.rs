@@ -528,15 +528,20 @@ impl Sender {
     /// Hands replies to their waiters under one lock.
     fn complete(&self, replies: &mut Vec<Reply>) {
         let mut st = self.lock();
+        let mut last_started = None;
         for reply in replies.drain(..) {
             let Some(waiter) = st.pending.remove(&reply.session) else {
                 tracing::debug!(node = %self.node, session = reply.session, "reply for no waiting call");
                 continue;
             };
-            st.last_rtt = Some(waiter.started.elapsed());
+            last_started = Some(waiter.started);
             let outcome = reply.result.map_err(remote_error);
             // The caller may have given up already; that is fine.
             let _ = waiter.tx.send(outcome);
+        }
+        // One clock read per batch, not per reply: status shows the last.
+        if let Some(started) = last_started {
+            st.last_rtt = Some(started.elapsed());
         }
     }
 
