@@ -5,6 +5,7 @@ pub mod fault_proxy;
 pub mod node;
 pub mod process;
 pub mod run;
+pub mod services;
 
 use std::path::PathBuf;
 

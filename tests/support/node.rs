@@ -29,30 +29,13 @@ pub fn s(text: &str) -> Value {
     Value::String(text.as_bytes().to_vec())
 }
 
-/// Starts a server node named `name` on an ephemeral port with an `@echo`
-/// raw service (also `.echo`) that replies with its payload, and a `.slow`
-/// service whose payload is the milliseconds to wait before echoing.
+/// Starts a server node named `name` on an ephemeral port hosting the
+/// services of [`super::services::install`].
 pub async fn echo_server(name: &str, options: Options) -> (Cluster, SocketAddr) {
     let cluster = Cluster::with_options(Config::new(), options);
     cluster.set_name(name).expect("fresh cluster");
     let addr = cluster.listen("127.0.0.1:0").await.expect("listen");
-    let echo = cluster
-        .spawn_handler(|req: Request| async move { Ok::<_, HandlerError>(req.into_payload()) });
-    cluster.register_name("echo", echo).expect("register");
-    cluster.name_local(".echo", echo).expect("name");
-    let slow = cluster.spawn_handler(|req: Request| async move {
-        let text = String::from_utf8_lossy(req.payload()).into_owned();
-        let ms: u64 = text
-            .parse()
-            .map_err(|_| HandlerError::new("not a number"))?;
-        tokio::time::sleep(Duration::from_millis(ms)).await;
-        Ok(req.into_payload())
-    });
-    cluster.name_local(".slow", slow).expect("name");
-    let fail = cluster.spawn_handler(|_req: Request| async move {
-        Err::<Bytes, _>(HandlerError::new("room is full"))
-    });
-    cluster.name_local(".fail", fail).expect("name");
+    super::services::install(&cluster).expect("install services");
     (cluster, addr)
 }
 
