@@ -24,7 +24,9 @@ use std::path::PathBuf;
 use serde::Deserialize;
 use serde_json::Value as Json;
 use sha2::{Digest, Sha256};
-use skycluster::codec::luaseri::{self, pack, unpack, Deserializer, Error, Table, Value};
+use skycluster::codec::luaseri::{
+    self, pack, unpack, Deserializer, Error, ErrorKind, Table, Value,
+};
 
 fn vectors_path() -> PathBuf {
     let dir = std::env::var_os("SKYCLUSTER_VECTORS")
@@ -290,16 +292,17 @@ fn check_unpack_error(entry: &Json) -> Result<(), String> {
 
 fn check_pack_error(entry: &Json) -> Result<(), String> {
     let values = values_of(entry, "pack_values")?;
-    match pack(&values) {
-        Err(Error::TooDeepToPack { .. }) => {}
+    match pack(&values).map_err(Error::into_kind) {
+        Err(ErrorKind::TooDeepToPack { .. }) => {}
         other => return Err(format!("pack gave {other:?}")),
     }
     match values
         .iter()
         .map(luaseri::to_vec)
         .collect::<Result<Vec<_>, _>>()
+        .map_err(Error::into_kind)
     {
-        Err(Error::TooDeepToPack { .. }) => {}
+        Err(ErrorKind::TooDeepToPack { .. }) => {}
         other => return Err(format!("serde gave {other:?}")),
     }
     Ok(())

@@ -11,7 +11,7 @@ use serde::de::{self, DeserializeSeed, IntoDeserializer, Visitor};
 
 use super::decode::{check_depth, Item, Reader};
 use super::encode::{TAG_REAL, TYPE_NIL};
-use super::error::{Error, Result};
+use super::error::{Error, ErrorKind, Result};
 use super::value::{f64_to_i64, sequence_tail, Value};
 use super::value_serde::ValueDeserializer;
 
@@ -66,7 +66,7 @@ impl<'de> Deserializer<'de> {
     ///
     /// # Errors
     ///
-    /// [`Error::TrailingBytes`] if values remain.
+    /// [`ErrorKind::TrailingBytes`] if values remain.
     ///
     /// # Examples
     ///
@@ -83,9 +83,10 @@ impl<'de> Deserializer<'de> {
         if self.reader.is_at_end() {
             Ok(())
         } else {
-            Err(Error::TrailingBytes {
+            Err(ErrorKind::TrailingBytes {
                 offset: self.reader.pos(),
-            })
+            }
+            .into())
         }
     }
 
@@ -220,7 +221,7 @@ impl<'de> Deserializer<'de> {
 /// # Errors
 ///
 /// A decode error (with its byte offset), a type mismatch, an empty input,
-/// or [`Error::TrailingBytes`] when more than one value is present.
+/// or [`ErrorKind::TrailingBytes`] when more than one value is present.
 ///
 /// # Examples
 ///
@@ -610,10 +611,11 @@ impl<'de> TableSeq<'_, 'de> {
             return Ok(());
         }
         let pairs = self.de.reader.read_pairs(self.de.depth - 1)?;
-        let tail = sequence_tail(pairs, self.yielded + 1).map_err(|message| Error::Message {
-            message: message.into_boxed_str(),
-            offset: Some(self.start),
-        })?;
+        let tail =
+            sequence_tail(pairs, self.yielded + 1).map_err(|message| ErrorKind::Message {
+                message: message.into_boxed_str(),
+                offset: Some(self.start),
+            })?;
         self.tail = Some(tail.into_iter());
         Ok(())
     }
@@ -624,11 +626,12 @@ impl<'de> TableSeq<'_, 'de> {
             || (!self.done && !self.de.eat_terminator());
         if extra {
             self.de.check_not_at_end("table key")?;
-            return Err(Error::Message {
+            return Err(ErrorKind::Message {
                 message: format!("table has more than the {} values expected", self.yielded)
                     .into_boxed_str(),
                 offset: Some(self.start),
-            });
+            }
+            .into());
         }
         self.done = true;
         Ok(())
@@ -713,9 +716,10 @@ impl<'de> de::MapAccess<'de> for TableMap<'_, 'de> {
             return Ok(None);
         }
         if self.de.reader.peek() == Some(TAG_REAL) && self.de.reader.next_is_nan() {
-            return Err(Error::NanKey {
+            return Err(ErrorKind::NanKey {
                 offset: self.de.reader.pos(),
-            });
+            }
+            .into());
         }
         seed.deserialize(&mut *self.de).map(Some)
     }
@@ -737,8 +741,10 @@ impl<'de> de::EnumAccess<'de> for UnitVariant<'de> {
 
     fn variant_seed<V: DeserializeSeed<'de>>(self, seed: V) -> Result<(V::Value, Self)> {
         let value = match std::str::from_utf8(self.name) {
-            Ok(s) => seed.deserialize(de::value::BorrowedStrDeserializer::new(s))?,
-            Err(_) => seed.deserialize(de::value::BorrowedBytesDeserializer::new(self.name))?,
+            Ok(s) => seed.deserialize(de::value::BorrowedStrDeserializer::<Error>::new(s))?,
+            Err(_) => seed.deserialize(de::value::BorrowedBytesDeserializer::<Error>::new(
+                self.name,
+            ))?,
         };
         Ok((value, self))
     }
@@ -1008,12 +1014,13 @@ mod tests {
     #[test]
     fn truncated_tables_are_errors() {
         assert!(matches!(
-            from_slice::<Vec<u8>>(&[0x0e, 0x0a, 0x01]),
-            Err(Error::Truncated { offset: 3, .. })
+            from_slice::<Vec<u8>>(&[0x0e, 0x0a, 0x01]).map_err(Error::into_kind),
+            Err(ErrorKind::Truncated { offset: 3, .. })
         ));
         assert!(matches!(
-            from_slice::<std::collections::HashMap<String, u8>>(&[0x06, 0x0c, b'a']),
-            Err(Error::Truncated { .. })
+            from_slice::<std::collections::HashMap<String, u8>>(&[0x06, 0x0c, b'a'])
+                .map_err(Error::into_kind),
+            Err(ErrorKind::Truncated { .. })
         ));
     }
 
@@ -1032,8 +1039,8 @@ mod tests {
         assert!(from_slice::<E>(&[0x06, 0x00]).is_err());
         assert!(from_slice::<E>(&[0x06, 0x0c, b'A', 0x0a, 0x02, 0x0c, b'B', 0x09, 0x00]).is_err());
         assert!(matches!(
-            from_slice::<E>(&[0x06, 0x0c, b'A', 0x0a, 0x02]),
-            Err(Error::Truncated { .. })
+            from_slice::<E>(&[0x06, 0x0c, b'A', 0x0a, 0x02]).map_err(Error::into_kind),
+            Err(ErrorKind::Truncated { .. })
         ));
     }
 

@@ -14,7 +14,7 @@ use super::encode::{
     TAG_REAL, TYPE_BOOLEAN, TYPE_LONG_STRING, TYPE_NIL, TYPE_NUMBER, TYPE_SHORT_STRING, TYPE_TABLE,
     TYPE_USERDATA,
 };
-use super::error::{Error, Result};
+use super::error::{Error, ErrorKind, Result};
 use super::value::{Table, Value};
 use super::MAX_UNPACK_DEPTH;
 
@@ -280,20 +280,22 @@ impl<'de> Reader<'de> {
                         })?
                     }
                     _ => {
-                        return Err(Error::InvalidStringCookie {
+                        return Err(ErrorKind::InvalidStringCookie {
                             offset: start,
                             cookie,
-                        })
+                        }
+                        .into())
                     }
                 };
                 Item::Str(self.take(len, "string")?)
             }
             TYPE_TABLE => Item::Table(self.read_table_count(cookie)?),
             _ => {
-                return Err(Error::InvalidTag {
+                return Err(ErrorKind::InvalidTag {
                     offset: start,
                     tag: t,
-                })
+                }
+                .into())
             }
         })
     }
@@ -308,10 +310,11 @@ impl<'de> Reader<'de> {
             NUMBER_DWORD => i64::from(i32::from_le_bytes(self.take_array("dword")?)),
             NUMBER_QWORD => i64::from_le_bytes(self.take_array("qword")?),
             _ => {
-                return Err(Error::InvalidNumberCookie {
+                return Err(ErrorKind::InvalidNumberCookie {
                     offset: start,
                     cookie,
-                })
+                }
+                .into())
             }
         })
     }
@@ -323,13 +326,14 @@ impl<'de> Reader<'de> {
         let start = self.pos;
         let t = self.read_tag("table array count")?;
         if t & 7 != TYPE_NUMBER || t >> 3 == NUMBER_REAL {
-            return Err(Error::InvalidTableCount {
+            return Err(ErrorKind::InvalidTableCount {
                 offset: start,
                 tag: t,
-            });
+            }
+            .into());
         }
         let count = self.read_integer(start, t >> 3)?;
-        let n = usize::try_from(count).map_err(|_| Error::NegativeTableCount {
+        let n = usize::try_from(count).map_err(|_| ErrorKind::NegativeTableCount {
             offset: start,
             count,
         })?;
@@ -385,7 +389,9 @@ impl<'de> Reader<'de> {
             let key = self.read_value(depth + 1, "table key")?;
             match key {
                 Value::Nil => return Ok(hash),
-                Value::Real(f) if f.is_nan() => return Err(Error::NanKey { offset: key_start }),
+                Value::Real(f) if f.is_nan() => {
+                    return Err(ErrorKind::NanKey { offset: key_start }.into())
+                }
                 _ => {}
             }
             let value = self.read_value(depth + 1, "table value")?;
@@ -427,7 +433,9 @@ impl<'de> Reader<'de> {
             let key_start = self.pos;
             match self.read_item("table key")? {
                 Item::Nil => return Ok(()),
-                Item::Real(f) if f.is_nan() => return Err(Error::NanKey { offset: key_start }),
+                Item::Real(f) if f.is_nan() => {
+                    return Err(ErrorKind::NanKey { offset: key_start }.into())
+                }
                 Item::Table(n) => self.skip_table_body(key_start, n, depth + 1)?,
                 _ => {}
             }
@@ -440,10 +448,11 @@ impl<'de> Reader<'de> {
 #[inline]
 pub(crate) fn check_depth(start: usize, depth: usize) -> Result<()> {
     if depth >= MAX_UNPACK_DEPTH {
-        return Err(Error::TooDeepToUnpack {
+        return Err(ErrorKind::TooDeepToUnpack {
             offset: start,
             limit: MAX_UNPACK_DEPTH,
-        });
+        }
+        .into());
     }
     Ok(())
 }
@@ -514,47 +523,51 @@ mod tests {
     fn errors_name_the_offset() {
         assert_eq!(
             unpack(&[0x02, 0x1d, 0, 0, 0]),
-            Err(Error::InvalidStringCookie {
+            Err(ErrorKind::InvalidStringCookie {
                 offset: 1,
                 cookie: 3
-            })
+            }
+            .into())
         );
         assert_eq!(
             unpack(&[0x4a, 0, 0]),
-            Err(Error::InvalidNumberCookie {
+            Err(ErrorKind::InvalidNumberCookie {
                 offset: 0,
                 cookie: 9
-            })
+            }
+            .into())
         );
         assert_eq!(
             unpack(&[0xfe, 0x42, 0, 0, 0, 0, 0, 0, 0xf0, 0x3f]),
-            Err(Error::InvalidTableCount {
+            Err(ErrorKind::InvalidTableCount {
                 offset: 1,
                 tag: 0x42
-            })
+            }
+            .into())
         );
         assert_eq!(
             unpack(&[0xfe, 0x22, 0xff, 0xff, 0xff, 0xff]),
-            Err(Error::NegativeTableCount {
+            Err(ErrorKind::NegativeTableCount {
                 offset: 1,
                 count: -1
-            })
+            }
+            .into())
         );
         assert_eq!(
             unpack(&[0x06, 0x42, 0, 0, 0, 0, 0, 0, 0xf8, 0xff, 0x02, 0x00]),
-            Err(Error::NanKey { offset: 1 })
+            Err(ErrorKind::NanKey { offset: 1 }.into())
         );
         assert!(matches!(
-            unpack(&[0x1e, 0x02]),
-            Err(Error::Truncated {
+            unpack(&[0x1e, 0x02]).map_err(Error::into_kind),
+            Err(ErrorKind::Truncated {
                 offset: 2,
                 what: "table array value",
                 ..
             })
         ));
         assert!(matches!(
-            unpack(&[0xfe, 0x32, 0, 0, 0, 0, 0, 0, 0, 0x10]),
-            Err(Error::Truncated {
+            unpack(&[0xfe, 0x32, 0, 0, 0, 0, 0, 0, 0, 0x10]).map_err(Error::into_kind),
+            Err(ErrorKind::Truncated {
                 what: "table array",
                 ..
             })
@@ -573,10 +586,11 @@ mod tests {
         let too_deep = vec![0x0e; 1_000_000];
         assert_eq!(
             unpack(&too_deep),
-            Err(Error::TooDeepToUnpack {
+            Err(ErrorKind::TooDeepToUnpack {
                 offset: MAX_UNPACK_DEPTH,
                 limit: MAX_UNPACK_DEPTH
-            })
+            }
+            .into())
         );
         let mut reader = Reader::new(&too_deep);
         assert!(reader.skip_value(0, "value").is_err());

@@ -4,7 +4,7 @@
 //! Every writer appends to a `Vec<u8>` and picks the encoding Skynet's
 //! `lua-seri.c` picks, so packing the same Lua data gives the same bytes.
 
-use super::error::{Error, Result};
+use super::error::{Error, ErrorKind, Result};
 use super::value::Value;
 use super::MAX_PACK_DEPTH;
 
@@ -102,7 +102,7 @@ pub(crate) fn write_string(buf: &mut Vec<u8>, s: &[u8]) -> Result<()> {
         buf.reserve(5 + len);
         buf.extend_from_slice(&[tag(TYPE_LONG_STRING, 4), b[0], b[1], b[2], b[3]]);
     } else {
-        return Err(Error::StringTooLong { len });
+        return Err(ErrorKind::StringTooLong { len }.into());
     }
     buf.extend_from_slice(s);
     Ok(())
@@ -149,14 +149,16 @@ pub(crate) fn write_light_userdata(buf: &mut Vec<u8>, p: u64) {
 #[inline]
 pub(crate) fn check_written_key(buf: &[u8], start: usize) -> Result<()> {
     match buf.get(start..) {
-        Some([t, ..]) if t & 7 == TYPE_NIL => Err(Error::InvalidKey("nil")),
+        Some([t, ..]) if t & 7 == TYPE_NIL => Err(ErrorKind::InvalidKey("nil").into()),
         Some([TAG_REAL, rest @ ..]) => {
             let bits = rest
                 .get(..8)
                 .and_then(|b| <[u8; 8]>::try_from(b).ok())
                 .map(u64::from_le_bytes);
             match bits {
-                Some(bits) if f64::from_bits(bits).is_nan() => Err(Error::InvalidKey("NaN")),
+                Some(bits) if f64::from_bits(bits).is_nan() => {
+                    Err(ErrorKind::InvalidKey("NaN").into())
+                }
                 _ => Ok(()),
             }
         }
@@ -169,10 +171,10 @@ pub(crate) fn check_written_key(buf: &[u8], start: usize) -> Result<()> {
 ///
 /// # Errors
 ///
-/// [`Error::TooDeepToPack`] for tables nested deeper than
+/// [`ErrorKind::TooDeepToPack`] for tables nested deeper than
 /// [`MAX_PACK_DEPTH`](super::MAX_PACK_DEPTH) (Skynet refuses them too),
-/// [`Error::InvalidKey`] for a nil or NaN table key, and
-/// [`Error::StringTooLong`] for a string over 4 GiB.
+/// [`ErrorKind::InvalidKey`] for a nil or NaN table key, and
+/// [`ErrorKind::StringTooLong`] for a string over 4 GiB.
 ///
 /// # Examples
 ///
@@ -221,9 +223,10 @@ pub fn pack_into(buf: &mut Vec<u8>, values: &[Value]) -> Result<()> {
 /// table nested `L` deep), refusing what Skynet refuses.
 pub(crate) fn write_value(buf: &mut Vec<u8>, v: &Value, depth: usize) -> Result<()> {
     if depth > MAX_PACK_DEPTH {
-        return Err(Error::TooDeepToPack {
+        return Err(ErrorKind::TooDeepToPack {
             limit: MAX_PACK_DEPTH,
-        });
+        }
+        .into());
     }
     match v {
         Value::Nil => write_nil(buf),
@@ -239,8 +242,8 @@ pub(crate) fn write_value(buf: &mut Vec<u8>, v: &Value, depth: usize) -> Result<
             }
             for (k, item) in &t.hash {
                 match k {
-                    Value::Nil => return Err(Error::InvalidKey("nil")),
-                    Value::Real(f) if f.is_nan() => return Err(Error::InvalidKey("NaN")),
+                    Value::Nil => return Err(ErrorKind::InvalidKey("nil").into()),
+                    Value::Real(f) if f.is_nan() => return Err(ErrorKind::InvalidKey("NaN").into()),
                     _ => {}
                 }
                 write_value(buf, k, depth + 1)?;
@@ -330,7 +333,7 @@ mod tests {
         assert!(pack(&[nested(32, leaf())]).is_ok());
         assert_eq!(
             pack(&[nested(33, leaf())]),
-            Err(Error::TooDeepToPack { limit: 32 })
+            Err(ErrorKind::TooDeepToPack { limit: 32 }.into())
         );
         assert!(pack(&[nested(33, Table::new())]).is_ok());
         assert!(pack(&[nested(34, Table::new())]).is_err());
@@ -343,12 +346,15 @@ mod tests {
         let mut buf = vec![1, 2];
         assert_eq!(
             pack_into(&mut buf, &[Value::Table(t)]),
-            Err(Error::InvalidKey("NaN"))
+            Err(ErrorKind::InvalidKey("NaN").into())
         );
         assert_eq!(buf, [1, 2]);
         let mut t = Table::new();
         t.hash.push((Value::Nil, Value::Integer(1)));
-        assert_eq!(pack(&[Value::Table(t)]), Err(Error::InvalidKey("nil")));
+        assert_eq!(
+            pack(&[Value::Table(t)]),
+            Err(ErrorKind::InvalidKey("nil").into())
+        );
     }
 
     #[test]

@@ -17,7 +17,7 @@
 use std::fmt::{self, Write as _};
 use std::str::FromStr;
 
-use super::error::{Error, Result};
+use super::error::{Error, ErrorKind, Result};
 use super::value::{Table, Value};
 use super::MAX_UNPACK_DEPTH;
 
@@ -190,7 +190,7 @@ impl Value {
     ///
     /// # Errors
     ///
-    /// [`Error::Syntax`], naming the line, column and byte offset.
+    /// [`ErrorKind::Syntax`], naming the line, column and byte offset.
     ///
     /// # Examples
     ///
@@ -242,12 +242,13 @@ impl<'a> Parser<'a> {
             .iter()
             .rposition(|b| *b == b'\n')
             .map_or(0, |i| i + 1);
-        Error::Syntax {
+        ErrorKind::Syntax {
             message: message.into().into_boxed_str(),
             offset,
             line,
             column: offset - line_start + 1,
         }
+        .into()
     }
 
     fn peek(&self) -> Option<u8> {
@@ -868,8 +869,8 @@ mod tests {
         let err = "{\n  1,\n  @}".parse::<Value>().unwrap_err();
         assert!(
             matches!(
-                err,
-                Error::Syntax {
+                err.kind(),
+                ErrorKind::Syntax {
                     line: 3,
                     column: 3,
                     offset: 9,

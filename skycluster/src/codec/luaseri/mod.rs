@@ -15,7 +15,7 @@
 //!   several, the way `skynet.call(addr, "lua", "method", a, b)` sends its
 //!   arguments. [`write()`] and [`write_multi`] append to a buffer you own.
 //!   [`Serializer`] and [`Deserializer`] are there for custom drivers.
-//! * [`Error`]: every decode error names the byte offset.
+//! * [`Error`] and [`ErrorKind`]: every decode error names the byte offset.
 //!
 //! # How Rust types map to Lua
 //!
@@ -85,14 +85,14 @@ mod value_serde;
 pub use de::{from_slice, from_slice_multi, from_value, Deserializer};
 pub use decode::unpack;
 pub use encode::{pack, pack_into};
-pub use error::{Error, Result};
+pub use error::{Error, ErrorKind, Result};
 pub use ser::{
     to_value, to_vec, to_vec_multi, write, write_multi, MapSerializer, SeqSerializer, Serializer,
 };
 pub use value::{Table, Value};
 
 /// The deepest table nesting Skynet packs: a value inside more than this
-/// many tables is refused with [`Error::TooDeepToPack`].
+/// many tables is refused with [`ErrorKind::TooDeepToPack`].
 ///
 /// 32 nested tables holding a value pack; 33 pack only if the innermost
 /// one is empty, as with Skynet's `MAX_DEPTH`.
@@ -113,15 +113,16 @@ pub const MAX_PACK_DEPTH: usize = 32;
 
 /// The deepest table nesting the decoder accepts, well above the 200 levels
 /// Skynet was seen to unpack; deeper input fails with
-/// [`Error::TooDeepToUnpack`] instead of exhausting the stack.
+/// [`ErrorKind::TooDeepToUnpack`] instead of exhausting the stack.
 ///
 /// # Examples
 ///
 /// ```
-/// use skycluster::codec::luaseri::{unpack, Error, MAX_UNPACK_DEPTH};
+/// use skycluster::codec::luaseri::{unpack, ErrorKind, MAX_UNPACK_DEPTH};
 ///
 /// let hostile = vec![0x0e; 1_000_000]; // a million nested table headers
-/// assert!(matches!(unpack(&hostile), Err(Error::TooDeepToUnpack { .. })));
+/// let err = unpack(&hostile).unwrap_err();
+/// assert!(matches!(err.kind(), ErrorKind::TooDeepToUnpack { .. }));
 /// # let _ = MAX_UNPACK_DEPTH;
 /// ```
 pub const MAX_UNPACK_DEPTH: usize = 256;

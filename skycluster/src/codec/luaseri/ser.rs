@@ -16,7 +16,7 @@ use super::encode::{
     check_written_key, write_bool, write_integer, write_light_userdata, write_nil, write_real,
     write_string, write_table_end, write_table_header,
 };
-use super::error::{Error, Result};
+use super::error::{Error, ErrorKind, Result};
 use super::value::Value;
 use super::MAX_PACK_DEPTH;
 
@@ -70,9 +70,10 @@ impl<'a> Serializer<'a> {
     #[inline]
     fn element<T: ?Sized + Serialize>(&mut self, value: &T) -> Result<()> {
         if self.depth > MAX_PACK_DEPTH {
-            return Err(Error::TooDeepToPack {
+            return Err(ErrorKind::TooDeepToPack {
                 limit: MAX_PACK_DEPTH,
-            });
+            }
+            .into());
         }
         value.serialize(&mut *self)
     }
@@ -96,9 +97,10 @@ impl<'a> Serializer<'a> {
     fn open_variant(&mut self, variant: &str) -> Result<()> {
         self.open(0)?;
         if self.depth > MAX_PACK_DEPTH {
-            return Err(Error::TooDeepToPack {
+            return Err(ErrorKind::TooDeepToPack {
                 limit: MAX_PACK_DEPTH,
-            });
+            }
+            .into());
         }
         write_string(self.out, variant.as_bytes())
     }
@@ -123,9 +125,9 @@ impl<'a> Serializer<'a> {
 ///
 /// # Errors
 ///
-/// [`Error::TooDeepToPack`] past [`MAX_PACK_DEPTH`](super::MAX_PACK_DEPTH)
-/// nested tables, [`Error::IntegerOutOfRange`] for a `u64` above
-/// `i64::MAX`, [`Error::InvalidKey`] for a map key that is nil or NaN, and
+/// [`ErrorKind::TooDeepToPack`] past [`MAX_PACK_DEPTH`](super::MAX_PACK_DEPTH)
+/// nested tables, [`ErrorKind::IntegerOutOfRange`] for a `u64` above
+/// `i64::MAX`, [`ErrorKind::InvalidKey`] for a map key that is nil or NaN, and
 /// whatever the value's `Serialize` impl reports.
 ///
 /// # Examples
@@ -487,9 +489,10 @@ impl<'b, 'a> SeqSerializer<'b, 'a> {
     #[inline]
     fn open(ser: &'b mut Serializer<'a>, len: Option<usize>, variant: bool) -> Result<Self> {
         if variant && ser.depth > MAX_PACK_DEPTH {
-            return Err(Error::TooDeepToPack {
+            return Err(ErrorKind::TooDeepToPack {
                 limit: MAX_PACK_DEPTH,
-            });
+            }
+            .into());
         }
         ser.open(len.unwrap_or(0))?;
         Ok(SeqSerializer {
@@ -506,9 +509,10 @@ impl<'b, 'a> SeqSerializer<'b, 'a> {
         if self.expected.is_none() {
             let key = i64::try_from(self.written).map_err(|_| Error::out_of_range(self.written))?;
             if self.ser.depth > MAX_PACK_DEPTH {
-                return Err(Error::TooDeepToPack {
+                return Err(ErrorKind::TooDeepToPack {
                     limit: MAX_PACK_DEPTH,
-                });
+                }
+                .into());
             }
             write_integer(self.ser.out, key);
         }
@@ -600,9 +604,10 @@ impl<'b, 'a> MapSerializer<'b, 'a> {
     #[inline]
     fn open(ser: &'b mut Serializer<'a>, variant: bool) -> Result<Self> {
         if variant && ser.depth > MAX_PACK_DEPTH {
-            return Err(Error::TooDeepToPack {
+            return Err(ErrorKind::TooDeepToPack {
                 limit: MAX_PACK_DEPTH,
-            });
+            }
+            .into());
         }
         ser.open(0)?;
         Ok(MapSerializer { ser, variant })
@@ -611,9 +616,10 @@ impl<'b, 'a> MapSerializer<'b, 'a> {
     #[inline]
     fn field<T: ?Sized + Serialize>(&mut self, key: &'static str, value: &T) -> Result<()> {
         if self.ser.depth > MAX_PACK_DEPTH {
-            return Err(Error::TooDeepToPack {
+            return Err(ErrorKind::TooDeepToPack {
                 limit: MAX_PACK_DEPTH,
-            });
+            }
+            .into());
         }
         write_string(self.ser.out, key.as_bytes())?;
         value.serialize(&mut *self.ser)
@@ -909,7 +915,7 @@ mod tests {
         assert_eq!(to_vec(&m).unwrap(), [0x06, 0x0c, b'a', 0x00, 0x00]);
         let mut m = BTreeMap::new();
         m.insert(None::<i32>, 1);
-        assert_eq!(to_vec(&m), Err(Error::InvalidKey("nil")));
+        assert_eq!(to_vec(&m), Err(ErrorKind::InvalidKey("nil").into()));
     }
 
     #[test]

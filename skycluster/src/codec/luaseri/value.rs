@@ -9,7 +9,7 @@
 use std::cmp::Ordering;
 use std::collections::BTreeMap;
 
-use super::error::Error;
+use super::error::{Error, ErrorKind};
 
 /// One Lua value, as `skynet.pack` carries it.
 ///
@@ -441,10 +441,11 @@ impl Value {
     }
 
     fn mismatch(&self, expected: &'static str) -> Error {
-        Error::TypeMismatch {
+        ErrorKind::TypeMismatch {
             expected,
             found: self.type_name(),
         }
+        .into()
     }
 }
 
@@ -713,9 +714,12 @@ impl TryFrom<Value> for String {
     /// Accepts a string holding valid UTF-8.
     fn try_from(v: Value) -> Result<Self, Error> {
         match v {
-            Value::String(s) => String::from_utf8(s).map_err(|_| Error::TypeMismatch {
-                expected: "utf-8 string",
-                found: "string",
+            Value::String(s) => String::from_utf8(s).map_err(|_| {
+                ErrorKind::TypeMismatch {
+                    expected: "utf-8 string",
+                    found: "string",
+                }
+                .into()
             }),
             other => Err(other.mismatch("string")),
         }
@@ -847,8 +851,8 @@ mod tests {
         assert!(i64::try_from(Value::Real(1e19)).is_err());
         assert_eq!(f64_to_i64(-9_223_372_036_854_775_808.0), Some(i64::MIN));
         assert!(matches!(
-            String::try_from(int(1)),
-            Err(Error::TypeMismatch {
+            String::try_from(int(1)).map_err(Error::into_kind),
+            Err(ErrorKind::TypeMismatch {
                 expected: "string",
                 found: "number"
             })

@@ -11,7 +11,7 @@ use std::fmt;
 use serde::de::{self, Deserialize, DeserializeSeed, IntoDeserializer, Visitor};
 use serde::ser::{self, Serialize, SerializeMap, SerializeSeq};
 
-use super::error::{Error, Result};
+use super::error::{Error, ErrorKind, Result};
 use super::ser::LIGHTUSERDATA_TOKEN;
 use super::value::{f64_to_i64, sequence_tail, Table, Value};
 
@@ -196,7 +196,7 @@ impl ValueDeserializer {
         let Table { mut array, hash } = table;
         if !hash.is_empty() {
             let next = array.len() + 1;
-            let tail = sequence_tail(hash, next).map_err(|m| Error::Message {
+            let tail = sequence_tail(hash, next).map_err(|m| ErrorKind::Message {
                 message: m.into_boxed_str(),
                 offset: None,
             })?;
