@@ -10,7 +10,7 @@
 use serde::de::{self, DeserializeSeed, IntoDeserializer, Visitor};
 
 use super::decode::{check_depth, Item, Reader};
-use super::encode::{TAG_REAL, TYPE_NIL};
+use super::encode::{TAG_REAL, TYPE_NIL, TYPE_SHORT_STRING};
 use super::error::{Error, ErrorKind, Result};
 use super::value::{f64_to_i64, sequence_tail, Value};
 use super::value_serde::ValueDeserializer;
@@ -315,6 +315,15 @@ impl<'de> Deserializer<'de> {
         if let Some(i) = self.reader.try_int() {
             return visitor.visit_i64(i).map_err(|e: Error| e.at(start));
         }
+        self.deserialize_integer_slow(visitor)
+    }
+
+    // The `*_slow` halves take what the `try_*` fast paths left. They stay
+    // out of line: inlined, they merged with the fast paths into jump
+    // tables that cost an indirect branch per field.
+
+    #[inline(never)]
+    fn deserialize_integer_slow<V: Visitor<'de>>(&mut self, visitor: V) -> Result<V::Value> {
         let (start, item) = self.item("integer")?;
         match item {
             Item::Int(i) => visitor.visit_i64(i).map_err(|e: Error| e.at(start)),
@@ -334,10 +343,63 @@ impl<'de> Deserializer<'de> {
         if let Some(f) = self.reader.try_real() {
             return visitor.visit_f64(f).map_err(|e: Error| e.at(start));
         }
+        self.deserialize_float_slow(visitor)
+    }
+
+    #[inline(never)]
+    fn deserialize_float_slow<V: Visitor<'de>>(&mut self, visitor: V) -> Result<V::Value> {
         let (start, item) = self.item("number")?;
         match item {
             Item::Real(f) => visitor.visit_f64(f).map_err(|e: Error| e.at(start)),
             Item::Int(i) => visitor.visit_f64(i as f64).map_err(|e: Error| e.at(start)),
+            other => self.visit_item(start, other, visitor),
+        }
+    }
+
+    #[inline(never)]
+    fn deserialize_bool_slow<V: Visitor<'de>>(&mut self, visitor: V) -> Result<V::Value> {
+        let (start, item) = self.item("boolean")?;
+        match item {
+            Item::Bool(b) => visitor.visit_bool(b).map_err(|e: Error| e.at(start)),
+            other => self.visit_item(start, other, visitor),
+        }
+    }
+
+    #[inline(never)]
+    fn deserialize_str_slow<V: Visitor<'de>>(&mut self, visitor: V) -> Result<V::Value> {
+        let (start, item) = self.item("string")?;
+        match item {
+            // Borrowed, and as text when it is UTF-8; a `String` visitor
+            // refuses the bytes with a type error.
+            Item::Str(s) => match std::str::from_utf8(s) {
+                Ok(s) => visitor.visit_borrowed_str(s),
+                Err(_) => visitor.visit_borrowed_bytes(s),
+            }
+            .map_err(|e: Error| e.at(start)),
+            other => self.visit_item(start, other, visitor),
+        }
+    }
+
+    /// A sequence, or a tuple padded to `pad_to`.
+    #[inline(never)]
+    fn deserialize_table_slow<V: Visitor<'de>>(
+        &mut self,
+        pad_to: Option<usize>,
+        visitor: V,
+    ) -> Result<V::Value> {
+        let (start, item) = self.item("table")?;
+        match item {
+            // `{1, nil}` packs as one value: Lua's length stops before a trailing nil.
+            Item::Table(n) => self.read_table_seq(start, n, pad_to, visitor),
+            other => self.visit_item(start, other, visitor),
+        }
+    }
+
+    #[inline(never)]
+    fn deserialize_map_slow<V: Visitor<'de>>(&mut self, visitor: V) -> Result<V::Value> {
+        let (start, item) = self.item("table")?;
+        match item {
+            Item::Table(n) => self.read_table_map(start, n, visitor),
             other => self.visit_item(start, other, visitor),
         }
     }
@@ -380,11 +442,7 @@ impl<'de> de::Deserializer<'de> for &mut Deserializer<'de> {
         if let Some(b) = self.reader.try_bool() {
             return visitor.visit_bool(b).map_err(|e: Error| e.at(start));
         }
-        let (start, item) = self.item("boolean")?;
-        match item {
-            Item::Bool(b) => visitor.visit_bool(b).map_err(|e: Error| e.at(start)),
-            other => self.visit_item(start, other, visitor),
-        }
+        self.deserialize_bool_slow(visitor)
     }
 
     fn deserialize_char<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
@@ -401,17 +459,7 @@ impl<'de> de::Deserializer<'de> for &mut Deserializer<'de> {
             }
             .map_err(|e: Error| e.at(start));
         }
-        let (start, item) = self.item("string")?;
-        match item {
-            // Borrowed, and as text when it is UTF-8; a `String` visitor
-            // refuses the bytes with a type error.
-            Item::Str(s) => match std::str::from_utf8(s) {
-                Ok(s) => visitor.visit_borrowed_str(s),
-                Err(_) => visitor.visit_borrowed_bytes(s),
-            }
-            .map_err(|e: Error| e.at(start)),
-            other => self.visit_item(start, other, visitor),
-        }
+        self.deserialize_str_slow(visitor)
     }
 
     #[inline]
@@ -474,11 +522,7 @@ impl<'de> de::Deserializer<'de> for &mut Deserializer<'de> {
         if let Some(n) = self.reader.try_table() {
             return self.read_table_seq(start, n, None, visitor);
         }
-        let (start, item) = self.item("table")?;
-        match item {
-            Item::Table(n) => self.read_table_seq(start, n, None, visitor),
-            other => self.visit_item(start, other, visitor),
-        }
+        self.deserialize_table_slow(None, visitor)
     }
 
     fn deserialize_tuple<V: Visitor<'de>>(self, len: usize, visitor: V) -> Result<V::Value> {
@@ -486,12 +530,7 @@ impl<'de> de::Deserializer<'de> for &mut Deserializer<'de> {
         if let Some(n) = self.reader.try_table() {
             return self.read_table_seq(start, n, Some(len), visitor);
         }
-        let (start, item) = self.item("table")?;
-        match item {
-            // `{1, nil}` packs as one value: Lua's length stops before a trailing nil.
-            Item::Table(n) => self.read_table_seq(start, n, Some(len), visitor),
-            other => self.visit_item(start, other, visitor),
-        }
+        self.deserialize_table_slow(Some(len), visitor)
     }
 
     fn deserialize_tuple_struct<V: Visitor<'de>>(
@@ -503,16 +542,13 @@ impl<'de> de::Deserializer<'de> for &mut Deserializer<'de> {
         self.deserialize_tuple(len, visitor)
     }
 
+    #[inline]
     fn deserialize_map<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
         let start = self.reader.pos();
         if let Some(n) = self.reader.try_table() {
             return self.read_table_map(start, n, visitor);
         }
-        let (start, item) = self.item("table")?;
-        match item {
-            Item::Table(n) => self.read_table_map(start, n, visitor),
-            other => self.visit_item(start, other, visitor),
-        }
+        self.deserialize_map_slow(visitor)
     }
 
     #[inline]
@@ -573,7 +609,7 @@ impl<'de> de::Deserializer<'de> for &mut Deserializer<'de> {
                 .visit_borrowed_bytes(s)
                 .map_err(|e: Error| e.at(start));
         }
-        self.deserialize_str(visitor)
+        self.deserialize_str_slow(visitor)
     }
 
     fn deserialize_ignored_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
@@ -711,7 +747,17 @@ impl<'de> de::MapAccess<'de> for TableMap<'_, 'de> {
             }
             return seed.deserialize(self.index.into_deserializer()).map(Some);
         }
-        if self.done || self.de.eat_terminator() {
+        if self.done {
+            return Ok(None);
+        }
+        // Struct keys are short strings: one test of the tag covers the
+        // terminator and NaN checks below.
+        if let Some(t) = self.de.reader.peek() {
+            if t & 7 == TYPE_SHORT_STRING {
+                return seed.deserialize(&mut *self.de).map(Some);
+            }
+        }
+        if self.de.eat_terminator() {
             self.done = true;
             return Ok(None);
         }

@@ -36,6 +36,51 @@ pub(crate) enum Item<'de> {
     Table(usize),
 }
 
+/// How an integer number tag's payload reads, by cookie.
+#[derive(Clone, Copy)]
+struct IntForm {
+    /// Payload bytes; more than 8 for cookies that are not integers.
+    len: u8,
+    /// The shift that sign-extends the payload (dwords only).
+    shift: u8,
+    /// The payload bits of an 8-byte little-endian load.
+    mask: u64,
+}
+
+const INT_FORMS: [IntForm; 32] = {
+    let mut forms = [IntForm {
+        len: u8::MAX,
+        shift: 0,
+        mask: 0,
+    }; 32];
+    forms[NUMBER_ZERO as usize] = IntForm {
+        len: 0,
+        shift: 0,
+        mask: 0,
+    };
+    forms[NUMBER_BYTE as usize] = IntForm {
+        len: 1,
+        shift: 0,
+        mask: 0xff,
+    };
+    forms[NUMBER_WORD as usize] = IntForm {
+        len: 2,
+        shift: 0,
+        mask: 0xffff,
+    };
+    forms[NUMBER_DWORD as usize] = IntForm {
+        len: 4,
+        shift: 32,
+        mask: 0xffff_ffff,
+    };
+    forms[NUMBER_QWORD as usize] = IntForm {
+        len: 8,
+        shift: 0,
+        mask: u64::MAX,
+    };
+    forms
+};
+
 /// A cursor over lua-seri bytes.
 #[derive(Debug, Clone)]
 pub(crate) struct Reader<'de> {
@@ -131,33 +176,32 @@ impl<'de> Reader<'de> {
         if t & 7 != TYPE_NUMBER {
             return None;
         }
-        let (v, len) = match (t >> 3, rest) {
-            (NUMBER_ZERO, _) => (0, 1),
-            (NUMBER_BYTE, [b, ..]) => (i64::from(*b), 2),
-            (NUMBER_WORD, [b0, b1, ..]) => (i64::from(u16::from_le_bytes([*b0, *b1])), 3),
-            (NUMBER_DWORD, [b0, b1, b2, b3, ..]) => {
-                (i64::from(i32::from_le_bytes([*b0, *b1, *b2, *b3])), 5)
-            }
-            (NUMBER_QWORD, [b0, b1, b2, b3, b4, b5, b6, b7, ..]) => (
-                i64::from_le_bytes([*b0, *b1, *b2, *b3, *b4, *b5, *b6, *b7]),
-                9,
-            ),
-            _ => return None,
-        };
-        self.pos = start + len;
+        let form = INT_FORMS[usize::from(t >> 3)];
+        // Eight bytes after the tag (true but near the end of a buffer): one
+        // load and a mask instead of a jump table on the width.
+        let bytes = <[u8; 8]>::try_from(rest.get(..8)?).ok()?;
+        if form.len > 8 {
+            return None;
+        }
+        let raw = u64::from_le_bytes(bytes) & form.mask;
+        // A dword is signed: shift its sign bit to the top and back.
+        let v = ((raw << form.shift) as i64) >> form.shift;
+        self.pos = start + 1 + usize::from(form.len);
         Some(v)
     }
 
     #[inline(always)]
     pub(crate) fn try_real(&mut self) -> Option<f64> {
         let start = self.pos;
-        match self.input.get(start..)? {
-            [TAG_REAL, b0, b1, b2, b3, b4, b5, b6, b7, ..] => {
-                self.pos = start + 9;
-                Some(f64::from_le_bytes([*b0, *b1, *b2, *b3, *b4, *b5, *b6, *b7]))
-            }
-            _ => None,
+        let (&t, rest) = self.input.get(start..)?.split_first()?;
+        if t != TAG_REAL {
+            return None;
         }
+        // One 8-byte load; a slice pattern binding each byte assembles them
+        // one by one.
+        let bytes = <[u8; 8]>::try_from(rest.get(..8)?).ok()?;
+        self.pos = start + 9;
+        Some(f64::from_le_bytes(bytes))
     }
 
     #[inline(always)]
@@ -494,6 +538,7 @@ pub fn unpack(input: &[u8]) -> Result<Vec<Value>> {
 
 #[cfg(test)]
 mod tests {
+    use super::super::encode::write_integer;
     use super::*;
 
     fn one(bytes: &[u8]) -> Result<Value> {
@@ -594,6 +639,62 @@ mod tests {
         );
         let mut reader = Reader::new(&too_deep);
         assert!(reader.skip_value(0, "value").is_err());
+    }
+
+    #[test]
+    fn fast_number_reads_agree_with_read_item() {
+        let mut cases: Vec<Vec<u8>> = Vec::new();
+        for v in [
+            0i64,
+            1,
+            255,
+            256,
+            65535,
+            65536,
+            -1,
+            i64::from(i32::MIN),
+            i64::MAX,
+            i64::MIN,
+        ] {
+            let mut buf = Vec::new();
+            write_integer(&mut buf, v);
+            cases.push(buf);
+        }
+        // Non-canonical widths, a dword's sign, a real, and tags that are
+        // not integers.
+        cases.push(vec![0x32, 1, 0, 0, 0, 0, 0, 0, 0]);
+        cases.push(vec![0x22, 0xfe, 0xff, 0xff, 0xff]);
+        cases.push(vec![0x22, 0xfe, 0xff, 0xff, 0x7f]);
+        cases.push(vec![0x42, 0, 0, 0, 0, 0, 0, 0xf8, 0x7f]);
+        cases.push(vec![0x1a, 0]);
+        cases.push(vec![0x4a, 0]);
+        cases.push(vec![0x0c, b'x']);
+        for case in cases {
+            // Right at the end of the input, and with bytes after it.
+            for pad in [0, 1, 8] {
+                let mut bytes = case.clone();
+                bytes.extend(std::iter::repeat_n(0, pad));
+                let expected = Reader::new(&bytes).read_item("value").ok();
+                let mut fast = Reader::new(&bytes);
+                match fast.try_int() {
+                    Some(i) => assert_eq!(expected, Some(Item::Int(i)), "{bytes:02x?}"),
+                    None => assert_eq!(fast.pos(), 0, "{bytes:02x?}"),
+                }
+                if fast.pos() > 0 {
+                    assert_eq!(fast.pos(), case.len(), "{bytes:02x?}");
+                }
+                let mut fast = Reader::new(&bytes);
+                match fast.try_real() {
+                    Some(f) => {
+                        assert!(
+                            matches!(expected, Some(Item::Real(g)) if g.to_bits() == f.to_bits())
+                        );
+                        assert_eq!(fast.pos(), 9);
+                    }
+                    None => assert_eq!(fast.pos(), 0, "{bytes:02x?}"),
+                }
+            }
+        }
     }
 
     #[test]
