@@ -90,6 +90,10 @@ pub(crate) struct Reader<'de> {
     /// count draws on it, so nested headers that each claim the whole rest
     /// of the input can't multiply the allocation.
     budget: usize,
+    /// Pairs of the tables being read into [`Value`]s, innermost last: each
+    /// table's pairs move out into a vector of exactly their number, rather
+    /// than one grown (and reallocated) a pair at a time.
+    pairs: Vec<(Value, Value)>,
 }
 
 impl<'de> Reader<'de> {
@@ -98,6 +102,7 @@ impl<'de> Reader<'de> {
             input,
             pos: 0,
             budget: input.len(),
+            pairs: Vec::new(),
         }
     }
 
@@ -427,19 +432,19 @@ impl<'de> Reader<'de> {
 
     /// Reads the key/value part of a table at `depth`, through its terminator.
     pub(crate) fn read_pairs(&mut self, depth: usize) -> Result<Vec<(Value, Value)>> {
-        let mut hash = Vec::new();
+        let base = self.pairs.len();
         loop {
             let key_start = self.pos;
             let key = self.read_value(depth + 1, "table key")?;
             match key {
-                Value::Nil => return Ok(hash),
+                Value::Nil => return Ok(self.pairs.drain(base..).collect()),
                 Value::Real(f) if f.is_nan() => {
                     return Err(ErrorKind::NanKey { offset: key_start }.into())
                 }
                 _ => {}
             }
             let value = self.read_value(depth + 1, "table value")?;
-            hash.push((key, value));
+            self.pairs.push((key, value));
         }
     }
 
