@@ -72,3 +72,31 @@ async fn plain_nodes_are_called_without_the_handshake() {
         .await
         .expect("no handshake with a plain node");
 }
+
+#[tokio::test]
+async fn a_call_times_out_on_time_while_the_handshake_stalls() {
+    // A peer that accepts and then says nothing: the handshake would wait
+    // out the connect timeout (10 s here); the call's own 200 ms rule.
+    let silent = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = silent.local_addr().expect("addr");
+    let accept = tokio::spawn(async move { silent.accept().await.map(|(s, _)| s) });
+    let options = Options {
+        connect_timeout: std::time::Duration::from_secs(10),
+        call_timeout: std::time::Duration::from_millis(200),
+        ..with_secret(b"correct horse")
+    };
+    let game = client(&[("vault", addr)], options);
+    let started = std::time::Instant::now();
+    let err = bounded("call", game.call("vault", "@echo", pack(&[s("x")])))
+        .await
+        .expect_err("no handshake, no answer");
+    assert!(err.is_timeout(), "{err}");
+    let waited = started.elapsed();
+    assert!(
+        waited < std::time::Duration::from_secs(5),
+        "the call waited {waited:?}, not its own timeout"
+    );
+    let _held_open = bounded("accepted", accept).await;
+}

@@ -87,7 +87,9 @@ fn encode_exact(
 /// Decodes `T` and insists every byte was used: leftovers mean the two
 /// sides disagree about the types.
 fn decode_exact<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, CodecError> {
-    let (value, used) = bincode::serde::decode_from_slice(bytes, config())
+    // Borrowing, owned values copy straight out of the slice; the owned
+    // decoder would zero a buffer for every byte string first.
+    let (value, used) = bincode::serde::borrow_decode_from_slice(bytes, config())
         .map_err(|e| CodecError::new(FORMAT, e))?;
     if used != bytes.len() {
         return Err(CodecError::new(

@@ -26,7 +26,9 @@ use tokio_util::sync::CancellationToken;
 use super::cluster::Inner;
 use crate::codec::luaseri::{self, Value};
 use crate::service::{BoxFuture, HandlerError, Request};
-use crate::wire::{encode_error, encode_ok, Address, Inbound, Pieces, RequestDecoder};
+use crate::wire::{
+    encode_error, encode_ok, write_pieces, Address, Inbound, Pieces, RequestDecoder, WRITE_BATCH,
+};
 
 /// A handler's future, with the session its reply goes to.
 struct Running {
@@ -109,10 +111,7 @@ pub(crate) async fn serve(
 
     loop {
         if agent.wbuf.is_empty() {
-            let wbuf = &mut agent.wbuf;
-            agent
-                .pieces
-                .retain_mut(|pieces| pieces.write_next(wbuf) && !pieces.is_done());
+            write_pieces(&mut agent.pieces, &mut agent.wbuf, WRITE_BATCH);
         }
         if !reading && agent.running.is_empty() && agent.wbuf.is_empty() {
             break;

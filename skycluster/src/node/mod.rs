@@ -15,6 +15,7 @@ mod auth;
 mod cluster;
 mod config;
 mod options;
+mod pending;
 mod proxy;
 mod registry;
 mod sender;

@@ -5,9 +5,11 @@
 //! its frame straight into the shared output buffer, records a waiter and
 //! wakes the connection task. That task swaps the whole buffer out and
 //! writes it in one go, so frames queued together leave together; pieces of
-//! large calls are added one per call per write, so a 10 MB payload does
-//! not hold small calls back. (Large pushes go out whole, to keep pushes in
-//! order.) Replies are matched to waiters by session, in any order.
+//! large calls follow, one piece of each in turn up to a batch per write,
+//! so a 10 MB payload does not hold small calls back. (Large pushes go out
+//! whole, to keep pushes in order.) Replies are matched to waiters by
+//! session, in any order. Timeouts are deadlines the connection sweeps
+//! (see [`super::pending`]), not a timer per call.
 //!
 //! Pushes are delivered at most once: those still queued when a connection
 //! drops are lost, never replayed.
@@ -16,7 +18,7 @@
 //! and after a failed connect calls fail fast (with the connect error) for
 //! a capped, jittered back-off, instead of each waiting out a timeout.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
@@ -29,15 +31,14 @@ use tokio::task::AbortHandle;
 use tokio_util::codec::Decoder;
 use tracing::Instrument;
 
+use super::pending::{Outcome, Pending, Waiter};
 use super::Options;
 use crate::service::HandlerError;
 use crate::wire::{
-    encode_push, encode_request, encode_trace, Address, Pieces, Reply, ReplyDecoder, Session,
-    TraceTag,
+    encode_push, encode_request, encode_trace, write_pieces, Address, Pieces, Reply, ReplyDecoder,
+    Session, TraceTag, WRITE_BATCH,
 };
 use crate::ErrorKind;
-
-type Outcome = Result<Bytes, ErrorKind>;
 
 /// Where the sender should connect.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -59,12 +60,6 @@ enum Conn {
 }
 
 #[derive(Debug)]
-struct Waiter {
-    tx: oneshot::Sender<Outcome>,
-    started: Instant,
-}
-
-#[derive(Debug)]
 struct State {
     target: Target,
     conn: Conn,
@@ -72,7 +67,7 @@ struct State {
     /// connection cannot touch the new one's state.
     generation: u64,
     next_session: Session,
-    pending: HashMap<u32, Waiter>,
+    pending: Pending,
     out: BytesMut,
     pieces: VecDeque<Pieces>,
     failures: u32,
@@ -100,6 +95,9 @@ pub(crate) struct Sender {
     options: Arc<Options>,
     state: Mutex<State>,
     wake: Notify,
+    /// Tells the sweeper that a call's deadline comes before its next
+    /// wake-up.
+    sweep_wake: Notify,
     /// Counts successful reads, so a timed-out call can tell whether the
     /// peer said anything at all while it waited.
     heard: AtomicU64,
@@ -121,7 +119,7 @@ impl Sender {
                 conn: Conn::Idle,
                 generation: 0,
                 next_session: Session::FIRST,
-                pending: HashMap::new(),
+                pending: Pending::default(),
                 out: BytesMut::new(),
                 pieces: VecDeque::new(),
                 failures: 0,
@@ -130,6 +128,7 @@ impl Sender {
                 probe: None,
             }),
             wake: Notify::new(),
+            sweep_wake: Notify::new(),
             heard: AtomicU64::new(0),
         })
     }
@@ -141,6 +140,10 @@ impl Sender {
     }
 
     /// Sends a request and waits for its reply, at most `timeout`.
+    ///
+    /// No timer is armed per call: the waiter carries its deadline, and the
+    /// connection's sweeper fails it with [`ErrorKind::Timeout`] once the
+    /// deadline has passed (see [`super::pending`]).
     pub(crate) async fn call(
         self: &Arc<Self>,
         address: &Address,
@@ -149,34 +152,30 @@ impl Sender {
         trace: Option<&TraceTag>,
     ) -> Outcome {
         let started = Instant::now();
-        let heard = self.heard.load(Ordering::Relaxed);
-        let (session, rx) = self.start_call(address, payload, trace)?;
+        let waiter = |tx| Waiter {
+            tx,
+            started,
+            deadline: deadline_after(started, timeout),
+            heard: self.heard.load(Ordering::Relaxed),
+        };
+        let (session, rx) = self.start_call(address, payload, trace, waiter)?;
         let mut guard = Forget {
             sender: self,
             session,
             armed: true,
         };
-        let outcome = match tokio::time::timeout(timeout, rx).await {
-            Ok(Ok(outcome)) => {
-                // Whoever sent this removed the waiter already.
-                guard.armed = false;
-                outcome
-            }
-            // The waiter is only dropped after being failed; be safe anyway.
-            Ok(Err(_)) => Err(ErrorKind::Disconnected {
+        let outcome = rx.await.unwrap_or_else(|_| {
+            // Waiters are only dropped after being answered or failed; be
+            // safe anyway.
+            Err(ErrorKind::Disconnected {
                 reason: "the sender went away".into(),
-            }),
-            Err(_) => {
-                tracing::debug!(node = %self.node, session, ?timeout, "call timed out");
-                if self.heard.load(Ordering::Relaxed) == heard {
-                    self.probe();
-                }
-                Err(ErrorKind::Timeout {
-                    elapsed: started.elapsed(),
-                })
-            }
-        };
-        drop(guard);
+            })
+        });
+        // Whoever answered removed the waiter already.
+        guard.armed = false;
+        if let Err(ErrorKind::Timeout { elapsed }) = &outcome {
+            tracing::debug!(node = %self.node, session, ?elapsed, "call timed out");
+        }
         outcome
     }
 
@@ -185,6 +184,7 @@ impl Sender {
         address: &Address,
         payload: Bytes,
         trace: Option<&TraceTag>,
+        waiter: impl FnOnce(oneshot::Sender<Outcome>) -> Waiter,
     ) -> Result<(u32, oneshot::Receiver<Outcome>), ErrorKind> {
         let (tx, rx) = oneshot::channel();
         let mut st = self.lock();
@@ -207,15 +207,12 @@ impl Sender {
             }
         }
         st.next_session = session.next();
-        st.pending.insert(
-            session.get(),
-            Waiter {
-                tx,
-                started: Instant::now(),
-            },
-        );
+        let sooner = st.pending.insert(session.get(), waiter(tx));
         drop(st);
         self.wake.notify_one();
+        if sooner {
+            self.sweep_wake.notify_one();
+        }
         Ok((session.get(), rx))
     }
 
@@ -372,6 +369,10 @@ impl Sender {
     /// The connection task: connect, then write queued frames and read
     /// replies until the connection ends.
     async fn run(self: Arc<Self>, addr: String, generation: u64) {
+        // Calls time out while connecting too; the sweeper ends with this
+        // task, however it ends.
+        let sweeper = tokio::spawn(Arc::clone(&self).sweep_loop());
+        let _sweeper = AbortOnDrop(sweeper.abort_handle());
         let connected =
             tokio::time::timeout(self.options.connect_timeout, TcpStream::connect(&addr))
                 .await
@@ -518,9 +519,7 @@ impl Sender {
         }
         if wbuf.is_empty() {
             std::mem::swap(&mut st.out, wbuf);
-            let st = &mut *st;
-            st.pieces
-                .retain_mut(|pieces| pieces.write_next(wbuf) && !pieces.is_done());
+            write_pieces(&mut st.pieces, wbuf, WRITE_BATCH);
         }
         Some(st.probe)
     }
@@ -530,7 +529,7 @@ impl Sender {
         let mut st = self.lock();
         let mut last_started = None;
         for reply in replies.drain(..) {
-            let Some(waiter) = st.pending.remove(&reply.session) else {
+            let Some(waiter) = st.pending.remove(reply.session) else {
                 tracing::debug!(node = %self.node, session = reply.session, "reply for no waiting call");
                 continue;
             };
@@ -545,9 +544,60 @@ impl Sender {
         }
     }
 
-    fn forget(&self, session: u32) {
-        self.lock().pending.remove(&session);
+    /// Fails calls whose deadline has passed, for as long as the
+    /// connection task lives. It sleeps until the earliest deadline that
+    /// can be due, and is woken when a call brings an earlier one.
+    async fn sweep_loop(self: Arc<Self>) {
+        loop {
+            let next = self.lock().pending.next_sweep();
+            match next {
+                None => self.sweep_wake.notified().await,
+                Some(at) => {
+                    tokio::select! {
+                        () = tokio::time::sleep_until(at.into()) => self.sweep(),
+                        () = self.sweep_wake.notified() => {}
+                    }
+                }
+            }
+        }
     }
+
+    fn sweep(&self) {
+        let now = Instant::now();
+        let heard = self.heard.load(Ordering::Relaxed);
+        let swept = self.lock().pending.sweep(now, heard);
+        if swept.expired > 0 {
+            tracing::debug!(node = %self.node, calls = swept.expired, "calls timed out");
+        }
+        if swept.silent {
+            // Nothing at all came back while they waited: is anyone there?
+            self.probe();
+        }
+    }
+
+    fn forget(&self, session: u32) {
+        self.lock().pending.remove(session);
+    }
+}
+
+/// Aborts a task when dropped.
+#[derive(Debug)]
+struct AbortOnDrop(AbortHandle);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// `started + timeout`, or a deadline decades away if that overflows (a
+/// timeout of `Duration::MAX` means "wait as long as it takes").
+fn deadline_after(started: Instant, timeout: Duration) -> Instant {
+    const FAR: Duration = Duration::from_secs(60 * 60 * 24 * 365 * 30);
+    started
+        .checked_add(timeout)
+        .or_else(|| started.checked_add(FAR))
+        .unwrap_or(started)
 }
 
 /// Removes a call's waiter if the call ends without a reply (timeout, or
@@ -574,9 +624,7 @@ async fn sleep_until_opt(deadline: Option<Instant>) {
 }
 
 fn fail_all(st: &mut State, error: &ErrorKind) {
-    for (_, waiter) in st.pending.drain() {
-        let _ = waiter.tx.send(Err(error.clone()));
-    }
+    st.pending.fail_all(error);
     // Queued pushes die with the connection: delivery is at most once.
     st.out.clear();
     st.pieces.clear();

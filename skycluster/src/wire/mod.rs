@@ -44,6 +44,7 @@ mod stream;
 
 pub use address::{Address, Name};
 pub use error::{FrameError, ReassemblyError};
+pub(crate) use multipart::{write_pieces, WRITE_BATCH};
 pub use multipart::{Limits, Pieces};
 pub use request::{encode_push, encode_request, encode_trace, RequestFrame, TraceTag};
 pub use response::{encode_error, encode_ok, ResponseFrame};

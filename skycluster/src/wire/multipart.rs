@@ -1,7 +1,7 @@
 //! Multi-part messages: cutting large payloads into pieces, and joining
 //! pieces back into messages without trusting the sizes a peer claims.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 
 use bytes::{BufMut, Bytes, BytesMut};
 
@@ -107,8 +107,44 @@ impl Pieces {
 
 /// Limits on what one connection may make its reader hold in memory.
 ///
+/// How many bytes of pieces a connection writes in one go: eight pieces.
+pub(crate) const WRITE_BATCH: usize = 8 * PIECE_SIZE;
+
+/// Appends pieces of the queued large messages to `dst`, one piece of each
+/// in turn, until `dst` holds at least `batch` bytes or every message is
+/// out. Finished messages leave the queue.
+///
+/// Taking turns keeps one huge message from holding back the others;
+/// filling a whole batch keeps a large message from costing a system call
+/// (and a trip round the connection's loop) per 32 KiB piece.
+pub(crate) fn write_pieces(queue: &mut VecDeque<Pieces>, dst: &mut BytesMut, batch: usize) {
+    if queue.is_empty() {
+        return;
+    }
+    // Room for the whole batch (and a piece's overrun) at once, rather than
+    // a copy each time the buffer doubles.
+    let room = batch
+        .saturating_sub(dst.len())
+        .saturating_add(7 + PIECE_SIZE);
+    let queued: usize = queue
+        .iter()
+        .map(|p| p.remaining() + 7 * p.remaining().div_ceil(PIECE_SIZE))
+        .sum();
+    dst.reserve(room.min(queued));
+    while !queue.is_empty() && dst.len() < batch {
+        queue.retain_mut(|pieces| {
+            if dst.len() < batch {
+                pieces.write_next(dst);
+            }
+            !pieces.is_done()
+        });
+    }
+}
+
 /// A multi-part header's `total_size` is a claim from the network. Memory
-/// grows with bytes actually received, and these limits bound it.
+/// grows with bytes actually received, and these limits bound it. (A claim
+/// of up to 1 MiB reserves its buffer at once; pages never written to
+/// cost address space only.)
 ///
 /// # Examples
 ///
@@ -140,6 +176,10 @@ impl Default for Limits {
         }
     }
 }
+
+/// The most a multi-part header's claimed size reserves up front (see
+/// [`Reassembly::start`]).
+const EAGER_RESERVE: usize = 1 << 20;
 
 /// Joins the pieces of interleaved multi-part messages, keyed by session.
 ///
@@ -206,7 +246,11 @@ impl<M> Reassembly<M> {
             Partial::Joining {
                 meta,
                 announced,
-                buf: BytesMut::new(),
+                // Untouched capacity costs address space, not memory: a
+                // message of moderate size gets its whole buffer at once
+                // instead of being copied as it doubles. Beyond that the
+                // buffer grows with what actually arrives.
+                buf: BytesMut::with_capacity(announced.min(EAGER_RESERVE)),
             },
         );
         Ok(())
@@ -376,5 +420,34 @@ mod tests {
             Err(ReassemblyError::BufferFull { session: 2, .. })
         ));
         assert_eq!(r.buffered, 99);
+    }
+
+    #[test]
+    fn pieces_take_turns_up_to_the_batch() {
+        let big = |session| {
+            Pieces::new(
+                PieceKind::Response,
+                session,
+                Bytes::from(vec![7u8; 3 * PIECE_SIZE]),
+            )
+        };
+        let mut queue = VecDeque::from([big(1), big(2)]);
+        let mut out = BytesMut::new();
+        write_pieces(&mut queue, &mut out, 3 * PIECE_SIZE);
+        // Session 1, session 2, session 1: the batch is full after the third.
+        let sessions: Vec<u32> = out
+            .chunks(7 + PIECE_SIZE)
+            .map(|piece| u32::from_le_bytes([piece[2], piece[3], piece[4], piece[5]]))
+            .collect();
+        assert_eq!(sessions, [1, 2, 1]);
+        assert_eq!(
+            queue.iter().map(Pieces::remaining).sum::<usize>(),
+            3 * PIECE_SIZE
+        );
+
+        let mut rest = BytesMut::new();
+        write_pieces(&mut queue, &mut rest, usize::MAX);
+        assert_eq!(rest.len(), 3 * (7 + PIECE_SIZE));
+        assert!(queue.is_empty(), "finished messages leave the queue");
     }
 }
