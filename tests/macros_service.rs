@@ -196,6 +196,32 @@ async fn every_argument_shape_round_trips_between_two_nodes() {
 }
 
 #[tokio::test]
+async fn typed_calls_of_every_size_take_turns_on_one_connection() {
+    let (_server, addr, _left) = shapes_server().await;
+    let game = client(&[("battle1", addr)], Options::default());
+    let battle = game.proxy::<dyn Shapes>("battle1", "@shapes");
+    // The first call finds the node's sender; later ones encode into the
+    // reused buffer; a payload past 32 KiB goes out in pieces and takes
+    // that buffer with it. Interleave them and check each answer.
+    let big = |n: usize| vec!["w".repeat(1000); n];
+    for round in 0..3usize {
+        let small = bounded("small", battle.double(round as u32)).await;
+        assert_eq!(small.expect("small"), 2 * round as u32);
+        let words = big(40 + round);
+        let (count, upper) = bounded("big", battle.split(words))
+            .await
+            .expect("a multi-part call");
+        assert_eq!(count, 40 + round);
+        assert!(upper.iter().all(|w| w.len() == 1000 && w.starts_with('W')));
+    }
+    let concurrent = futures_util::future::join_all((0..64u32).map(|i| battle.double(i)));
+    let answers = bounded("concurrent", concurrent).await;
+    for (i, answer) in answers.into_iter().enumerate() {
+        assert_eq!(answer.expect("concurrent call"), 2 * i as u32);
+    }
+}
+
+#[tokio::test]
 async fn a_push_arrives_without_a_reply() {
     let (_server, addr, mut left) = shapes_server().await;
     let game = client(&[("battle1", addr)], Options::default());

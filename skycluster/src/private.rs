@@ -14,6 +14,7 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 use crate::codec::{Codec, CodecError};
+use crate::node::Begun;
 use crate::{CallError, Cluster, Endpoint, ErrorKind, HandlerError};
 
 pub use ::async_trait::async_trait;
@@ -61,6 +62,37 @@ pub fn encode_call<C: Codec, A: Serialize>(
     args: &A,
 ) -> Result<Bytes, CallError> {
     C::encode_call(method, args).map_err(|e| codec_error(endpoint, method, "encode", e))
+}
+
+/// A typed call, started by [`begin_call`]; [`finish_call`] awaits it.
+#[derive(Debug)]
+pub struct Started<'a>(Begun<'a, CallError>);
+
+/// Encodes a call of `method` and queues it when it can, without waiting:
+/// the arguments are borrowed only for this, never across an await.
+pub fn begin_call<'a, C: Codec, A: Serialize>(
+    endpoint: &'a Endpoint,
+    method: &'static str,
+    args: &A,
+) -> Started<'a> {
+    Started(
+        match endpoint.begin_encoded(|buf| C::encode_call_into(method, args, buf)) {
+            Begun::Encode(e) => Begun::Encode(codec_error(endpoint, method, "encode", e)),
+            Begun::InFlight(call) => Begun::InFlight(call),
+            Begun::Owned(payload) => Begun::Owned(payload),
+            Begun::Failed(kind) => Begun::Failed(kind),
+        },
+    )
+}
+
+/// Waits for the reply to a call [`begin_call`] started.
+pub async fn finish_call(endpoint: &Endpoint, started: Started<'_>) -> Result<Bytes, CallError> {
+    match started.0 {
+        Begun::InFlight(call) => call.await.map_err(|kind| endpoint.error(kind)),
+        Begun::Owned(payload) => endpoint.call(payload).await,
+        Begun::Failed(kind) => Err(endpoint.error(kind)),
+        Begun::Encode(e) => Err(e),
+    }
 }
 
 /// Decodes the reply to a call of `method`, naming the method in every error.

@@ -195,8 +195,7 @@ impl<'a> ServiceGenerator<'a> {
         // A type that is not serde fails these calls too: point them at the
         // method (for the arguments) and at the return type.
         let send = quote_spanned!(ident.span()=> #krate::__private::send::<#codec, _>);
-        let encode_call =
-            quote_spanned!(ident.span()=> #krate::__private::encode_call::<#codec, _>);
+        let begin_call = quote_spanned!(ident.span()=> #krate::__private::begin_call::<#codec, _>);
         let decode_reply =
             quote_spanned!(output.span()=> #krate::__private::decode_reply::<#codec, #output>);
         if method.push {
@@ -211,15 +210,19 @@ impl<'a> ServiceGenerator<'a> {
                 }
             }
         } else {
-            let payload = Ident::new("payload", Span::mixed_site());
+            let call = Ident::new("call", Span::mixed_site());
+            let reply = Ident::new("reply", Span::mixed_site());
             quote! {
                 #docs
                 #(#cfgs)*
                 #vis async fn #ident(&self, #(#args),*)
                     -> ::core::result::Result<#output, #krate::CallError>
                 {
-                    let #payload = #encode_call(&self.endpoint, #name, &(#(#arg_idents,)*))?;
-                    #decode_reply(&self.endpoint, #name, self.endpoint.call(#payload).await)
+                    // Encoded and queued here; the arguments are not held
+                    // across the wait.
+                    let #call = #begin_call(&self.endpoint, #name, &(#(#arg_idents,)*));
+                    let #reply = #krate::__private::finish_call(&self.endpoint, #call).await;
+                    #decode_reply(&self.endpoint, #name, #reply)
                 }
             }
         }

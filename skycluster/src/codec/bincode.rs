@@ -44,6 +44,17 @@ impl Codec for Bincode {
         )
     }
 
+    fn encode_call_into<A: Serialize + ?Sized>(
+        method: &str,
+        args: &A,
+        dst: &mut Vec<u8>,
+    ) -> Result<(), CodecError> {
+        bincode::serde::encode_into_std_write(method, dst, config())
+            .and_then(|_| bincode::serde::encode_into_std_write(args, dst, config()))
+            .map(|_| ())
+            .map_err(|e| CodecError::new(FORMAT, e))
+    }
+
     fn decode_method(payload: &[u8]) -> Result<(&str, &[u8]), CodecError> {
         let (method, used): (&str, usize) =
             bincode::serde::borrow_decode_from_slice(payload, config())

@@ -48,6 +48,36 @@ pub trait Codec: Send + Sync + 'static {
     /// When an argument cannot be represented in the format.
     fn encode_call<A: Serialize + ?Sized>(method: &str, args: &A) -> Result<Bytes, CodecError>;
 
+    /// Encodes a call like [`Codec::encode_call`], appending it to `dst`.
+    ///
+    /// Generated clients encode through this into a buffer they reuse, so a
+    /// small call allocates nothing for its payload. The provided version
+    /// calls `encode_call` and copies; a format that can write into a
+    /// `Vec` should override it. On error `dst` may hold part of the call.
+    ///
+    /// # Errors
+    ///
+    /// When an argument cannot be represented in the format.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use skycluster::codec::{Bincode, Codec};
+    ///
+    /// let mut buf = Vec::new();
+    /// Bincode::encode_call_into("add", &(1i64, 2i64), &mut buf)?;
+    /// assert_eq!(buf, Bincode::encode_call("add", &(1i64, 2i64))?);
+    /// # Ok::<(), skycluster::codec::CodecError>(())
+    /// ```
+    fn encode_call_into<A: Serialize + ?Sized>(
+        method: &str,
+        args: &A,
+        dst: &mut Vec<u8>,
+    ) -> Result<(), CodecError> {
+        dst.extend_from_slice(&Self::encode_call(method, args)?);
+        Ok(())
+    }
+
     /// Splits a call payload into its method name and the encoded arguments.
     ///
     /// # Errors

@@ -25,6 +25,7 @@ pub use auth::Auth;
 pub use cluster::{Cluster, Query};
 pub use config::{Config, NodeAddr};
 pub use options::Options;
+pub(crate) use proxy::Begun;
 pub use proxy::{Endpoint, IntoAddress};
 pub use registry::Handle;
 pub use status::{ListenerStatus, NodeStatus, Status};

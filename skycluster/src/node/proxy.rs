@@ -1,6 +1,7 @@
 //! Endpoints: a remote (or local) address bound to a node, the way
 //! Skynet's `cluster.proxy` binds one.
 
+use std::cell::RefCell;
 use std::fmt;
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
@@ -8,9 +9,9 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 
 use super::cluster::Cluster;
-use super::sender::Sender;
+use super::sender::{InFlight, Payload, Sender};
 use crate::service::Request;
-use crate::wire::{Address, Name, TraceTag};
+use crate::wire::{Address, Name, TraceTag, MULTIPART_THRESHOLD};
 use crate::{CallError, ErrorKind, Handle};
 
 /// Something that names a service on a node: a handle, or a name spelled
@@ -186,6 +187,52 @@ impl Endpoint {
         )
     }
 
+    /// Starts a call whose payload `encode` writes, for typed clients.
+    ///
+    /// On the usual path (a remote node whose sender is known) the payload
+    /// is encoded into a per-thread scratch buffer and copied straight into
+    /// the sender's output buffer: a small call allocates nothing for its
+    /// payload. Otherwise the payload is handed back, owned, for
+    /// [`Endpoint::call`].
+    pub(crate) fn begin_encoded<E>(
+        &self,
+        encode: impl FnOnce(&mut Vec<u8>) -> Result<(), E>,
+    ) -> Begun<'_, E> {
+        let target = &*self.target;
+        let sender = match target.sender.get() {
+            Some(sender)
+                if target.invalid.is_none() && !target.cluster.inner.is_local(&target.node) =>
+            {
+                sender
+            }
+            _ => return encode_owned(encode),
+        };
+        SCRATCH.with(|scratch| {
+            let Ok(mut buf) = scratch.try_borrow_mut() else {
+                // An argument's `Serialize` is making a call of its own.
+                return encode_owned(encode);
+            };
+            buf.clear();
+            if let Err(e) = encode(&mut buf) {
+                return Begun::Encode(e);
+            }
+            if buf.len() >= MULTIPART_THRESHOLD {
+                // A large payload keeps the buffer it was encoded in.
+                return Begun::Owned(Bytes::from(std::mem::take(&mut *buf)));
+            }
+            let payload = Payload::Borrowed(&buf);
+            match sender.begin(
+                &target.address,
+                payload,
+                self.timeout(),
+                self.trace.as_ref(),
+            ) {
+                Ok(call) => Begun::InFlight(call),
+                Err(kind) => Begun::Failed(kind),
+            }
+        })
+    }
+
     /// Calls the service with `payload` and waits for its reply.
     ///
     /// # Errors
@@ -302,5 +349,33 @@ impl Endpoint {
             }
         };
         sender.push(&target.address, payload)
+    }
+}
+
+thread_local! {
+    /// Where typed calls are encoded on their way into a sender's output
+    /// buffer. It never holds more than a small payload: a large one takes
+    /// the buffer with it.
+    static SCRATCH: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
+}
+
+/// How [`Endpoint::begin_encoded`] started a call.
+#[derive(Debug)]
+pub(crate) enum Begun<'a, E> {
+    /// Queued: await it for the reply.
+    InFlight(InFlight<'a>),
+    /// Not queued: the encoded payload, for [`Endpoint::call`].
+    Owned(Bytes),
+    /// The call failed before it was queued.
+    Failed(ErrorKind),
+    /// The payload could not be encoded.
+    Encode(E),
+}
+
+fn encode_owned<'a, E>(encode: impl FnOnce(&mut Vec<u8>) -> Result<(), E>) -> Begun<'a, E> {
+    let mut buf = Vec::new();
+    match encode(&mut buf) {
+        Ok(()) => Begun::Owned(Bytes::from(buf)),
+        Err(e) => Begun::Encode(e),
     }
 }

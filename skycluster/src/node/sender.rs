@@ -19,8 +19,11 @@
 //! a capped, jittered back-off, instead of each waiting out a timeout.
 
 use std::collections::VecDeque;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::task::{ready, Context, Poll};
 use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
@@ -35,8 +38,8 @@ use super::pending::{Outcome, Pending, Waiter};
 use super::Options;
 use crate::service::HandlerError;
 use crate::wire::{
-    encode_push, encode_request, encode_trace, write_pieces, Address, Pieces, Reply, ReplyDecoder,
-    Session, TraceTag, WRITE_BATCH,
+    encode_push, encode_request, encode_small_request, encode_trace, write_pieces, Address, Pieces,
+    Reply, ReplyDecoder, Session, TraceTag, WRITE_BATCH,
 };
 use crate::ErrorKind;
 
@@ -140,10 +143,6 @@ impl Sender {
     }
 
     /// Sends a request and waits for its reply, at most `timeout`.
-    ///
-    /// No timer is armed per call: the waiter carries its deadline, and the
-    /// connection's sweeper fails it with [`ErrorKind::Timeout`] once the
-    /// deadline has passed (see [`super::pending`]).
     pub(crate) async fn call(
         self: &Arc<Self>,
         address: &Address,
@@ -151,42 +150,47 @@ impl Sender {
         timeout: Duration,
         trace: Option<&TraceTag>,
     ) -> Outcome {
+        self.begin(address, Payload::Owned(payload), timeout, trace)?
+            .await
+    }
+
+    /// Queues a request and returns the call in flight, to be awaited for
+    /// its reply. The payload has been copied out by the time this returns.
+    ///
+    /// No timer is armed per call: the waiter carries its deadline, and the
+    /// connection's sweeper fails it with [`ErrorKind::Timeout`] once the
+    /// deadline has passed (see [`super::pending`]).
+    pub(crate) fn begin(
+        self: &Arc<Self>,
+        address: &Address,
+        payload: Payload<'_>,
+        timeout: Duration,
+        trace: Option<&TraceTag>,
+    ) -> Result<InFlight<'_>, ErrorKind> {
         let started = Instant::now();
-        let waiter = |tx| Waiter {
+        let (tx, rx) = oneshot::channel();
+        let waiter = Waiter {
             tx,
             started,
             deadline: deadline_after(started, timeout),
             heard: self.heard.load(Ordering::Relaxed),
         };
-        let (session, rx) = self.start_call(address, payload, trace, waiter)?;
-        let mut guard = Forget {
+        let session = self.start_call(address, payload, trace, waiter)?;
+        Ok(InFlight {
             sender: self,
             session,
-            armed: true,
-        };
-        let outcome = rx.await.unwrap_or_else(|_| {
-            // Waiters are only dropped after being answered or failed; be
-            // safe anyway.
-            Err(ErrorKind::Disconnected {
-                reason: "the sender went away".into(),
-            })
-        });
-        // Whoever answered removed the waiter already.
-        guard.armed = false;
-        if let Err(ErrorKind::Timeout { elapsed }) = &outcome {
-            tracing::debug!(node = %self.node, session, ?elapsed, "call timed out");
-        }
-        outcome
+            rx,
+            done: false,
+        })
     }
 
     fn start_call(
         self: &Arc<Self>,
         address: &Address,
-        payload: Bytes,
+        payload: Payload<'_>,
         trace: Option<&TraceTag>,
-        waiter: impl FnOnce(oneshot::Sender<Outcome>) -> Waiter,
-    ) -> Result<(u32, oneshot::Receiver<Outcome>), ErrorKind> {
-        let (tx, rx) = oneshot::channel();
+        waiter: Waiter,
+    ) -> Result<u32, ErrorKind> {
         let mut st = self.lock();
         self.ready(&mut st)?;
         self.check_queue(&st)?;
@@ -195,25 +199,36 @@ impl Sender {
             let tag = self.rewrite_trace(tag, session);
             encode_trace(&mut st.out, &tag);
         }
-        let len = payload.len();
-        match encode_request(&mut st.out, address, session, payload) {
-            Ok(Some(pieces)) => st.pieces.push_back(pieces),
-            Ok(None) => {}
-            Err(_) => {
-                return Err(ErrorKind::TooLarge {
-                    len,
-                    limit: u32::MAX as usize,
-                })
+        let payload = match payload {
+            Payload::Borrowed(bytes)
+                if encode_small_request(&mut st.out, address, session, bytes) =>
+            {
+                None
+            }
+            Payload::Borrowed(bytes) => Some(Bytes::copy_from_slice(bytes)),
+            Payload::Owned(bytes) => Some(bytes),
+        };
+        if let Some(payload) = payload {
+            let len = payload.len();
+            match encode_request(&mut st.out, address, session, payload) {
+                Ok(Some(pieces)) => st.pieces.push_back(pieces),
+                Ok(None) => {}
+                Err(_) => {
+                    return Err(ErrorKind::TooLarge {
+                        len,
+                        limit: u32::MAX as usize,
+                    })
+                }
             }
         }
         st.next_session = session.next();
-        let sooner = st.pending.insert(session.get(), waiter(tx));
+        let sooner = st.pending.insert(session.get(), waiter);
         drop(st);
         self.wake.notify_one();
         if sooner {
             self.sweep_wake.notify_one();
         }
-        Ok((session.get(), rx))
+        Ok(session.get())
     }
 
     /// Skynet rewrites a tag without a leading `(` as
@@ -294,6 +309,8 @@ impl Sender {
         }
         drop(st);
         self.wake.notify_one();
+        // The sweeper watches the probe's deadline.
+        self.sweep_wake.notify_one();
     }
 
     /// Makes sure a connection is up or on its way, or says why not.
@@ -452,49 +469,38 @@ impl Sender {
     }
 
     /// Moves bytes both ways until the connection fails; returns why.
+    ///
+    /// Reading and writing are two loops in one task, each waiting on its
+    /// own event: a burst of replies does not wait for a write, and the
+    /// writer's wake-up stays registered while replies are read.
     async fn pump(&self, stream: &mut TcpStream, generation: u64) -> String {
-        let (mut rd, mut wr) = stream.split();
+        let (rd, wr) = stream.split();
+        tokio::select! {
+            why = self.read_replies(rd) => why,
+            why = self.write_frames(wr, generation) => why,
+        }
+    }
+
+    /// Reads replies and hands them to their callers, a batch at a time.
+    async fn read_replies(&self, mut rd: tokio::net::tcp::ReadHalf<'_>) -> String {
         let mut rbuf = BytesMut::with_capacity(64 * 1024);
-        let mut wbuf = BytesMut::with_capacity(64 * 1024);
         let mut decoder = ReplyDecoder::new(self.options.limits);
         let mut replies = Vec::new();
         loop {
-            let Some(probe) = self.take_output(&mut wbuf, generation) else {
-                return "sender reset".to_owned();
-            };
-            let probe_deadline = probe.map(|(deadline, _)| deadline);
-            tokio::select! {
-                read = rd.read_buf(&mut rbuf) => match read {
-                    Ok(0) => return "closed by peer".to_owned(),
-                    Ok(_) => loop {
-                        self.heard.fetch_add(1, Ordering::Relaxed);
-                        match decoder.decode(&mut rbuf) {
-                            Ok(Some(reply)) => replies.push(reply),
-                            Ok(None) => break,
-                            Err(e) => return format!("bad reply stream: {e}"),
-                        }
-                        if replies.len() >= 256 {
-                            self.complete(&mut replies);
-                        }
-                    },
-                    Err(e) => return format!("read failed: {e}"),
-                },
-                written = wr.write_buf(&mut wbuf), if !wbuf.is_empty() => {
-                    if let Err(e) = written {
-                        return format!("write failed: {e}");
-                    }
+            match rd.read_buf(&mut rbuf).await {
+                Ok(0) => return "closed by peer".to_owned(),
+                Ok(_) => {}
+                Err(e) => return format!("read failed: {e}"),
+            }
+            self.heard.fetch_add(1, Ordering::Relaxed);
+            loop {
+                match decoder.decode(&mut rbuf) {
+                    Ok(Some(reply)) => replies.push(reply),
+                    Ok(None) => break,
+                    Err(e) => return format!("bad reply stream: {e}"),
                 }
-                () = self.wake.notified(), if wbuf.is_empty() => {}
-                () = sleep_until_opt(probe_deadline), if probe_deadline.is_some() => {
-                    if let Some((_, heard)) = probe {
-                        if self.heard.load(Ordering::Relaxed) == heard {
-                            return format!(
-                                "no answer to a liveness probe within {:?}",
-                                self.options.probe_timeout
-                            );
-                        }
-                    }
-                    self.lock().probe = None;
+                if replies.len() >= 256 {
+                    self.complete(&mut replies);
                 }
             }
             if !replies.is_empty() {
@@ -503,25 +509,39 @@ impl Sender {
         }
     }
 
-    /// If `wbuf` is empty, takes everything queued into it: the output
-    /// buffer by swapping, then one piece of each large message. Returns
-    /// the liveness probe in flight, or `None` if this connection has been
-    /// replaced.
-    fn take_output(&self, wbuf: &mut BytesMut, generation: u64) -> Option<Option<(Instant, u64)>> {
-        let mut st = self.lock();
-        if st.generation != generation {
-            return None;
-        }
-        if let Some((_, heard)) = st.probe {
-            if self.heard.load(Ordering::Relaxed) != heard {
-                st.probe = None;
+    /// Writes whatever callers queue, all of it at once, until the
+    /// connection is replaced or a write fails.
+    async fn write_frames(
+        &self,
+        mut wr: tokio::net::tcp::WriteHalf<'_>,
+        generation: u64,
+    ) -> String {
+        let mut wbuf = BytesMut::with_capacity(64 * 1024);
+        loop {
+            if !self.take_output(&mut wbuf, generation) {
+                return "sender reset".to_owned();
+            }
+            if wbuf.is_empty() {
+                self.wake.notified().await;
+                continue;
+            }
+            if let Err(e) = wr.write_all_buf(&mut wbuf).await {
+                return format!("write failed: {e}");
             }
         }
-        if wbuf.is_empty() {
-            std::mem::swap(&mut st.out, wbuf);
-            write_pieces(&mut st.pieces, wbuf, WRITE_BATCH);
+    }
+
+    /// Takes everything queued into the empty `wbuf`: the output buffer by
+    /// swapping, then pieces of large messages up to a batch. Returns false
+    /// if this connection has been replaced.
+    fn take_output(&self, wbuf: &mut BytesMut, generation: u64) -> bool {
+        let mut st = self.lock();
+        if st.generation != generation {
+            return false;
         }
-        Some(st.probe)
+        std::mem::swap(&mut st.out, wbuf);
+        write_pieces(&mut st.pieces, wbuf, WRITE_BATCH);
+        true
     }
 
     /// Hands replies to their waiters under one lock.
@@ -544,12 +564,20 @@ impl Sender {
         }
     }
 
-    /// Fails calls whose deadline has passed, for as long as the
-    /// connection task lives. It sleeps until the earliest deadline that
-    /// can be due, and is woken when a call brings an earlier one.
+    /// Fails calls whose deadline has passed, and drops the connection if
+    /// a liveness probe goes unanswered, for as long as the connection task
+    /// lives. It sleeps until the earliest deadline that can be due, and is
+    /// woken when a call or a probe brings an earlier one.
     async fn sweep_loop(self: Arc<Self>) {
         loop {
-            let next = self.lock().pending.next_sweep();
+            let next = {
+                let st = self.lock();
+                let probe = st.probe.map(|(deadline, _)| deadline);
+                match (st.pending.next_sweep(), probe) {
+                    (Some(a), Some(b)) => Some(a.min(b)),
+                    (a, b) => a.or(b),
+                }
+            };
             match next {
                 None => self.sweep_wake.notified().await,
                 Some(at) => {
@@ -565,7 +593,30 @@ impl Sender {
     fn sweep(&self) {
         let now = Instant::now();
         let heard = self.heard.load(Ordering::Relaxed);
-        let swept = self.lock().pending.sweep(now, heard);
+        let mut st = self.lock();
+        if let Some((deadline, heard_then)) = st.probe {
+            if heard != heard_then {
+                // The peer spoke: it is alive.
+                st.probe = None;
+            } else if now >= deadline {
+                let reason = format!(
+                    "no answer to a liveness probe within {:?}",
+                    self.options.probe_timeout
+                );
+                tracing::warn!(node = %self.node, %reason, "dropping the connection");
+                st.last_error = Some(reason.clone());
+                // This aborts the connection task and, with it, the sweeper.
+                self.reset(
+                    &mut st,
+                    ErrorKind::Disconnected {
+                        reason: reason.into(),
+                    },
+                );
+                return;
+            }
+        }
+        let swept = st.pending.sweep(now, heard);
+        drop(st);
         if swept.expired > 0 {
             tracing::debug!(node = %self.node, calls = swept.expired, "calls timed out");
         }
@@ -600,26 +651,50 @@ fn deadline_after(started: Instant, timeout: Duration) -> Instant {
         .unwrap_or(started)
 }
 
-/// Removes a call's waiter if the call ends without a reply (timeout, or
-/// the caller dropped the future).
-struct Forget<'a> {
-    sender: &'a Sender,
-    session: u32,
-    armed: bool,
+/// A request's payload: owned, or borrowed just long enough to be copied
+/// into the output buffer.
+#[derive(Debug)]
+pub(crate) enum Payload<'a> {
+    Owned(Bytes),
+    Borrowed(&'a [u8]),
 }
 
-impl Drop for Forget<'_> {
-    fn drop(&mut self) {
-        if self.armed {
-            self.sender.forget(self.session);
+/// A call whose request is queued: resolves to its reply, an error or a
+/// timeout. Dropping it unanswered (the caller gave up) forgets the
+/// waiter, so a late reply is discarded.
+#[derive(Debug)]
+pub(crate) struct InFlight<'a> {
+    sender: &'a Sender,
+    session: u32,
+    rx: oneshot::Receiver<Outcome>,
+    done: bool,
+}
+
+impl Future for InFlight<'_> {
+    type Output = Outcome;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Outcome> {
+        let outcome = ready!(Pin::new(&mut self.rx).poll(cx)).unwrap_or_else(|_| {
+            // Waiters are only dropped after being answered or failed; be
+            // safe anyway.
+            Err(ErrorKind::Disconnected {
+                reason: "the sender went away".into(),
+            })
+        });
+        // Whoever answered removed the waiter already.
+        self.done = true;
+        if let Err(ErrorKind::Timeout { elapsed }) = &outcome {
+            tracing::debug!(node = %self.sender.node, session = self.session, ?elapsed, "call timed out");
         }
+        Poll::Ready(outcome)
     }
 }
 
-async fn sleep_until_opt(deadline: Option<Instant>) {
-    match deadline {
-        Some(deadline) => tokio::time::sleep_until(deadline.into()).await,
-        None => std::future::pending().await,
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        if !self.done {
+            self.sender.forget(self.session);
+        }
     }
 }
 

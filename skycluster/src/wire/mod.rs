@@ -46,6 +46,7 @@ pub use address::{Address, Name};
 pub use error::{FrameError, ReassemblyError};
 pub(crate) use multipart::{write_pieces, WRITE_BATCH};
 pub use multipart::{Limits, Pieces};
+pub(crate) use request::encode_small_request;
 pub use request::{encode_push, encode_request, encode_trace, RequestFrame, TraceTag};
 pub use response::{encode_error, encode_ok, ResponseFrame};
 pub use session::Session;

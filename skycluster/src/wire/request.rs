@@ -265,12 +265,7 @@ fn encode(
     // 1 type byte, the address, 4 bytes of session.
     let head = 1 + name.map_or(4, |n| 1 + n.len()) + 4;
     if payload.len() < MULTIPART_THRESHOLD {
-        let body = head + payload.len();
-        dst.reserve(2 + body);
-        dst.put_u16(body as u16);
-        put_address(dst, address, SINGLE_HANDLE, SINGLE_NAME);
-        dst.put_u32_le(if push { 0 } else { session });
-        dst.extend_from_slice(&payload);
+        put_single(dst, address, if push { 0 } else { session }, &payload);
         return Ok(None);
     }
     let (handle_kind, name_kind) = if push {
@@ -284,6 +279,38 @@ fn encode(
     dst.put_u32_le(session);
     dst.put_u32_le(total);
     Ok(Some(Pieces::new(PieceKind::Request, session, payload)))
+}
+
+/// Writes a request whose payload is borrowed: the path of typed calls,
+/// encoded into a reused buffer. Returns false, writing nothing, when the
+/// payload needs a multi-part message (which must own it).
+pub(crate) fn encode_small_request(
+    dst: &mut BytesMut,
+    address: &Address,
+    session: Session,
+    payload: &[u8],
+) -> bool {
+    if payload.len() >= MULTIPART_THRESHOLD {
+        return false;
+    }
+    put_single(dst, address, session.get(), payload);
+    true
+}
+
+/// One frame: size, address, session (0 for a push) and the payload, which
+/// is under [`MULTIPART_THRESHOLD`].
+fn put_single(dst: &mut BytesMut, address: &Address, session: u32, payload: &[u8]) {
+    let name_len = match address {
+        Address::Handle(_) => 4,
+        Address::Name(name) => 1 + name.as_bytes().len(),
+    };
+    // 1 type byte, the address, 4 bytes of session.
+    let body = 1 + name_len + 4 + payload.len();
+    dst.reserve(2 + body);
+    dst.put_u16(body as u16);
+    put_address(dst, address, SINGLE_HANDLE, SINGLE_NAME);
+    dst.put_u32_le(session);
+    dst.extend_from_slice(payload);
 }
 
 fn put_address(dst: &mut BytesMut, address: &Address, handle_kind: u8, name_kind: u8) {
