@@ -104,6 +104,9 @@ pub(crate) async fn serve(
     let deadline = tokio::time::sleep(Duration::from_secs(3600));
     tokio::pin!(deadline);
     let mut armed = false;
+    // One registration for the connection's life, not one per loop turn.
+    let shutdown = shutdown.cancelled();
+    tokio::pin!(shutdown);
     if let Some(idle) = options.idle_timeout {
         deadline.as_mut().reset(Instant::now() + idle);
         armed = true;
@@ -163,7 +166,7 @@ pub(crate) async fn serve(
                 reading = false;
                 armed = false;
             }
-            () = shutdown.cancelled(), if reading => {
+            () = &mut shutdown, if reading => {
                 reading = false;
             }
         }

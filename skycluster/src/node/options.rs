@@ -21,7 +21,9 @@ use crate::wire::Limits;
 pub struct Options {
     /// How long a call waits for its reply before failing with
     /// [`ErrorKind::Timeout`](crate::ErrorKind::Timeout). Default: 30 s.
-    /// Skynet has none; a call there can wait forever.
+    /// Skynet has none; a call there can wait forever. Remote calls fail
+    /// within 5 ms after their deadline: the connection sweeps deadlines
+    /// rather than arming a timer per call.
     pub call_timeout: Duration,
     /// How long a connect attempt may take. Default: 5 s.
     pub connect_timeout: Duration,
