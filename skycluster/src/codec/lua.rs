@@ -72,6 +72,15 @@ impl Codec for Lua {
         Ok(Bytes::from(buf))
     }
 
+    fn encode_call_into<A: Serialize + ?Sized>(
+        method: &str,
+        args: &A,
+        dst: &mut Vec<u8>,
+    ) -> Result<(), CodecError> {
+        luaseri::write(dst, method).map_err(codec_error)?;
+        luaseri::write_multi(dst, args).map_err(codec_error)
+    }
+
     fn decode_method(payload: &[u8]) -> Result<(&str, &[u8]), CodecError> {
         let (name, rest) = split_string(payload).map_err(|why| {
             codec_error(format!("the first value must be the method name: {why}"))
