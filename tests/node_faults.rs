@@ -273,7 +273,15 @@ async fn graceful_shutdown_finishes_calls_in_flight_and_refuses_new_connections(
         })
         .collect();
     in_flight_at_least(&game, 10).await;
+    // In flight means being handled by the server, not merely sent.
+    bounded("requests running on the server", async {
+        while server.status().listeners[0].requests < 10 {
+            tokio::task::yield_now().await;
+        }
+    })
+    .await;
     bounded("shutdown", server.shutdown(Duration::from_secs(10))).await;
+    assert_eq!(server.status().listeners[0].requests, 0, "all answered");
     for call in calls {
         let reply = bounded("call in flight", call).await.expect("task");
         assert_eq!(

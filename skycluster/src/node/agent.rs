@@ -11,6 +11,7 @@ use std::collections::VecDeque;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
 use std::time::Duration;
@@ -66,6 +67,8 @@ struct Agent {
     trace: Option<Bytes>,
     /// The last address resolved, at which registry version, to what.
     resolved: Option<(Address, u64, Arc<dyn crate::service::Handler>)>,
+    /// The listener's count of requests being handled, for its status.
+    requests: Arc<AtomicUsize>,
 }
 
 /// Serves `stream` until the peer closes it, it breaks a limit, or the
@@ -75,6 +78,7 @@ pub(crate) async fn serve(
     mut stream: TcpStream,
     peer: SocketAddr,
     shutdown: CancellationToken,
+    requests: Arc<AtomicUsize>,
 ) {
     if let Err(e) = stream.set_nodelay(true) {
         tracing::debug!(%peer, error = %e, "cannot set TCP_NODELAY");
@@ -94,6 +98,7 @@ pub(crate) async fn serve(
         pieces: VecDeque::new(),
         trace: None,
         resolved: None,
+        requests,
     };
     let (mut rd, mut wr) = stream.split();
     let mut rbuf = BytesMut::with_capacity(64 * 1024);
@@ -128,6 +133,7 @@ pub(crate) async fn serve(
         tokio::select! {
             biased;
             Some((session, push, outcome)) = agent.running.next(), if !agent.running.is_empty() => {
+                agent.requests.fetch_sub(1, Ordering::Relaxed);
                 agent.finish(session, push, outcome);
             }
             written = wr.write_buf(&mut agent.wbuf), if !agent.wbuf.is_empty() => {
@@ -171,8 +177,29 @@ pub(crate) async fn serve(
             }
         }
     }
+    // Requests dropped unanswered (the write side failed) leave the count.
+    agent
+        .requests
+        .fetch_sub(agent.running.len(), Ordering::Relaxed);
+    // Close gracefully: closing with unread bytes makes the kernel reset
+    // the connection, and a reset can destroy replies still on their way.
+    // Send FIN, then discard what the peer still sends until it closes too.
+    let _ = tokio::time::timeout(CLOSE_DRAIN, async {
+        let _ = wr.shutdown().await;
+        loop {
+            rbuf.clear();
+            match rd.read_buf(&mut rbuf).await {
+                Ok(0) | Err(_) => break,
+                Ok(_) => {}
+            }
+        }
+    })
+    .await;
     tracing::debug!(%peer, "agent done");
 }
+
+/// How long a closing agent waits for the peer to close its side.
+const CLOSE_DRAIN: Duration = Duration::from_secs(1);
 
 impl Agent {
     fn on_inbound(&mut self, item: Inbound) {
@@ -189,11 +216,14 @@ impl Agent {
                         let mut cx = Context::from_waker(Waker::noop());
                         match future.as_mut().poll(&mut cx) {
                             Poll::Ready(outcome) => self.finish(session, push, outcome),
-                            Poll::Pending => self.running.push(Running {
-                                session,
-                                push,
-                                future,
-                            }),
+                            Poll::Pending => {
+                                self.requests.fetch_add(1, Ordering::Relaxed);
+                                self.running.push(Running {
+                                    session,
+                                    push,
+                                    future,
+                                });
+                            }
                         }
                     }
                     Dispatch::Answer(answer) => self.reply(session, answer),

@@ -6,6 +6,7 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::path::Path;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
@@ -79,6 +80,8 @@ pub(crate) struct Inner {
 struct Listener {
     addr: SocketAddr,
     slots: Arc<Semaphore>,
+    /// Requests its agents are handling now.
+    requests: Arc<AtomicUsize>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -181,15 +184,17 @@ impl Cluster {
         let listener = TcpListener::bind(addr).await.map_err(listen_error)?;
         let local = listener.local_addr().map_err(listen_error)?;
         let slots = Arc::new(Semaphore::new(self.inner.options.max_clients));
+        let requests = Arc::new(AtomicUsize::new(0));
         lock(&self.inner.listeners).push(Listener {
             addr: local,
             slots: Arc::clone(&slots),
+            requests: Arc::clone(&requests),
         });
         tracing::info!(node = ?self.name(), addr = %local, "listening");
         let inner = Arc::clone(&self.inner);
         self.inner
             .tasks
-            .spawn(accept_loop(inner, listener, local, slots));
+            .spawn(accept_loop(inner, listener, local, slots, requests));
         Ok(local)
     }
 
@@ -456,6 +461,7 @@ impl Cluster {
             .map(|l| ListenerStatus {
                 addr: l.addr,
                 connections: max - l.slots.available_permits(),
+                requests: l.requests.load(Ordering::Relaxed),
             })
             .collect();
         Status { nodes, listeners }
@@ -633,6 +639,7 @@ async fn accept_loop(
     listener: TcpListener,
     local: SocketAddr,
     slots: Arc<Semaphore>,
+    requests: Arc<AtomicUsize>,
 ) {
     loop {
         let accepted = tokio::select! {
@@ -657,11 +664,12 @@ async fn accept_loop(
         tracing::debug!(%local, %peer, "accepted");
         let agent_inner = Arc::clone(&inner);
         let shutdown = inner.shutdown.child_token();
+        let requests = Arc::clone(&requests);
         // Every event of the agent carries this node's name and the peer.
         let span = tracing::debug_span!("agent", node = ?inner.name.get(), %peer);
         inner.tasks.spawn(
             async move {
-                agent::serve(agent_inner, stream, peer, shutdown).await;
+                agent::serve(agent_inner, stream, peer, shutdown, requests).await;
                 drop(slot);
             }
             .instrument(span),

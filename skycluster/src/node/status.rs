@@ -38,4 +38,7 @@ pub struct ListenerStatus {
     pub addr: SocketAddr,
     /// Connections being served now.
     pub connections: usize,
+    /// Requests its connections are handling now: started and not yet
+    /// answered. (A request its handler answers at once is never counted.)
+    pub requests: usize,
 }
