@@ -6,6 +6,7 @@
 //! write and match than bincode; the target is staying within 2x.
 
 use std::hint::black_box;
+use std::time::Instant;
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use serde::{Deserialize, Serialize};
@@ -100,6 +101,49 @@ fn bench(c: &mut Criterion) {
         lua.len(),
         bin.len()
     );
+    let encode = interleaved_ratio(
+        || drop(black_box(luaseri::to_vec(black_box(&msg)))),
+        || {
+            drop(black_box(bincode::serde::encode_to_vec(
+                black_box(&msg),
+                config,
+            )))
+        },
+    );
+    let decode = interleaved_ratio(
+        || drop(black_box(luaseri::from_slice::<Bag>(black_box(&lua)))),
+        || {
+            let decoded = bincode::serde::decode_from_slice::<Bag, _>(black_box(&bin), config);
+            drop(black_box(decoded));
+        },
+    );
+    eprintln!("interleaved, lua-seri time / bincode time: encode {encode}, decode {decode}");
+}
+
+/// The ratio of `lua`'s time to `bin`'s, measured in alternating short
+/// rounds so that both see the same machine: on a shared machine the
+/// sequential criterion groups above can land in quieter or busier
+/// stretches. Reports the median round and the middle 80 %.
+fn interleaved_ratio(mut lua: impl FnMut(), mut bin: impl FnMut()) -> String {
+    const ROUNDS: usize = 301;
+    const PER_ROUND: u32 = 200;
+    let time = |f: &mut dyn FnMut()| {
+        let start = Instant::now();
+        for _ in 0..PER_ROUND {
+            f();
+        }
+        start.elapsed().as_secs_f64()
+    };
+    let mut ratios: Vec<f64> = (0..ROUNDS)
+        .map(|_| {
+            let l = time(&mut lua);
+            let b = time(&mut bin);
+            l / b
+        })
+        .collect();
+    ratios.sort_by(f64::total_cmp);
+    let at = |q: f64| ratios[((ROUNDS - 1) as f64 * q) as usize];
+    format!("{:.2}x (p10 {:.2}, p90 {:.2})", at(0.5), at(0.1), at(0.9))
 }
 
 criterion_group!(benches, bench);
