@@ -1,5 +1,11 @@
-//! The calls a sender is waiting on: one waiter per session, each with its
-//! deadline.
+//! The calls a sender is waiting on: one slot per session, holding the
+//! call's deadline and, once it comes, its answer.
+//!
+//! A caller's future polls its slot (under the sender's lock) and leaves
+//! its waker there; the connection fills the slot and wakes it. That costs
+//! two table lookups per call where a channel would cost an allocation and
+//! its atomics: on a small call's client side the channel was the largest
+//! single cost.
 //!
 //! Timeouts are deadlines swept by the sender's connection, not a tokio
 //! timer per call: registering and cancelling a timer (and reading the
@@ -10,10 +16,10 @@
 
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
+use std::task::{Poll, Waker};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use tokio::sync::oneshot;
 
 use crate::ErrorKind;
 
@@ -27,12 +33,41 @@ pub(crate) const SWEEP_GRANULARITY: Duration = Duration::from_millis(5);
 /// One call waiting for its reply.
 #[derive(Debug)]
 pub(crate) struct Waiter {
-    pub(crate) tx: oneshot::Sender<Outcome>,
-    pub(crate) started: Instant,
-    pub(crate) deadline: Instant,
+    started: Instant,
+    deadline: Instant,
     /// The sender's read count when the call started: if it is unchanged
     /// when the call times out, the peer said nothing at all meanwhile.
-    pub(crate) heard: u64,
+    heard: u64,
+    /// The answer, once it came, until the caller takes it.
+    outcome: Option<Outcome>,
+    /// Whom to wake when the answer comes.
+    waker: Option<Waker>,
+}
+
+impl Waiter {
+    pub(crate) fn new(started: Instant, deadline: Instant, heard: u64) -> Waiter {
+        Waiter {
+            started,
+            deadline,
+            heard,
+            outcome: None,
+            waker: None,
+        }
+    }
+
+    /// Records the answer; returns whom to wake. A call answered already
+    /// (a late reply after its timeout) keeps its first answer.
+    fn answer(&mut self, outcome: Outcome) -> Option<Waker> {
+        if self.outcome.is_some() {
+            return None;
+        }
+        self.outcome = Some(outcome);
+        self.waker.take()
+    }
+
+    fn waiting(&self) -> bool {
+        self.outcome.is_none()
+    }
 }
 
 /// What a sweep did.
@@ -45,7 +80,8 @@ pub(crate) struct Swept {
     pub(crate) silent: bool,
 }
 
-/// Waiting calls by session.
+/// Calls by session, from when they are queued until their caller takes
+/// the answer (or gives up).
 #[derive(Debug, Default)]
 pub(crate) struct Pending {
     waiters: HashMap<u32, Waiter, BuildHasherDefault<SessionHasher>>,
@@ -69,14 +105,52 @@ impl Pending {
         }
     }
 
-    /// Takes the waiter for `session`, if a call is still waiting on it.
+    /// Answers the call waiting on `session`. Returns whom to wake and when
+    /// the call started, or `None` if no call waits on it (it timed out,
+    /// its caller gave up, or the peer made the session up).
     #[inline]
-    pub(crate) fn remove(&mut self, session: u32) -> Option<Waiter> {
-        self.waiters.remove(&session)
+    pub(crate) fn answer(
+        &mut self,
+        session: u32,
+        outcome: Outcome,
+    ) -> Option<(Option<Waker>, Instant)> {
+        let waiter = self.waiters.get_mut(&session).filter(|w| w.waiting())?;
+        Some((waiter.answer(outcome), waiter.started))
     }
 
+    /// The caller's side: takes the answer if it came, else leaves `waker`
+    /// to be woken when it does.
+    #[inline]
+    pub(crate) fn poll_answer(&mut self, session: u32, waker: &Waker) -> Poll<Outcome> {
+        let Some(waiter) = self.waiters.get_mut(&session) else {
+            // Only the caller removes its slot; be safe anyway.
+            return Poll::Ready(Err(ErrorKind::Disconnected {
+                reason: "the call was forgotten by its sender".into(),
+            }));
+        };
+        if waiter.outcome.is_none() {
+            match &mut waiter.waker {
+                Some(w) if w.will_wake(waker) => {}
+                slot => *slot = Some(waker.clone()),
+            }
+            return Poll::Pending;
+        }
+        let outcome = self.waiters.remove(&session).and_then(|w| w.outcome);
+        Poll::Ready(outcome.unwrap_or_else(|| {
+            Err(ErrorKind::Disconnected {
+                reason: "the call was forgotten by its sender".into(),
+            })
+        }))
+    }
+
+    /// Drops a call's slot: its caller gave up.
+    pub(crate) fn remove(&mut self, session: u32) {
+        self.waiters.remove(&session);
+    }
+
+    /// Calls still waiting for their answer.
     pub(crate) fn len(&self) -> usize {
-        self.waiters.len()
+        self.waiters.values().filter(|w| w.waiting()).count()
     }
 
     /// When the sweeper should wake next.
@@ -84,34 +158,33 @@ impl Pending {
         self.next_sweep
     }
 
-    /// Fails every waiter whose deadline has passed at `now`, and works out
-    /// when the next one can be due.
+    /// Fails every waiting call whose deadline has passed at `now`, and
+    /// works out when the next one can be due.
     pub(crate) fn sweep(&mut self, now: Instant, read_count: u64) -> Swept {
         let mut swept = Swept::default();
         let mut earliest: Option<Instant> = None;
-        let mut expired = Vec::new();
-        for (&session, waiter) in &self.waiters {
-            if waiter.deadline <= now {
-                expired.push(session);
-            } else {
+        for waiter in self.waiters.values_mut().filter(|w| w.waiting()) {
+            if waiter.deadline > now {
                 earliest = Some(earliest.map_or(waiter.deadline, |e| e.min(waiter.deadline)));
+                continue;
             }
-        }
-        for waiter in expired.into_iter().filter_map(|s| self.waiters.remove(&s)) {
             swept.expired += 1;
             swept.silent |= waiter.heard == read_count;
             let elapsed = now.saturating_duration_since(waiter.started);
-            // The caller may have given up already; that is fine.
-            let _ = waiter.tx.send(Err(ErrorKind::Timeout { elapsed }));
+            if let Some(waker) = waiter.answer(Err(ErrorKind::Timeout { elapsed })) {
+                waker.wake();
+            }
         }
         self.next_sweep = earliest.map(|at| at.max(now + SWEEP_GRANULARITY));
         swept
     }
 
-    /// Fails every waiter with `error`.
+    /// Fails every waiting call with `error`.
     pub(crate) fn fail_all(&mut self, error: &ErrorKind) {
-        for (_, waiter) in self.waiters.drain() {
-            let _ = waiter.tx.send(Err(error.clone()));
+        for waiter in self.waiters.values_mut() {
+            if let Some(waker) = waiter.answer(Err(error.clone())) {
+                waker.wake();
+            }
         }
         self.next_sweep = None;
     }
@@ -147,40 +220,52 @@ impl Hasher for SessionHasher {
 mod tests {
     use super::*;
 
-    fn waiter(
-        started: Instant,
-        timeout: Duration,
-        heard: u64,
-    ) -> (Waiter, oneshot::Receiver<Outcome>) {
-        let (tx, rx) = oneshot::channel();
-        let waiter = Waiter {
-            tx,
-            started,
-            deadline: started + timeout,
-            heard,
-        };
-        (waiter, rx)
+    fn waiter(started: Instant, timeout: Duration, heard: u64) -> Waiter {
+        Waiter::new(started, started + timeout, heard)
+    }
+
+    fn take(pending: &mut Pending, session: u32) -> Poll<Outcome> {
+        pending.poll_answer(session, Waker::noop())
     }
 
     #[test]
     fn only_an_earlier_deadline_needs_the_sweeper() {
         let t0 = Instant::now();
         let mut pending = Pending::default();
-        assert!(pending.insert(1, waiter(t0, Duration::from_secs(30), 0).0));
-        assert!(!pending.insert(2, waiter(t0, Duration::from_secs(31), 0).0));
-        assert!(pending.insert(3, waiter(t0, Duration::from_secs(1), 0).0));
+        assert!(pending.insert(1, waiter(t0, Duration::from_secs(30), 0)));
+        assert!(!pending.insert(2, waiter(t0, Duration::from_secs(31), 0)));
+        assert!(pending.insert(3, waiter(t0, Duration::from_secs(1), 0)));
         assert_eq!(pending.next_sweep(), Some(t0 + Duration::from_secs(1)));
         assert_eq!(pending.len(), 3);
+    }
+
+    #[test]
+    fn an_answer_waits_in_its_slot_until_the_caller_takes_it() {
+        let t0 = Instant::now();
+        let mut pending = Pending::default();
+        pending.insert(5, waiter(t0, Duration::from_secs(1), 0));
+        assert!(take(&mut pending, 5).is_pending());
+        let (waker, started) = pending
+            .answer(5, Ok(Bytes::from_static(b"hi")))
+            .expect("waits");
+        assert!(waker.is_some(), "the caller left its waker");
+        assert_eq!(started, t0);
+        assert_eq!(pending.len(), 0, "answered calls no longer wait");
+        // A second reply for the same session is not for anyone.
+        assert!(pending.answer(5, Ok(Bytes::new())).is_none());
+        assert!(matches!(take(&mut pending, 5), Poll::Ready(Ok(b)) if b == "hi"));
+        assert!(
+            pending.answer(5, Ok(Bytes::new())).is_none(),
+            "the slot is gone"
+        );
     }
 
     #[test]
     fn a_sweep_fails_exactly_the_calls_past_their_deadline() {
         let t0 = Instant::now();
         let mut pending = Pending::default();
-        let (w1, mut due) = waiter(t0, Duration::from_millis(100), 7);
-        let (w2, mut later) = waiter(t0, Duration::from_secs(10), 7);
-        pending.insert(1, w1);
-        pending.insert(2, w2);
+        pending.insert(1, waiter(t0, Duration::from_millis(100), 7));
+        pending.insert(2, waiter(t0, Duration::from_secs(10), 7));
 
         let at = t0 + Duration::from_millis(150);
         let swept = pending.sweep(at, 8);
@@ -191,23 +276,29 @@ mod tests {
                 silent: false
             }
         );
-        match due.try_recv() {
-            Ok(Err(ErrorKind::Timeout { elapsed })) => {
+        match take(&mut pending, 1) {
+            Poll::Ready(Err(ErrorKind::Timeout { elapsed })) => {
                 assert_eq!(elapsed, Duration::from_millis(150));
             }
             other => panic!("expected a timeout, got {other:?}"),
         }
-        assert!(later.try_recv().is_err(), "the later call still waits");
+        assert!(
+            take(&mut pending, 2).is_pending(),
+            "the later call still waits"
+        );
         assert_eq!(pending.len(), 1);
         assert_eq!(pending.next_sweep(), Some(t0 + Duration::from_secs(10)));
-        assert!(pending.remove(2).is_some());
+        // A reply after the timeout finds the call answered already.
+        pending.insert(3, waiter(t0, Duration::from_millis(1), 0));
+        pending.sweep(t0 + Duration::from_millis(2), 0);
+        assert!(pending.answer(3, Ok(Bytes::new())).is_none());
     }
 
     #[test]
     fn a_call_that_heard_nothing_is_silent() {
         let t0 = Instant::now();
         let mut pending = Pending::default();
-        pending.insert(1, waiter(t0, Duration::from_millis(1), 3).0);
+        pending.insert(1, waiter(t0, Duration::from_millis(1), 3));
         let swept = pending.sweep(t0 + Duration::from_millis(2), 3);
         assert_eq!(
             swept,
@@ -223,8 +314,8 @@ mod tests {
     fn sweeps_never_come_closer_together_than_the_granularity() {
         let t0 = Instant::now();
         let mut pending = Pending::default();
-        pending.insert(1, waiter(t0, Duration::from_millis(1), 0).0);
-        pending.insert(2, waiter(t0, Duration::from_millis(2), 0).0);
+        pending.insert(1, waiter(t0, Duration::from_millis(1), 0));
+        pending.insert(2, waiter(t0, Duration::from_millis(2), 0));
         pending.sweep(t0 + Duration::from_millis(1), 0);
         assert_eq!(
             pending.next_sweep(),
@@ -233,13 +324,18 @@ mod tests {
     }
 
     #[test]
-    fn failing_all_answers_every_waiter() {
+    fn failing_all_answers_every_waiter_and_a_caller_that_gives_up_leaves_nothing() {
         let t0 = Instant::now();
         let mut pending = Pending::default();
-        let (w, mut rx) = waiter(t0, Duration::from_secs(1), 0);
-        pending.insert(9, w);
+        pending.insert(9, waiter(t0, Duration::from_secs(1), 0));
+        pending.insert(10, waiter(t0, Duration::from_secs(1), 0));
         pending.fail_all(&ErrorKind::Shutdown);
-        assert!(matches!(rx.try_recv(), Ok(Err(ErrorKind::Shutdown))));
         assert_eq!((pending.len(), pending.next_sweep()), (0, None));
+        assert!(matches!(
+            take(&mut pending, 9),
+            Poll::Ready(Err(ErrorKind::Shutdown))
+        ));
+        pending.remove(10);
+        assert!(pending.waiters.is_empty());
     }
 }

@@ -23,13 +23,13 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::task::{ready, Context, Poll};
+use std::task::{ready, Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
-use tokio::sync::{oneshot, Notify};
+use tokio::sync::Notify;
 use tokio::task::AbortHandle;
 use tokio_util::codec::Decoder;
 use tracing::Instrument;
@@ -168,18 +168,12 @@ impl Sender {
         trace: Option<&TraceTag>,
     ) -> Result<InFlight<'_>, ErrorKind> {
         let started = Instant::now();
-        let (tx, rx) = oneshot::channel();
-        let waiter = Waiter {
-            tx,
-            started,
-            deadline: deadline_after(started, timeout),
-            heard: self.heard.load(Ordering::Relaxed),
-        };
+        let deadline = deadline_after(started, timeout);
+        let waiter = Waiter::new(started, deadline, self.heard.load(Ordering::Relaxed));
         let session = self.start_call(address, payload, trace, waiter)?;
         Ok(InFlight {
             sender: self,
             session,
-            rx,
             done: false,
         })
     }
@@ -486,6 +480,7 @@ impl Sender {
         let mut rbuf = BytesMut::with_capacity(64 * 1024);
         let mut decoder = ReplyDecoder::new(self.options.limits);
         let mut replies = Vec::new();
+        let mut wakers = Vec::new();
         loop {
             match rd.read_buf(&mut rbuf).await {
                 Ok(0) => return "closed by peer".to_owned(),
@@ -500,11 +495,11 @@ impl Sender {
                     Err(e) => return format!("bad reply stream: {e}"),
                 }
                 if replies.len() >= 256 {
-                    self.complete(&mut replies);
+                    self.complete(&mut replies, &mut wakers);
                 }
             }
             if !replies.is_empty() {
-                self.complete(&mut replies);
+                self.complete(&mut replies, &mut wakers);
             }
         }
     }
@@ -544,23 +539,32 @@ impl Sender {
         true
     }
 
-    /// Hands replies to their waiters under one lock.
-    fn complete(&self, replies: &mut Vec<Reply>) {
+    /// Hands replies to their waiters under one lock, and wakes the
+    /// callers once it is released.
+    fn complete(&self, replies: &mut Vec<Reply>, wakers: &mut Vec<Waker>) {
         let mut st = self.lock();
         let mut last_started = None;
         for reply in replies.drain(..) {
-            let Some(waiter) = st.pending.remove(reply.session) else {
-                tracing::debug!(node = %self.node, session = reply.session, "reply for no waiting call");
-                continue;
-            };
-            last_started = Some(waiter.started);
-            let outcome = reply.result.map_err(remote_error);
-            // The caller may have given up already; that is fine.
-            let _ = waiter.tx.send(outcome);
+            let session = reply.session;
+            match st
+                .pending
+                .answer(session, reply.result.map_err(remote_error))
+            {
+                Some((waker, started)) => {
+                    last_started = Some(started);
+                    wakers.extend(waker);
+                }
+                // The caller may have given up already; that is fine.
+                None => tracing::debug!(node = %self.node, session, "reply for no waiting call"),
+            }
         }
         // One clock read per batch, not per reply: status shows the last.
         if let Some(started) = last_started {
             st.last_rtt = Some(started.elapsed());
+        }
+        drop(st);
+        for waker in wakers.drain(..) {
+            waker.wake();
         }
     }
 
@@ -666,7 +670,6 @@ pub(crate) enum Payload<'a> {
 pub(crate) struct InFlight<'a> {
     sender: &'a Sender,
     session: u32,
-    rx: oneshot::Receiver<Outcome>,
     done: bool,
 }
 
@@ -674,14 +677,12 @@ impl Future for InFlight<'_> {
     type Output = Outcome;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Outcome> {
-        let outcome = ready!(Pin::new(&mut self.rx).poll(cx)).unwrap_or_else(|_| {
-            // Waiters are only dropped after being answered or failed; be
-            // safe anyway.
-            Err(ErrorKind::Disconnected {
-                reason: "the sender went away".into(),
-            })
-        });
-        // Whoever answered removed the waiter already.
+        let outcome = ready!(self
+            .sender
+            .lock()
+            .pending
+            .poll_answer(self.session, cx.waker()));
+        // Taking the answer removed the call's slot.
         self.done = true;
         if let Err(ErrorKind::Timeout { elapsed }) = &outcome {
             tracing::debug!(node = %self.sender.node, session = self.session, ?elapsed, "call timed out");
