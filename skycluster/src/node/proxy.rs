@@ -217,8 +217,15 @@ impl Endpoint {
                 return Begun::Encode(e);
             }
             if buf.len() >= MULTIPART_THRESHOLD {
-                // A large payload keeps the buffer it was encoded in.
-                return Begun::Owned(Bytes::from(std::mem::take(&mut *buf)));
+                // A large payload goes out in pieces and needs a buffer of
+                // its own. Copying it out keeps the scratch grown for the
+                // next one (growing it again would copy more); past
+                // `SCRATCH_KEEP` the payload takes the buffer instead.
+                return Begun::Owned(if buf.capacity() <= SCRATCH_KEEP {
+                    Bytes::copy_from_slice(&buf)
+                } else {
+                    Bytes::from(std::mem::take(&mut *buf))
+                });
             }
             let payload = Payload::Borrowed(&buf);
             match sender.begin(
@@ -354,10 +361,12 @@ impl Endpoint {
 
 thread_local! {
     /// Where typed calls are encoded on their way into a sender's output
-    /// buffer. It never holds more than a small payload: a large one takes
-    /// the buffer with it.
+    /// buffer. It keeps at most [`SCRATCH_KEEP`] bytes of capacity.
     static SCRATCH: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
 }
+
+/// The most capacity a thread's scratch buffer keeps between calls.
+const SCRATCH_KEEP: usize = 1 << 20;
 
 /// How [`Endpoint::begin_encoded`] started a call.
 #[derive(Debug)]
