@@ -47,37 +47,20 @@ struct IntForm {
     mask: u64,
 }
 
+impl IntForm {
+    const fn new(len: u8, shift: u8, mask: u64) -> IntForm {
+        IntForm { len, shift, mask }
+    }
+}
+
 const INT_FORMS: [IntForm; 32] = {
-    let mut forms = [IntForm {
-        len: u8::MAX,
-        shift: 0,
-        mask: 0,
-    }; 32];
-    forms[NUMBER_ZERO as usize] = IntForm {
-        len: 0,
-        shift: 0,
-        mask: 0,
-    };
-    forms[NUMBER_BYTE as usize] = IntForm {
-        len: 1,
-        shift: 0,
-        mask: 0xff,
-    };
-    forms[NUMBER_WORD as usize] = IntForm {
-        len: 2,
-        shift: 0,
-        mask: 0xffff,
-    };
-    forms[NUMBER_DWORD as usize] = IntForm {
-        len: 4,
-        shift: 32,
-        mask: 0xffff_ffff,
-    };
-    forms[NUMBER_QWORD as usize] = IntForm {
-        len: 8,
-        shift: 0,
-        mask: u64::MAX,
-    };
+    // Cookies that are not integer widths keep the impossible length.
+    let mut forms = [IntForm::new(u8::MAX, 0, 0); 32];
+    forms[NUMBER_ZERO as usize] = IntForm::new(0, 0, 0);
+    forms[NUMBER_BYTE as usize] = IntForm::new(1, 0, 0xff);
+    forms[NUMBER_WORD as usize] = IntForm::new(2, 0, 0xffff);
+    forms[NUMBER_DWORD as usize] = IntForm::new(4, 32, 0xffff_ffff);
+    forms[NUMBER_QWORD as usize] = IntForm::new(8, 0, u64::MAX);
     forms
 };
 
