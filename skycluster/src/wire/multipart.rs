@@ -181,6 +181,9 @@ impl Default for Limits {
 /// [`Reassembly::start`]).
 const EAGER_RESERVE: usize = 1 << 20;
 
+/// The largest buffer a connection keeps for its next multi-part message.
+const SPARE_KEEP: usize = 1 << 20;
+
 /// Joins the pieces of interleaved multi-part messages, keyed by session.
 ///
 /// `M` is what the header said besides the size (the address, for a
@@ -191,6 +194,9 @@ pub(crate) struct Reassembly<M> {
     limits: Limits,
     pending: HashMap<u32, Partial<M>>,
     buffered: usize,
+    /// The buffer of the last message joined, kept for the next one; it is
+    /// reused once that message has been dropped (see [`SPARE_KEEP`]).
+    spare: Option<BytesMut>,
 }
 
 #[derive(Debug)]
@@ -210,11 +216,20 @@ impl<M> Reassembly<M> {
             limits,
             pending: HashMap::new(),
             buffered: 0,
+            spare: None,
         }
     }
 
     /// A header arrived. A second header for a pending session replaces
     /// the first, whose bytes are dropped.
+    /// A buffer with room for `capacity` bytes: the spare one when it is
+    /// free again (its last message dropped), else a new one.
+    fn buffer(&mut self, capacity: usize) -> BytesMut {
+        let mut buf = self.spare.take().unwrap_or_default();
+        buf.reserve(capacity);
+        buf
+    }
+
     pub(crate) fn start(
         &mut self,
         session: u32,
@@ -241,16 +256,17 @@ impl<M> Reassembly<M> {
                 limit: self.limits.max_message,
             });
         }
+        // Untouched capacity costs address space, not memory: a message of
+        // moderate size gets its whole buffer at once instead of being
+        // copied as it doubles. Beyond that the buffer grows with what
+        // actually arrives.
+        let buf = self.buffer(announced.min(EAGER_RESERVE));
         self.pending.insert(
             session,
             Partial::Joining {
                 meta,
                 announced,
-                // Untouched capacity costs address space, not memory: a
-                // message of moderate size gets its whole buffer at once
-                // instead of being copied as it doubles. Beyond that the
-                // buffer grows with what actually arrives.
-                buf: BytesMut::with_capacity(announced.min(EAGER_RESERVE)),
+                buf,
             },
         );
         Ok(())
@@ -316,7 +332,15 @@ impl<M> Reassembly<M> {
         } else {
             let mut buf = buf;
             buf.extend_from_slice(&chunk);
-            buf.freeze()
+            let keep = buf.capacity() <= SPARE_KEEP;
+            let payload = buf.split().freeze();
+            if keep {
+                // The emptied handle still points at the payload's memory:
+                // once the payload is dropped, the next message reuses it
+                // instead of faulting in fresh pages.
+                self.spare = Some(buf);
+            }
+            payload
         };
         Ok(Some((meta, payload)))
     }
@@ -449,5 +473,40 @@ mod tests {
         write_pieces(&mut queue, &mut rest, usize::MAX);
         assert_eq!(rest.len(), 3 * (7 + PIECE_SIZE));
         assert!(queue.is_empty(), "finished messages leave the queue");
+    }
+
+    #[test]
+    fn a_joined_buffer_is_reused_once_its_message_is_dropped() {
+        let mut r = Reassembly::new(Limits::default());
+        let join = |r: &mut Reassembly<()>, session: u32| {
+            r.start(session, 8, ()).unwrap();
+            assert_eq!(
+                r.piece(session, Bytes::from_static(b"1234"), false),
+                Ok(None)
+            );
+            r.piece(session, Bytes::from_static(b"5678"), true)
+                .unwrap()
+                .expect("joined")
+                .1
+        };
+        let first = join(&mut r, 1);
+        let at = first.as_ptr();
+        // Still held: the next message cannot have its memory.
+        let second = join(&mut r, 2);
+        assert_ne!(second.as_ptr(), at);
+        assert_eq!(
+            (&first[..], &second[..]),
+            (&b"12345678"[..], &b"12345678"[..])
+        );
+        let reusable = second.as_ptr();
+        drop(second);
+        let third = join(&mut r, 3);
+        assert_eq!(&third[..], b"12345678");
+        assert_eq!(
+            third.as_ptr(),
+            reusable,
+            "the dropped message's memory is reused"
+        );
+        assert_eq!(r.buffered, 0);
     }
 }
