@@ -14,7 +14,8 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 use crate::codec::{Codec, CodecError};
-use crate::node::Begun;
+use crate::node::{scratch, Begun};
+use crate::wire::MULTIPART_THRESHOLD;
 use crate::{CallError, Cluster, Endpoint, ErrorKind, HandlerError};
 
 pub use ::async_trait::async_trait;
@@ -159,10 +160,19 @@ pub fn encode_reply<C: Codec, R: Serialize>(
     method: &'static str,
     reply: &R,
 ) -> Result<Bytes, HandlerError> {
-    C::encode_reply(reply).map_err(|e| {
-        HandlerError::new(format!(
-            "cannot encode the reply of `{method}` of service `{service}`: {e}"
-        ))
+    // Encoded into this thread's scratch buffer; a small reply is copied
+    // out exactly, a large one into memory the next large reply reuses.
+    scratch::with_scratch(|buf| {
+        C::encode_reply_into(reply, buf).map_err(|e| {
+            HandlerError::new(format!(
+                "cannot encode the reply of `{method}` of service `{service}`: {e}"
+            ))
+        })?;
+        Ok(if buf.len() >= MULTIPART_THRESHOLD {
+            scratch::large_payload(buf)
+        } else {
+            Bytes::copy_from_slice(buf)
+        })
     })
 }
 

@@ -73,6 +73,15 @@ impl Codec for Bincode {
         )
     }
 
+    fn encode_reply_into<R: Serialize + ?Sized>(
+        reply: &R,
+        dst: &mut Vec<u8>,
+    ) -> Result<(), CodecError> {
+        bincode::serde::encode_into_std_write(reply, dst, config())
+            .map(|_| ())
+            .map_err(|e| CodecError::new(FORMAT, e))
+    }
+
     fn decode_reply<R: DeserializeOwned>(payload: &[u8]) -> Result<R, CodecError> {
         decode_exact(payload)
     }

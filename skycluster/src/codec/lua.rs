@@ -96,12 +96,24 @@ impl Codec for Lua {
 
     fn encode_reply<R: Serialize + ?Sized>(reply: &R) -> Result<Bytes, CodecError> {
         let mut buf = Vec::with_capacity(32);
-        match reply.serialize(ResultProbe { buf: &mut buf }) {
-            Ok(()) => {}
-            Err(Probe::NotResult) => luaseri::write_multi(&mut buf, reply).map_err(codec_error)?,
-            Err(Probe::Failed(e)) => return Err(codec_error(e)),
-        }
+        Self::encode_reply_into(reply, &mut buf)?;
         Ok(Bytes::from(buf))
+    }
+
+    fn encode_reply_into<R: Serialize + ?Sized>(
+        reply: &R,
+        dst: &mut Vec<u8>,
+    ) -> Result<(), CodecError> {
+        let start = dst.len();
+        match reply.serialize(ResultProbe { buf: &mut *dst }) {
+            Ok(()) => Ok(()),
+            Err(Probe::NotResult) => {
+                // The probe may have written before it gave up.
+                dst.truncate(start);
+                luaseri::write_multi(dst, reply).map_err(codec_error)
+            }
+            Err(Probe::Failed(e)) => Err(codec_error(e)),
+        }
     }
 
     fn decode_reply<R: DeserializeOwned>(payload: &[u8]) -> Result<R, CodecError> {

@@ -99,6 +99,33 @@ pub trait Codec: Send + Sync + 'static {
     /// When the value cannot be represented in the format.
     fn encode_reply<R: Serialize + ?Sized>(reply: &R) -> Result<Bytes, CodecError>;
 
+    /// Encodes a method's return value like [`Codec::encode_reply`],
+    /// appending it to `dst`: generated servers encode replies into a
+    /// buffer they reuse. The provided version calls `encode_reply` and
+    /// copies. On error `dst` may hold part of the reply.
+    ///
+    /// # Errors
+    ///
+    /// When the value cannot be represented in the format.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use skycluster::codec::{Codec, Lua};
+    ///
+    /// let mut buf = Vec::new();
+    /// Lua::encode_reply_into(&Ok::<u32, String>(7), &mut buf)?;
+    /// assert_eq!(buf, Lua::encode_reply(&Ok::<u32, String>(7))?);
+    /// # Ok::<(), skycluster::codec::CodecError>(())
+    /// ```
+    fn encode_reply_into<R: Serialize + ?Sized>(
+        reply: &R,
+        dst: &mut Vec<u8>,
+    ) -> Result<(), CodecError> {
+        dst.extend_from_slice(&Self::encode_reply(reply)?);
+        Ok(())
+    }
+
     /// Decodes a reply payload.
     ///
     /// # Errors

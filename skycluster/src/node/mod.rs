@@ -18,6 +18,7 @@ mod options;
 mod pending;
 mod proxy;
 mod registry;
+pub(crate) mod scratch;
 mod sender;
 mod status;
 

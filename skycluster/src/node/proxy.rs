@@ -1,7 +1,6 @@
 //! Endpoints: a remote (or local) address bound to a node, the way
 //! Skynet's `cluster.proxy` binds one.
 
-use std::cell::RefCell;
 use std::fmt;
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
@@ -9,6 +8,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 
 use super::cluster::Cluster;
+use super::scratch;
 use super::sender::{InFlight, Payload, Sender};
 use crate::service::Request;
 use crate::wire::{Address, Name, TraceTag, MULTIPART_THRESHOLD};
@@ -207,27 +207,15 @@ impl Endpoint {
             }
             _ => return encode_owned(encode),
         };
-        SCRATCH.with(|scratch| {
-            let Ok(mut buf) = scratch.try_borrow_mut() else {
-                // An argument's `Serialize` is making a call of its own.
-                return encode_owned(encode);
-            };
-            buf.clear();
-            if let Err(e) = encode(&mut buf) {
+        scratch::with_scratch(|buf| {
+            if let Err(e) = encode(buf) {
                 return Begun::Encode(e);
             }
             if buf.len() >= MULTIPART_THRESHOLD {
-                // A large payload goes out in pieces and needs a buffer of
-                // its own. Copying it out keeps the scratch grown for the
-                // next one (growing it again would copy more); past
-                // `SCRATCH_KEEP` the payload takes the buffer instead.
-                return Begun::Owned(if buf.capacity() <= SCRATCH_KEEP {
-                    Bytes::copy_from_slice(&buf)
-                } else {
-                    Bytes::from(std::mem::take(&mut *buf))
-                });
+                // It leaves in pieces, later: it needs memory of its own.
+                return Begun::Owned(scratch::large_payload(buf));
             }
-            let payload = Payload::Borrowed(&buf);
+            let payload = Payload::Borrowed(buf);
             match sender.begin(
                 &target.address,
                 payload,
@@ -358,15 +346,6 @@ impl Endpoint {
         sender.push(&target.address, payload)
     }
 }
-
-thread_local! {
-    /// Where typed calls are encoded on their way into a sender's output
-    /// buffer. It keeps at most [`SCRATCH_KEEP`] bytes of capacity.
-    static SCRATCH: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
-}
-
-/// The most capacity a thread's scratch buffer keeps between calls.
-const SCRATCH_KEEP: usize = 1 << 20;
 
 /// How [`Endpoint::begin_encoded`] started a call.
 #[derive(Debug)]
