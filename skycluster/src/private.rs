@@ -324,43 +324,60 @@ where
         .build()
         .unwrap_or_else(|e| exit_with(1, format!("cannot start the tokio runtime: {e}")));
     runtime.block_on(async move {
+        // Caught from here on: a signal while the node starts is not lost,
+        // nor does it kill the process.
+        let mut signals = ShutdownSignals::install();
         let cluster = Cluster::load(&args.config).unwrap_or_else(|e| exit_with(1, e));
         if let Err(e) = cluster.open(&args.node).await {
             exit_with(1, e);
         }
         let output = tokio::select! {
             output = body(cluster.clone()) => output,
-            signal = shutdown_signal() => {
+            signal = signals.recv() => {
                 tracing::info!(node = %args.node, %signal, "shutting down");
                 T::interrupted()
             }
         };
         tokio::select! {
             () = cluster.shutdown(options.grace) => {}
-            signal = shutdown_signal() => exit_with(130, format!("{signal} during shutdown, exiting now")),
+            signal = signals.recv() => exit_with(130, format!("{signal} during shutdown, exiting now")),
         }
         output
     })
 }
 
-/// Waits for Ctrl-C, or SIGTERM on Unix; says which came.
-async fn shutdown_signal() -> &'static str {
+/// Ctrl-C and, on Unix, SIGTERM: handlers installed when this is made,
+/// not when it is first awaited.
+struct ShutdownSignals {
     #[cfg(unix)]
-    {
-        use tokio::signal::unix::{signal, SignalKind};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => tokio::select! {
-                _ = tokio::signal::ctrl_c() => "interrupt",
-                _ = term.recv() => "SIGTERM",
-            },
-            Err(_) => {
-                let _ = tokio::signal::ctrl_c().await;
-                "interrupt"
-            }
+    unix: Option<(tokio::signal::unix::Signal, tokio::signal::unix::Signal)>,
+}
+
+impl ShutdownSignals {
+    fn install() -> ShutdownSignals {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{signal, SignalKind};
+            let unix = signal(SignalKind::terminate())
+                .and_then(|term| Ok((term, signal(SignalKind::interrupt())?)))
+                .ok();
+            ShutdownSignals { unix }
+        }
+        #[cfg(not(unix))]
+        {
+            ShutdownSignals {}
         }
     }
-    #[cfg(not(unix))]
-    {
+
+    /// Waits for the next signal; says which came.
+    async fn recv(&mut self) -> &'static str {
+        #[cfg(unix)]
+        if let Some((term, interrupt)) = &mut self.unix {
+            return tokio::select! {
+                _ = interrupt.recv() => "interrupt",
+                _ = term.recv() => "SIGTERM",
+            };
+        }
         let _ = tokio::signal::ctrl_c().await;
         "interrupt"
     }
