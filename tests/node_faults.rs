@@ -173,6 +173,7 @@ async fn a_call_with_its_own_timeout_ends_with_node_address_and_elapsed_time() {
         text.contains("battle1") && text.contains(".slow") && text.contains("timed out"),
         "{text}"
     );
+    assert!(text.contains("(timeout 100ms)"), "names the limit: {text}");
     // The late reply is dropped and the connection keeps serving.
     bounded(
         "after timeout",

@@ -41,10 +41,12 @@ pub struct CallError {
 pub enum ErrorKind {
     /// No reply came within the call's timeout. A reply arriving later is
     /// dropped.
-    #[error("timed out after {elapsed:?}")]
+    #[error("timed out after {elapsed:?} (timeout {limit:?})")]
     Timeout {
         /// How long the call waited.
         elapsed: Duration,
+        /// The timeout it was given (per call, or `Options::call_timeout`).
+        limit: Duration,
     },
     /// The node's address is `false` in the config.
     #[error("node is disabled in the cluster config")]

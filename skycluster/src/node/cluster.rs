@@ -9,7 +9,7 @@ use std::pin::Pin;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::task::{Context, Poll};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use bytes::Bytes;
 use tokio::net::{TcpListener, ToSocketAddrs};
@@ -22,7 +22,7 @@ use super::agent;
 use super::config::{Config, NodeAddr};
 use super::proxy::{Endpoint, IntoAddress};
 use super::registry::{Handle, Registry};
-use super::sender::{Sender, Target};
+use super::sender::{Deadline, Sender, Target};
 use super::status::{ListenerStatus, NodeStatus, Status};
 use super::Options;
 use crate::codec::luaseri::{self, Value};
@@ -545,10 +545,9 @@ impl Inner {
     pub(crate) async fn sender(
         &self,
         node: &str,
-        deadline: Option<Instant>,
+        deadline: Deadline,
     ) -> Result<Arc<Sender>, ErrorKind> {
         let mut changes = self.config_version.subscribe();
-        let started = Instant::now();
         let mut logged = false;
         loop {
             match self.sender_now(node) {
@@ -565,14 +564,12 @@ impl Inner {
                 logged = true;
             }
             let changed = changes.changed();
-            let woke = match deadline {
-                Some(deadline) => tokio::time::timeout_at(deadline.into(), changed)
-                    .await
-                    .map_err(|_| ErrorKind::Timeout {
-                        elapsed: started.elapsed(),
-                    })?,
-                None => changed.await,
-            };
+            let woke = tokio::time::timeout_at(deadline.at().into(), changed)
+                .await
+                .map_err(|_| ErrorKind::Timeout {
+                    elapsed: deadline.started.elapsed(),
+                    limit: deadline.limit,
+                })?;
             if woke.is_err() {
                 return Err(ErrorKind::Shutdown);
             }

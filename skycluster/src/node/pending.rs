@@ -171,7 +171,8 @@ impl Pending {
             swept.expired += 1;
             swept.silent |= waiter.heard == read_count;
             let elapsed = now.saturating_duration_since(waiter.started);
-            if let Some(waker) = waiter.answer(Err(ErrorKind::Timeout { elapsed })) {
+            let limit = waiter.deadline.saturating_duration_since(waiter.started);
+            if let Some(waker) = waiter.answer(Err(ErrorKind::Timeout { elapsed, limit })) {
                 waker.wake();
             }
         }
@@ -277,8 +278,9 @@ mod tests {
             }
         );
         match take(&mut pending, 1) {
-            Poll::Ready(Err(ErrorKind::Timeout { elapsed })) => {
+            Poll::Ready(Err(ErrorKind::Timeout { elapsed, limit })) => {
                 assert_eq!(elapsed, Duration::from_millis(150));
+                assert_eq!(limit, Duration::from_millis(100));
             }
             other => panic!("expected a timeout, got {other:?}"),
         }

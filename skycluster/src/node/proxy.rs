@@ -9,7 +9,7 @@ use bytes::Bytes;
 
 use super::cluster::Cluster;
 use super::scratch;
-use super::sender::{InFlight, Payload, Sender};
+use super::sender::{Deadline, InFlight, Payload, Sender};
 use crate::service::Request;
 use crate::wire::{Address, Name, TraceTag, MULTIPART_THRESHOLD};
 use crate::{CallError, ErrorKind, Handle};
@@ -219,7 +219,7 @@ impl Endpoint {
             match sender.begin(
                 &target.address,
                 payload,
-                self.timeout(),
+                Deadline::starting_now(self.timeout()),
                 self.trace.as_ref(),
             ) {
                 Ok(call) => Begun::InFlight(call),
@@ -253,19 +253,18 @@ impl Endpoint {
         if cluster.is_local(&target.node) {
             return self.call_local(payload, timeout).await;
         }
-        // The usual path: the sender is cached and the whole timeout is
-        // left, with no clock read here.
-        let (sender, left) = match target.sender.get() {
-            Some(sender) => (sender, timeout),
+        // The call's clock starts now: finding the node's sender, the first
+        // time, counts against its timeout.
+        let deadline = Deadline::starting_now(timeout);
+        let sender = match target.sender.get() {
+            Some(sender) => sender,
             None => {
-                let deadline = Instant::now() + timeout;
-                let sender = cluster.sender(&target.node, Some(deadline)).await?;
-                let left = deadline.saturating_duration_since(Instant::now());
-                (target.sender.get_or_init(|| sender), left)
+                let sender = cluster.sender(&target.node, deadline).await?;
+                target.sender.get_or_init(|| sender)
             }
         };
         sender
-            .call(&target.address, payload, left, self.trace.as_ref())
+            .call(&target.address, payload, deadline, self.trace.as_ref())
             .await
     }
 
@@ -296,6 +295,7 @@ impl Endpoint {
             ))),
             Err(_) => Err(ErrorKind::Timeout {
                 elapsed: started.elapsed(),
+                limit: timeout,
             }),
         }
     }

@@ -147,10 +147,10 @@ impl Sender {
         self: &Arc<Self>,
         address: &Address,
         payload: Bytes,
-        timeout: Duration,
+        deadline: Deadline,
         trace: Option<&TraceTag>,
     ) -> Outcome {
-        self.begin(address, Payload::Owned(payload), timeout, trace)?
+        self.begin(address, Payload::Owned(payload), deadline, trace)?
             .await
     }
 
@@ -164,12 +164,14 @@ impl Sender {
         self: &Arc<Self>,
         address: &Address,
         payload: Payload<'_>,
-        timeout: Duration,
+        deadline: Deadline,
         trace: Option<&TraceTag>,
     ) -> Result<InFlight<'_>, ErrorKind> {
-        let started = Instant::now();
-        let deadline = deadline_after(started, timeout);
-        let waiter = Waiter::new(started, deadline, self.heard.load(Ordering::Relaxed));
+        let waiter = Waiter::new(
+            deadline.started,
+            deadline.at(),
+            self.heard.load(Ordering::Relaxed),
+        );
         let session = self.start_call(address, payload, trace, waiter)?;
         Ok(InFlight {
             sender: self,
@@ -645,14 +647,31 @@ impl Drop for AbortOnDrop {
     }
 }
 
-/// `started + timeout`, or a deadline decades away if that overflows (a
-/// timeout of `Duration::MAX` means "wait as long as it takes").
-fn deadline_after(started: Instant, timeout: Duration) -> Instant {
-    const FAR: Duration = Duration::from_secs(60 * 60 * 24 * 365 * 30);
-    started
-        .checked_add(timeout)
-        .or_else(|| started.checked_add(FAR))
-        .unwrap_or(started)
+/// When a call started and the timeout it was given: what its timeout
+/// error reports, and where its deadline lies.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Deadline {
+    pub(crate) started: Instant,
+    pub(crate) limit: Duration,
+}
+
+impl Deadline {
+    pub(crate) fn starting_now(limit: Duration) -> Deadline {
+        Deadline {
+            started: Instant::now(),
+            limit,
+        }
+    }
+
+    /// `started + limit`, or decades away if that overflows (a timeout of
+    /// `Duration::MAX` means "wait as long as it takes").
+    pub(crate) fn at(&self) -> Instant {
+        const FAR: Duration = Duration::from_secs(60 * 60 * 24 * 365 * 30);
+        self.started
+            .checked_add(self.limit)
+            .or_else(|| self.started.checked_add(FAR))
+            .unwrap_or(self.started)
+    }
 }
 
 /// A request's payload: owned, or borrowed just long enough to be copied
@@ -684,7 +703,7 @@ impl Future for InFlight<'_> {
             .poll_answer(self.session, cx.waker()));
         // Taking the answer removed the call's slot.
         self.done = true;
-        if let Err(ErrorKind::Timeout { elapsed }) = &outcome {
+        if let Err(ErrorKind::Timeout { elapsed, .. }) = &outcome {
             tracing::debug!(node = %self.sender.node, session = self.session, ?elapsed, "call timed out");
         }
         Poll::Ready(outcome)
