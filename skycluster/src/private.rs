@@ -67,7 +67,10 @@ pub fn encode_call<C: Codec, A: Serialize>(
 
 /// A typed call, started by [`begin_call`]; [`finish_call`] awaits it.
 #[derive(Debug)]
-pub struct Started<'a>(Begun<'a, CallError>);
+pub struct Started<'a> {
+    begun: Begun<'a>,
+    method: &'static str,
+}
 
 /// Encodes a call of `method` and queues it when it can, without waiting:
 /// the arguments are borrowed only for this, never across an await.
@@ -76,23 +79,19 @@ pub fn begin_call<'a, C: Codec, A: Serialize>(
     method: &'static str,
     args: &A,
 ) -> Started<'a> {
-    Started(
-        match endpoint.begin_encoded(|buf| C::encode_call_into(method, args, buf)) {
-            Begun::Encode(e) => Begun::Encode(codec_error(endpoint, method, "encode", e)),
-            Begun::InFlight(call) => Begun::InFlight(call),
-            Begun::Owned(payload) => Begun::Owned(payload),
-            Begun::Failed(kind) => Begun::Failed(kind),
-        },
-    )
+    Started {
+        begun: endpoint.begin_encoded(|buf| C::encode_call_into(method, args, buf)),
+        method,
+    }
 }
 
 /// Waits for the reply to a call [`begin_call`] started.
 pub async fn finish_call(endpoint: &Endpoint, started: Started<'_>) -> Result<Bytes, CallError> {
-    match started.0 {
+    match started.begun {
         Begun::InFlight(call) => call.await.map_err(|kind| endpoint.error(kind)),
         Begun::Owned(payload) => endpoint.call(payload).await,
         Begun::Failed(kind) => Err(endpoint.error(kind)),
-        Begun::Encode(e) => Err(e),
+        Begun::Encode(e) => Err(codec_error(endpoint, started.method, "encode", e)),
     }
 }
 

@@ -14,6 +14,7 @@
 //! steady traffic it wakes about once per call timeout, and a call that
 //! times out is failed at most [`SWEEP_GRANULARITY`] late.
 
+use std::collections::hash_map::Entry;
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 use std::task::{Poll, Waker};
@@ -122,25 +123,24 @@ impl Pending {
     /// to be woken when it does.
     #[inline]
     pub(crate) fn poll_answer(&mut self, session: u32, waker: &Waker) -> Poll<Outcome> {
-        let Some(waiter) = self.waiters.get_mut(&session) else {
-            // Only the caller removes its slot; be safe anyway.
-            return Poll::Ready(Err(ErrorKind::Disconnected {
-                reason: "the call was forgotten by its sender".into(),
-            }));
-        };
-        if waiter.outcome.is_none() {
-            match &mut waiter.waker {
-                Some(w) if w.will_wake(waker) => {}
-                slot => *slot = Some(waker.clone()),
-            }
-            return Poll::Pending;
-        }
-        let outcome = self.waiters.remove(&session).and_then(|w| w.outcome);
-        Poll::Ready(outcome.unwrap_or_else(|| {
+        // Only the caller removes its slot, so it is there; be safe anyway.
+        let forgotten = || {
             Err(ErrorKind::Disconnected {
                 reason: "the call was forgotten by its sender".into(),
             })
-        }))
+        };
+        let Entry::Occupied(mut slot) = self.waiters.entry(session) else {
+            return Poll::Ready(forgotten());
+        };
+        let waiter = slot.get_mut();
+        if waiter.outcome.is_none() {
+            match &mut waiter.waker {
+                Some(w) if w.will_wake(waker) => {}
+                other => *other = Some(waker.clone()),
+            }
+            return Poll::Pending;
+        }
+        Poll::Ready(slot.remove().outcome.unwrap_or_else(forgotten))
     }
 
     /// Drops a call's slot: its caller gave up.

@@ -10,6 +10,7 @@ use bytes::Bytes;
 use super::cluster::Cluster;
 use super::scratch;
 use super::sender::{Deadline, InFlight, Payload, Sender};
+use crate::codec::CodecError;
 use crate::service::Request;
 use crate::wire::{Address, Name, TraceTag, MULTIPART_THRESHOLD};
 use crate::{CallError, ErrorKind, Handle};
@@ -194,10 +195,10 @@ impl Endpoint {
     /// the sender's output buffer: a small call allocates nothing for its
     /// payload. Otherwise the payload is handed back, owned, for
     /// [`Endpoint::call`].
-    pub(crate) fn begin_encoded<E>(
+    pub(crate) fn begin_encoded(
         &self,
-        encode: impl FnOnce(&mut Vec<u8>) -> Result<(), E>,
-    ) -> Begun<'_, E> {
+        encode: impl FnOnce(&mut Vec<u8>) -> Result<(), CodecError>,
+    ) -> Begun<'_> {
         let target = &*self.target;
         let sender = match target.sender.get() {
             Some(sender)
@@ -349,7 +350,7 @@ impl Endpoint {
 
 /// How [`Endpoint::begin_encoded`] started a call.
 #[derive(Debug)]
-pub(crate) enum Begun<'a, E> {
+pub(crate) enum Begun<'a> {
     /// Queued: await it for the reply.
     InFlight(InFlight<'a>),
     /// Not queued: the encoded payload, for [`Endpoint::call`].
@@ -357,10 +358,10 @@ pub(crate) enum Begun<'a, E> {
     /// The call failed before it was queued.
     Failed(ErrorKind),
     /// The payload could not be encoded.
-    Encode(E),
+    Encode(CodecError),
 }
 
-fn encode_owned<'a, E>(encode: impl FnOnce(&mut Vec<u8>) -> Result<(), E>) -> Begun<'a, E> {
+fn encode_owned<'a>(encode: impl FnOnce(&mut Vec<u8>) -> Result<(), CodecError>) -> Begun<'a> {
     let mut buf = Vec::new();
     match encode(&mut buf) {
         Ok(()) => Begun::Owned(Bytes::from(buf)),
