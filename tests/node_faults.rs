@@ -321,7 +321,7 @@ async fn ten_thousand_pushes_arrive_complete_and_in_order() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn across_a_dropped_connection_pushes_arrive_at_most_once_and_in_order() {
-    let (_server, addr, mut rx) = sink_server().await;
+    let (server, addr, mut rx) = sink_server().await;
     let proxy = FaultProxy::start(addr).await;
     let game = client(&[("battle1", proxy.addr)], Options::default());
     for i in 0..1000u32 {
@@ -331,6 +331,14 @@ async fn across_a_dropped_connection_pushes_arrive_at_most_once_and_in_order() {
     connected(&game, true).await;
     proxy.set(Mode::Cut);
     connected(&game, false).await;
+    // The old connection's agent hands on what it read before it goes;
+    // only then can order across the two connections be asked for.
+    bounded("old connection served", async {
+        while server.status().listeners[0].connections > 0 {
+            tokio::task::yield_now().await;
+        }
+    })
+    .await;
     proxy.set(Mode::Forward);
     for i in 1000..2000u32 {
         game.send("battle1", ".sink", Bytes::from(i.to_le_bytes().to_vec()))
