@@ -12,38 +12,24 @@
 
 use std::process::ExitCode;
 
-use benches::compare::{counting, System, Workload};
+use benches::compare::{counting, Flags, System, Workload};
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let list = |key: &str| -> Result<Option<Vec<String>>, String> {
-        match args.iter().position(|a| a == key) {
-            None => Ok(None),
-            Some(i) => args
-                .get(i + 1)
-                .map(|v| Some(v.split(',').map(str::to_owned).collect()))
-                .ok_or_else(|| format!("{key} needs a value")),
-        }
-    };
-    let parsed = list("--systems").and_then(|systems| {
-        let systems: Vec<System> = match systems {
-            Some(names) => names.iter().map(|n| n.parse()).collect::<Result<_, _>>()?,
-            None => System::ALL.to_vec(),
-        };
-        let workloads: Vec<Workload> = match list("--workloads")? {
-            Some(names) => names.iter().map(|n| n.parse()).collect::<Result<_, _>>()?,
-            None => vec![
-                Workload::Echo { conc: 1, size: 16 },
-                Workload::Echo { conc: 32, size: 16 },
-                Workload::Echo {
-                    conc: 4,
-                    size: 256 << 10,
-                },
-                Workload::Push { size: 16 },
-            ],
-        };
-        Ok((systems, workloads))
-    });
+    let flags = Flags::new(&args);
+    // By default every workload but W1 at C=256.
+    let defaults = [
+        Workload::Echo { conc: 1, size: 16 },
+        Workload::Echo { conc: 32, size: 16 },
+        Workload::Echo {
+            conc: 4,
+            size: 256 << 10,
+        },
+        Workload::Push { size: 16 },
+    ];
+    let parsed = flags
+        .list("--systems", &System::ALL)
+        .and_then(|systems| Ok((systems, flags.list("--workloads", &defaults)?)));
     let (systems, workloads) = match parsed {
         Ok(parsed) => parsed,
         Err(e) => return fail(&e),

@@ -277,12 +277,14 @@ pub fn main() -> ExitCode {
 }
 
 /// Flags as `--key value` pairs.
-pub(crate) struct Flags<'a> {
+#[derive(Debug)]
+pub struct Flags<'a> {
     args: &'a [String],
 }
 
 impl<'a> Flags<'a> {
-    pub(crate) fn new(args: &'a [String]) -> Flags<'a> {
+    /// Flags read from `args` (the program's arguments, without its name).
+    pub fn new(args: &'a [String]) -> Flags<'a> {
         Flags { args }
     }
 
@@ -305,6 +307,18 @@ impl<'a> Flags<'a> {
         self.get(key)?
             .map(|v| v.parse().map_err(|e| format!("{key} {v}: {e}")))
             .transpose()
+    }
+
+    /// The comma-separated names after `--key`, parsed; `all` if absent.
+    pub fn list<T: Copy + FromStr<Err = String>>(
+        &self,
+        key: &str,
+        all: &[T],
+    ) -> Result<Vec<T>, String> {
+        match self.get(key)? {
+            Some(names) => names.split(',').map(str::parse).collect(),
+            None => Ok(all.to_vec()),
+        }
     }
 
     pub(crate) fn has(&self, key: &str) -> bool {

@@ -37,25 +37,8 @@ impl Settings {
     fn parse(args: &[String]) -> Result<Settings, String> {
         let flags = Flags::new(args);
         let smoke = flags.has("--smoke");
-        let list = |key: &str| {
-            flags
-                .get(key)
-                .map(|v| v.map(|v| v.split(',').collect::<Vec<_>>()))
-        };
-        let systems = match list("--systems")? {
-            Some(names) => names
-                .into_iter()
-                .map(str::parse)
-                .collect::<Result<_, _>>()?,
-            None => System::ALL.to_vec(),
-        };
-        let workloads = match list("--workloads")? {
-            Some(names) => names
-                .into_iter()
-                .map(str::parse)
-                .collect::<Result<_, _>>()?,
-            None => Workload::ALL.to_vec(),
-        };
+        let systems = flags.list("--systems", &System::ALL)?;
+        let workloads = flags.list("--workloads", &Workload::ALL)?;
         let (reps, warmup_ms, measure_ms) = if smoke {
             (1, 100, 200)
         } else {
