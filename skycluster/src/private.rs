@@ -56,15 +56,6 @@ fn codec_error(
         .with_method(method)
 }
 
-/// Encodes a call of `method` for `endpoint`.
-pub fn encode_call<C: Codec, A: Serialize>(
-    endpoint: &Endpoint,
-    method: &'static str,
-    args: &A,
-) -> Result<Bytes, CallError> {
-    C::encode_call(method, args).map_err(|e| codec_error(endpoint, method, "encode", e))
-}
-
 /// A typed call, started by [`begin_call`]; [`finish_call`] awaits it.
 #[derive(Debug)]
 pub struct Started<'a> {
@@ -122,8 +113,12 @@ pub fn send<C: Codec, A: Serialize>(
     method: &'static str,
     args: &A,
 ) -> Result<(), CallError> {
-    let payload = encode_call::<C, A>(endpoint, method, args)?;
-    endpoint.send(payload).map_err(|e| e.with_method(method))
+    endpoint
+        .send_encoded(|buf| {
+            C::encode_call_into(method, args, buf)
+                .map_err(|e| codec_error(endpoint, method, "encode", e))
+        })
+        .map_err(|e| e.with_method(method))
 }
 
 // ---- server side ----

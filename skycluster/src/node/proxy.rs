@@ -313,10 +313,25 @@ impl Endpoint {
     /// the config with `__nowaiting` off is an error here too (a push does
     /// not wait).
     pub fn send(&self, payload: Bytes) -> Result<(), CallError> {
-        self.send_inner(payload).map_err(|kind| self.error(kind))
+        self.send_inner(Payload::Owned(payload))
+            .map_err(|kind| self.error(kind))
     }
 
-    fn send_inner(&self, payload: Bytes) -> Result<(), ErrorKind> {
+    /// Pushes a payload `encode` writes, for typed clients: encoded into a
+    /// per-thread scratch buffer and copied straight into the sender's
+    /// output buffer, so a small push allocates nothing.
+    pub(crate) fn send_encoded(
+        &self,
+        encode: impl FnOnce(&mut Vec<u8>) -> Result<(), CallError>,
+    ) -> Result<(), CallError> {
+        scratch::with_scratch(|buf| {
+            encode(buf)?;
+            self.send_inner(Payload::Borrowed(buf))
+                .map_err(|kind| self.error(kind))
+        })
+    }
+
+    fn send_inner(&self, payload: Payload<'_>) -> Result<(), ErrorKind> {
         let target = &*self.target;
         if let Some(why) = &target.invalid {
             return Err(ErrorKind::InvalidAddress {
@@ -329,7 +344,7 @@ impl Endpoint {
                 .resolve(&target.address)
                 .map_err(|text| ErrorKind::Remote { text: text.into() })?;
             let node = Arc::clone(&target.node);
-            let future = handler.handle(Request::with(payload, true, None));
+            let future = handler.handle(Request::with(payload.into_bytes(), true, None));
             tokio::spawn(async move {
                 if let Err(e) = future.await {
                     tracing::debug!(%node, error = %e, "local push failed");

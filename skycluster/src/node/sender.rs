@@ -38,8 +38,8 @@ use super::pending::{Outcome, Pending, Waiter};
 use super::Options;
 use crate::service::HandlerError;
 use crate::wire::{
-    encode_push, encode_request, encode_small_request, encode_trace, write_pieces, Address, Pieces,
-    Reply, ReplyDecoder, Session, TraceTag, WRITE_BATCH,
+    encode_push, encode_request, encode_small_push, encode_small_request, encode_trace,
+    write_pieces, Address, Pieces, Reply, ReplyDecoder, Session, TraceTag, WRITE_BATCH,
 };
 use crate::ErrorKind;
 
@@ -201,8 +201,7 @@ impl Sender {
             {
                 None
             }
-            Payload::Borrowed(bytes) => Some(Bytes::copy_from_slice(bytes)),
-            Payload::Owned(bytes) => Some(bytes),
+            other => Some(other.into_bytes()),
         };
         if let Some(payload) = payload {
             let len = payload.len();
@@ -245,11 +244,19 @@ impl Sender {
     pub(crate) fn push(
         self: &Arc<Self>,
         address: &Address,
-        payload: Bytes,
+        payload: Payload<'_>,
     ) -> Result<(), ErrorKind> {
         let mut st = self.lock();
         self.ready(&mut st)?;
         self.check_queue(&st)?;
+        let payload = match payload {
+            Payload::Borrowed(bytes) if encode_small_push(&mut st.out, address, bytes) => {
+                drop(st);
+                self.wake.notify_one();
+                return Ok(());
+            }
+            other => other.into_bytes(),
+        };
         let session = st.next_session;
         let len = payload.len();
         match encode_push(&mut st.out, address, session, payload) {
@@ -680,6 +687,16 @@ impl Deadline {
 pub(crate) enum Payload<'a> {
     Owned(Bytes),
     Borrowed(&'a [u8]),
+}
+
+impl Payload<'_> {
+    /// The payload as bytes of its own (a copy, if it was borrowed).
+    pub(crate) fn into_bytes(self) -> Bytes {
+        match self {
+            Payload::Owned(bytes) => bytes,
+            Payload::Borrowed(bytes) => Bytes::copy_from_slice(bytes),
+        }
+    }
 }
 
 /// A call whose request is queued: resolves to its reply, an error or a

@@ -297,6 +297,16 @@ pub(crate) fn encode_small_request(
     true
 }
 
+/// [`encode_small_request`] for a push: session 0, and false, writing
+/// nothing, when the payload needs a multi-part message.
+pub(crate) fn encode_small_push(dst: &mut BytesMut, address: &Address, payload: &[u8]) -> bool {
+    if payload.len() >= MULTIPART_THRESHOLD {
+        return false;
+    }
+    put_single(dst, address, 0, payload);
+    true
+}
+
 /// One frame: size, address, session (0 for a push) and the payload, which
 /// is under [`MULTIPART_THRESHOLD`].
 fn put_single(dst: &mut BytesMut, address: &Address, session: u32, payload: &[u8]) {
