@@ -80,7 +80,11 @@ pub fn begin_call<'a, C: Codec, A: Serialize>(
 pub async fn finish_call(endpoint: &Endpoint, started: Started<'_>) -> Result<Bytes, CallError> {
     match started.begun {
         Begun::InFlight(call) => call.await.map_err(|kind| endpoint.error(kind)),
-        Begun::Owned(payload) => endpoint.call(payload).await,
+        // Boxed: this path (the first call, a local or a large one) holds
+        // a much larger future than an in-flight call, and every call's
+        // future would otherwise be that size: more memory to touch on
+        // each poll of each of many concurrent calls.
+        Begun::Owned(payload) => Box::pin(endpoint.call(payload)).await,
         Begun::Failed(kind) => Err(endpoint.error(kind)),
         Begun::Encode(e) => Err(codec_error(endpoint, started.method, "encode", e)),
     }
