@@ -14,7 +14,6 @@
 //! steady traffic it wakes about once per call timeout, and a call that
 //! times out is failed at most [`SWEEP_GRANULARITY`] late.
 
-use std::collections::hash_map::Entry;
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 use std::task::{Poll, Waker};
@@ -83,20 +82,49 @@ pub(crate) struct Swept {
 
 /// Calls by session, from when they are queued until their caller takes
 /// the answer (or gives up).
+///
+/// The table is direct-mapped: session `s` waits in slot `s % slots.len()`.
+/// Sessions are handed out in order, so the calls in flight at one time
+/// are nearly always the latest few and land in slots of their own:
+/// finding a call is a mask and a compare, with no hashing and no probing.
+/// (A hash table here, with its inserts and tombstones, cost about a tenth
+/// of a small call's client side.) The slots outnumber the waiters at
+/// least twice over, so a slot is only ever wanted by a newer session when
+/// its call has outlived that many newer ones; such a straggler moves to a
+/// small hash table of its own.
 #[derive(Debug, Default)]
 pub(crate) struct Pending {
-    waiters: HashMap<u32, Waiter, BuildHasherDefault<SessionHasher>>,
-    /// When the sweeper should next look for expired waiters; `None` when
-    /// nothing waits.
+    /// A power of two long, or empty.
+    slots: Vec<Slot>,
+    stragglers: HashMap<u32, Waiter, BuildHasherDefault<SessionHasher>>,
+    /// Waiters held, in slots and stragglers, answered or not.
+    held: usize,
+    /// When the earliest deadline is due, or a little later; `None` when
+    /// no call waits.
     next_sweep: Option<Instant>,
 }
+
+/// One slot of [`Pending`]: `session` is meaningful while `waiter` is set.
+#[derive(Debug, Default)]
+struct Slot {
+    session: u32,
+    waiter: Option<Waiter>,
+}
+
+/// Slots in a table that holds anything.
+const MIN_SLOTS: usize = 64;
 
 impl Pending {
     /// Records a waiter. Returns true when its deadline comes before the
     /// sweeper's next wake-up, so the sweeper must be told.
     pub(crate) fn insert(&mut self, session: u32, waiter: Waiter) -> bool {
         let deadline = waiter.deadline;
-        self.waiters.insert(session, waiter);
+        if (self.held + 1) * 2 > self.slots.len() {
+            self.resize((self.held + 1) * 2);
+        }
+        if self.place(session, waiter) {
+            self.held += 1;
+        }
         match self.next_sweep {
             Some(at) if at <= deadline => false,
             _ => {
@@ -106,21 +134,70 @@ impl Pending {
         }
     }
 
-    /// Answers the call waiting on `session`. Returns whom to wake and when
-    /// the call started, or `None` if no call waits on it (it timed out,
-    /// its caller gave up, or the peer made the session up).
+    /// Puts a waiter in its slot, moving an older one there to the
+    /// stragglers. Returns false if it replaced a waiter of the same
+    /// session (which sessions handed out in order never do).
+    #[inline]
+    fn place(&mut self, session: u32, waiter: Waiter) -> bool {
+        let i = session as usize & (self.slots.len() - 1);
+        let slot = &mut self.slots[i];
+        let old = std::mem::replace(&mut slot.session, session);
+        match slot.waiter.replace(waiter) {
+            Some(_) if old == session => false,
+            Some(older) => self.stragglers.insert(old, older).is_none(),
+            None => true,
+        }
+    }
+
+    /// Rebuilds the slots at least `want` long (a power of two, at least
+    /// [`MIN_SLOTS`]), giving stragglers their slots back where they can.
+    fn resize(&mut self, want: usize) {
+        let len = want.max(MIN_SLOTS).next_power_of_two();
+        let old = std::mem::replace(&mut self.slots, Vec::with_capacity(len));
+        self.slots.resize_with(len, Slot::default);
+        let stragglers = std::mem::take(&mut self.stragglers);
+        let held = old
+            .into_iter()
+            .filter_map(|slot| Some((slot.session, slot.waiter?)))
+            .chain(stragglers);
+        for (session, waiter) in held {
+            self.place(session, waiter);
+        }
+    }
+
+    /// The slot that holds `session`, if one does.
+    #[inline]
+    fn slot_index(&self, session: u32) -> Option<usize> {
+        // With no slots the mask is all ones and `get` finds nothing.
+        let i = session as usize & self.slots.len().wrapping_sub(1);
+        let slot = self.slots.get(i)?;
+        (slot.session == session && slot.waiter.is_some()).then_some(i)
+    }
+
+    #[inline]
+    fn waiter_mut(&mut self, session: u32) -> Option<&mut Waiter> {
+        match self.slot_index(session) {
+            Some(i) => self.slots[i].waiter.as_mut(),
+            None if self.stragglers.is_empty() => None,
+            None => self.stragglers.get_mut(&session),
+        }
+    }
+
+    /// Hands `outcome` to the call waiting on `session`. Returns the
+    /// caller's waker (if it has polled) and when the call started; `None`
+    /// if no call waits on it (never sent, given up, or answered already).
     #[inline]
     pub(crate) fn answer(
         &mut self,
         session: u32,
         outcome: Outcome,
     ) -> Option<(Option<Waker>, Instant)> {
-        let waiter = self.waiters.get_mut(&session).filter(|w| w.waiting())?;
+        let waiter = self.waiter_mut(session).filter(|w| w.waiting())?;
         Some((waiter.answer(outcome), waiter.started))
     }
 
-    /// The caller's side: takes the answer if it came, else leaves `waker`
-    /// to be woken when it does.
+    /// The caller's side: takes the answer (removing the slot), or leaves
+    /// `waker` to be woken when it comes.
     #[inline]
     pub(crate) fn poll_answer(&mut self, session: u32, waker: &Waker) -> Poll<Outcome> {
         // Only the caller removes its slot, so it is there; be safe anyway.
@@ -129,10 +206,9 @@ impl Pending {
                 reason: "the call was forgotten by its sender".into(),
             })
         };
-        let Entry::Occupied(mut slot) = self.waiters.entry(session) else {
+        let Some(waiter) = self.waiter_mut(session) else {
             return Poll::Ready(forgotten());
         };
-        let waiter = slot.get_mut();
         if waiter.outcome.is_none() {
             match &mut waiter.waker {
                 Some(w) if w.will_wake(waker) => {}
@@ -140,30 +216,51 @@ impl Pending {
             }
             return Poll::Pending;
         }
-        Poll::Ready(slot.remove().outcome.unwrap_or_else(forgotten))
+        let outcome = waiter.outcome.take();
+        self.remove(session);
+        Poll::Ready(outcome.unwrap_or_else(forgotten))
     }
 
-    /// Drops a call's slot: its caller gave up.
+    /// Forgets a call whose caller gave up.
     pub(crate) fn remove(&mut self, session: u32) {
-        self.waiters.remove(&session);
+        let removed = match self.slot_index(session) {
+            Some(i) => self.slots[i].waiter.take().is_some(),
+            None => self.stragglers.remove(&session).is_some(),
+        };
+        if removed {
+            self.held -= 1;
+        }
     }
 
-    /// Calls still waiting for their answer.
+    fn waiters_mut(&mut self) -> impl Iterator<Item = &mut Waiter> {
+        self.slots
+            .iter_mut()
+            .filter_map(|slot| slot.waiter.as_mut())
+            .chain(self.stragglers.values_mut())
+    }
+
+    /// Calls still waiting for an answer.
     pub(crate) fn len(&self) -> usize {
-        self.waiters.values().filter(|w| w.waiting()).count()
+        let slots = self.slots.iter().filter_map(|slot| slot.waiter.as_ref());
+        slots
+            .chain(self.stragglers.values())
+            .filter(|w| w.waiting())
+            .count()
     }
 
-    /// When the sweeper should wake next.
+    /// When the sweeper should next run, if any call waits.
     pub(crate) fn next_sweep(&self) -> Option<Instant> {
         self.next_sweep
     }
 
-    /// Fails every waiting call whose deadline has passed at `now`, and
-    /// works out when the next one can be due.
+    /// Fails every waiting call whose deadline is `now` or earlier, and
+    /// works out the next sweep. `read_count` is the connection's count of
+    /// reads so far, to tell calls that waited in silence. A table left
+    /// mostly empty by a burst of calls shrinks here.
     pub(crate) fn sweep(&mut self, now: Instant, read_count: u64) -> Swept {
         let mut swept = Swept::default();
         let mut earliest: Option<Instant> = None;
-        for waiter in self.waiters.values_mut().filter(|w| w.waiting()) {
+        for waiter in self.waiters_mut().filter(|w| w.waiting()) {
             if waiter.deadline > now {
                 earliest = Some(earliest.map_or(waiter.deadline, |e| e.min(waiter.deadline)));
                 continue;
@@ -177,12 +274,15 @@ impl Pending {
             }
         }
         self.next_sweep = earliest.map(|at| at.max(now + SWEEP_GRANULARITY));
+        if self.slots.len() > MIN_SLOTS && self.held * 8 < self.slots.len() {
+            self.resize(self.held * 2);
+        }
         swept
     }
 
-    /// Fails every waiting call with `error`.
+    /// Answers every waiting call with `error`.
     pub(crate) fn fail_all(&mut self, error: &ErrorKind) {
-        for waiter in self.waiters.values_mut() {
+        for waiter in self.waiters_mut() {
             if let Some(waker) = waiter.answer(Err(error.clone())) {
                 waker.wake();
             }
@@ -191,8 +291,9 @@ impl Pending {
     }
 }
 
-/// Sessions are consecutive numbers: a multiplication spreads them over
-/// the table, where SipHash would spend more time than the lookup.
+/// Hashes a session for the stragglers' table: the table is keyed by
+/// numbers we hand out ourselves, so it needs no defence against chosen
+/// keys, just a spread of the bits.
 #[derive(Debug, Default, Clone, Copy)]
 pub(crate) struct SessionHasher(u64);
 
@@ -227,6 +328,15 @@ mod tests {
 
     fn take(pending: &mut Pending, session: u32) -> Poll<Outcome> {
         pending.poll_answer(session, Waker::noop())
+    }
+
+    /// The reply taken for `session`, if one was there.
+    fn reply(pending: &mut Pending, session: u32) -> Option<Bytes> {
+        match take(pending, session) {
+            Poll::Ready(Ok(reply)) => Some(reply),
+            Poll::Ready(Err(e)) => panic!("session {session} failed: {e}"),
+            Poll::Pending => None,
+        }
     }
 
     #[test]
@@ -338,6 +448,113 @@ mod tests {
             Poll::Ready(Err(ErrorKind::Shutdown))
         ));
         pending.remove(10);
-        assert!(pending.waiters.is_empty());
+        assert_eq!(pending.held, 0);
+    }
+
+    #[test]
+    fn a_call_outliving_many_newer_ones_keeps_its_place_in_line() {
+        let t0 = Instant::now();
+        let mut pending = Pending::default();
+        pending.insert(1, waiter(t0, Duration::from_secs(1), 0));
+        // Ten thousand later calls come and go while session 1 waits; every
+        // 64th of them wants its slot.
+        for session in 2..10_002 {
+            pending.insert(session, waiter(t0, Duration::from_secs(1), 0));
+            assert!(pending.answer(session, Ok(Bytes::new())).is_some());
+            assert!(take(&mut pending, session).is_ready());
+        }
+        assert_eq!(pending.len(), 1);
+        assert!(pending.stragglers.contains_key(&1));
+        let late = Bytes::from_static(b"late");
+        assert!(pending.answer(1, Ok(late.clone())).is_some());
+        assert_eq!(reply(&mut pending, 1), Some(late));
+        assert_eq!((pending.len(), pending.held), (0, 0));
+    }
+
+    #[test]
+    fn sessions_that_wrap_around_stay_apart() {
+        let t0 = Instant::now();
+        let mut pending = Pending::default();
+        for session in [0x7fff_fffe, 0x7fff_ffff, 1, 2] {
+            pending.insert(session, waiter(t0, Duration::from_secs(1), 0));
+        }
+        for session in [2, 0x7fff_ffff, 1, 0x7fff_fffe] {
+            let sent = Bytes::from(session.to_string());
+            assert!(pending.answer(session, Ok(sent.clone())).is_some());
+            assert_eq!(reply(&mut pending, session), Some(sent));
+        }
+        assert_eq!(pending.held, 0);
+    }
+
+    #[test]
+    fn the_table_grows_with_a_burst_and_shrinks_after_it() {
+        let t0 = Instant::now();
+        let mut pending = Pending::default();
+        for session in 1..=5000 {
+            pending.insert(session, waiter(t0, Duration::from_secs(1), 0));
+        }
+        assert!(pending.slots.len() >= 10_000);
+        assert!(
+            pending.stragglers.is_empty(),
+            "in-order sessions never collide"
+        );
+        // Answered out of order, every reply reaches its own call.
+        for session in (1..=5000).rev().step_by(2).chain((1..=5000).step_by(2)) {
+            pending.answer(session, Ok(Bytes::from(session.to_string())));
+        }
+        for session in 1..=4990 {
+            let expect = Bytes::from(session.to_string());
+            assert_eq!(reply(&mut pending, session), Some(expect));
+        }
+        pending.sweep(t0, 0);
+        assert_eq!(pending.slots.len(), MIN_SLOTS, "ten calls held");
+        for session in 4991..=5000 {
+            assert!(take(&mut pending, session).is_ready(), "{session} kept");
+        }
+    }
+
+    proptest::proptest! {
+        /// Against a plain map of the same calls, whatever the order of
+        /// inserts, answers, takes and give-ups.
+        #[test]
+        fn behaves_like_a_map(ops in proptest::collection::vec((0u8..4, 0usize..64), 1..400)) {
+            let t0 = Instant::now();
+            let mut pending = Pending::default();
+            let mut model: HashMap<u32, Option<Bytes>> = HashMap::new();
+            let mut next = 1u32;
+            for (op, pick) in ops {
+                let mut live: Vec<u32> = model.keys().copied().collect();
+                live.sort_unstable();
+                let target = live.get(pick % live.len().max(1)).copied();
+                match (op, target) {
+                    (0, _) | (_, None) => {
+                        pending.insert(next, waiter(t0, Duration::from_secs(1), 0));
+                        model.insert(next, None);
+                        // Long jumps in session make slots collide.
+                        next += 1 + (pick as u32 % 3) * 61;
+                    }
+                    (1, Some(s)) => {
+                        let sent = Bytes::from(s.to_string());
+                        let first = model.get(&s) == Some(&None);
+                        proptest::prop_assert_eq!(pending.answer(s, Ok(sent.clone())).is_some(), first);
+                        model.entry(s).or_default().get_or_insert(sent);
+                    }
+                    (2, Some(s)) => {
+                        let got = reply(&mut pending, s);
+                        proptest::prop_assert_eq!(&got, &model[&s]);
+                        if got.is_some() {
+                            model.remove(&s);
+                        }
+                    }
+                    (_, Some(s)) => {
+                        pending.remove(s);
+                        model.remove(&s);
+                    }
+                }
+                proptest::prop_assert_eq!(pending.held, model.len());
+                let waiting = model.values().filter(|r| r.is_none()).count();
+                proptest::prop_assert_eq!(pending.len(), waiting);
+            }
+        }
     }
 }
