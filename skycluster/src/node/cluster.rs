@@ -19,10 +19,11 @@ use tokio_util::task::TaskTracker;
 use tracing::Instrument;
 
 use super::agent;
+use super::clock::Deadline;
 use super::config::{Config, NodeAddr};
 use super::proxy::{Endpoint, IntoAddress};
 use super::registry::{Handle, Registry};
-use super::sender::{Deadline, Sender, Target};
+use super::sender::{Sender, Target};
 use super::status::{ListenerStatus, NodeStatus, Status};
 use super::Options;
 use crate::codec::luaseri::{self, Value};

@@ -12,6 +12,7 @@
 
 mod agent;
 mod auth;
+mod clock;
 mod cluster;
 mod config;
 mod options;

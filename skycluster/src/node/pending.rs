@@ -21,6 +21,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 
+use super::clock::Deadline;
 use crate::ErrorKind;
 
 /// What a call ends with.
@@ -33,8 +34,10 @@ pub(crate) const SWEEP_GRANULARITY: Duration = Duration::from_millis(5);
 /// One call waiting for its reply.
 #[derive(Debug)]
 pub(crate) struct Waiter {
-    started: Instant,
-    deadline: Instant,
+    deadline: Deadline,
+    /// Whether `deadline.started` was read from the precise clock, so
+    /// that the call's round trip can be timed (see [`Waiter::time`]).
+    timed: bool,
     /// The sender's read count when the call started: if it is unchanged
     /// when the call times out, the peer said nothing at all meanwhile.
     heard: u64,
@@ -45,14 +48,21 @@ pub(crate) struct Waiter {
 }
 
 impl Waiter {
-    pub(crate) fn new(started: Instant, deadline: Instant, heard: u64) -> Waiter {
+    pub(crate) fn new(deadline: Deadline, heard: u64) -> Waiter {
         Waiter {
-            started,
             deadline,
+            timed: false,
             heard,
             outcome: None,
             waker: None,
         }
+    }
+
+    /// Restarts the call's clock from a precise reading, so that its
+    /// answer can tell the round-trip time. The deadline only moves later.
+    pub(crate) fn time(&mut self) {
+        self.deadline.started = Instant::now();
+        self.timed = true;
     }
 
     /// Records the answer; returns whom to wake. A call answered already
@@ -118,7 +128,7 @@ impl Pending {
     /// Records a waiter. Returns true when its deadline comes before the
     /// sweeper's next wake-up, so the sweeper must be told.
     pub(crate) fn insert(&mut self, session: u32, waiter: Waiter) -> bool {
-        let deadline = waiter.deadline;
+        let deadline = waiter.deadline.at();
         if (self.held + 1) * 2 > self.slots.len() {
             self.resize((self.held + 1) * 2);
         }
@@ -184,16 +194,18 @@ impl Pending {
     }
 
     /// Hands `outcome` to the call waiting on `session`. Returns the
-    /// caller's waker (if it has polled) and when the call started; `None`
-    /// if no call waits on it (never sent, given up, or answered already).
+    /// caller's waker (if it has polled) and, if the call was
+    /// [timed](Waiter::time), when it started; `None` if no call waits on
+    /// it (never sent, given up, or answered already).
     #[inline]
     pub(crate) fn answer(
         &mut self,
         session: u32,
         outcome: Outcome,
-    ) -> Option<(Option<Waker>, Instant)> {
+    ) -> Option<(Option<Waker>, Option<Instant>)> {
         let waiter = self.waiter_mut(session).filter(|w| w.waiting())?;
-        Some((waiter.answer(outcome), waiter.started))
+        let started = waiter.timed.then_some(waiter.deadline.started);
+        Some((waiter.answer(outcome), started))
     }
 
     /// The caller's side: takes the answer (removing the slot), or leaves
@@ -261,14 +273,15 @@ impl Pending {
         let mut swept = Swept::default();
         let mut earliest: Option<Instant> = None;
         for waiter in self.waiters_mut().filter(|w| w.waiting()) {
-            if waiter.deadline > now {
-                earliest = Some(earliest.map_or(waiter.deadline, |e| e.min(waiter.deadline)));
+            let deadline = waiter.deadline.at();
+            if deadline > now {
+                earliest = Some(earliest.map_or(deadline, |e| e.min(deadline)));
                 continue;
             }
             swept.expired += 1;
             swept.silent |= waiter.heard == read_count;
-            let elapsed = now.saturating_duration_since(waiter.started);
-            let limit = waiter.deadline.saturating_duration_since(waiter.started);
+            let elapsed = now.saturating_duration_since(waiter.deadline.started);
+            let limit = waiter.deadline.limit;
             if let Some(waker) = waiter.answer(Err(ErrorKind::Timeout { elapsed, limit })) {
                 waker.wake();
             }
@@ -322,8 +335,14 @@ impl Hasher for SessionHasher {
 mod tests {
     use super::*;
 
-    fn waiter(started: Instant, timeout: Duration, heard: u64) -> Waiter {
-        Waiter::new(started, started + timeout, heard)
+    fn waiter(started: Instant, limit: Duration, heard: u64) -> Waiter {
+        Waiter::new(Deadline { started, limit }, heard)
+    }
+
+    /// When a call started at `t0` with `limit` is due: a coarse clock's
+    /// lag later.
+    fn due(t0: Instant, limit: Duration) -> Instant {
+        t0 + limit + super::super::clock::lag()
     }
 
     fn take(pending: &mut Pending, session: u32) -> Poll<Outcome> {
@@ -346,7 +365,7 @@ mod tests {
         assert!(pending.insert(1, waiter(t0, Duration::from_secs(30), 0)));
         assert!(!pending.insert(2, waiter(t0, Duration::from_secs(31), 0)));
         assert!(pending.insert(3, waiter(t0, Duration::from_secs(1), 0)));
-        assert_eq!(pending.next_sweep(), Some(t0 + Duration::from_secs(1)));
+        assert_eq!(pending.next_sweep(), Some(due(t0, Duration::from_secs(1))));
         assert_eq!(pending.len(), 3);
     }
 
@@ -360,7 +379,7 @@ mod tests {
             .answer(5, Ok(Bytes::from_static(b"hi")))
             .expect("waits");
         assert!(waker.is_some(), "the caller left its waker");
-        assert_eq!(started, t0);
+        assert_eq!(started, None, "an untimed call has no round trip");
         assert_eq!(pending.len(), 0, "answered calls no longer wait");
         // A second reply for the same session is not for anyone.
         assert!(pending.answer(5, Ok(Bytes::new())).is_none());
@@ -369,6 +388,18 @@ mod tests {
             pending.answer(5, Ok(Bytes::new())).is_none(),
             "the slot is gone"
         );
+    }
+
+    #[test]
+    fn a_timed_call_tells_when_it_started() {
+        let t0 = Instant::now();
+        let mut pending = Pending::default();
+        let mut timed = waiter(t0, Duration::from_secs(1), 0);
+        timed.time();
+        pending.insert(1, timed);
+        let (_, started) = pending.answer(1, Ok(Bytes::new())).expect("waits");
+        let started = started.expect("timed");
+        assert!(started >= t0 && started <= Instant::now());
     }
 
     #[test]
@@ -399,10 +430,10 @@ mod tests {
             "the later call still waits"
         );
         assert_eq!(pending.len(), 1);
-        assert_eq!(pending.next_sweep(), Some(t0 + Duration::from_secs(10)));
+        assert_eq!(pending.next_sweep(), Some(due(t0, Duration::from_secs(10))));
         // A reply after the timeout finds the call answered already.
         pending.insert(3, waiter(t0, Duration::from_millis(1), 0));
-        pending.sweep(t0 + Duration::from_millis(2), 0);
+        pending.sweep(due(t0, Duration::from_millis(1)), 0);
         assert!(pending.answer(3, Ok(Bytes::new())).is_none());
     }
 
@@ -411,7 +442,7 @@ mod tests {
         let t0 = Instant::now();
         let mut pending = Pending::default();
         pending.insert(1, waiter(t0, Duration::from_millis(1), 3));
-        let swept = pending.sweep(t0 + Duration::from_millis(2), 3);
+        let swept = pending.sweep(due(t0, Duration::from_millis(2)), 3);
         assert_eq!(
             swept,
             Swept {
@@ -428,11 +459,9 @@ mod tests {
         let mut pending = Pending::default();
         pending.insert(1, waiter(t0, Duration::from_millis(1), 0));
         pending.insert(2, waiter(t0, Duration::from_millis(2), 0));
-        pending.sweep(t0 + Duration::from_millis(1), 0);
-        assert_eq!(
-            pending.next_sweep(),
-            Some(t0 + Duration::from_millis(1) + SWEEP_GRANULARITY)
-        );
+        let first = due(t0, Duration::from_millis(1));
+        pending.sweep(first, 0);
+        assert_eq!(pending.next_sweep(), Some(first + SWEEP_GRANULARITY));
     }
 
     #[test]

@@ -7,9 +7,10 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 
+use super::clock::Deadline;
 use super::cluster::Cluster;
 use super::scratch;
-use super::sender::{Deadline, InFlight, Payload, Sender};
+use super::sender::{InFlight, Payload, Sender};
 use crate::codec::CodecError;
 use crate::service::Request;
 use crate::wire::{Address, Name, TraceTag, MULTIPART_THRESHOLD};

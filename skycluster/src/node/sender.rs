@@ -34,6 +34,7 @@ use tokio::task::AbortHandle;
 use tokio_util::codec::Decoder;
 use tracing::Instrument;
 
+use super::clock::Deadline;
 use super::pending::{Outcome, Pending, Waiter};
 use super::Options;
 use crate::service::HandlerError;
@@ -42,6 +43,11 @@ use crate::wire::{
     write_pieces, Address, Pieces, Reply, ReplyDecoder, Session, TraceTag, WRITE_BATCH,
 };
 use crate::ErrorKind;
+
+/// One call in this many (the first included) reads the precise clock
+/// when it starts, so that status can show a round-trip time; the others
+/// make do with the coarse clock their deadline needs (see [`super::clock`]).
+const RTT_SAMPLE: u32 = 64;
 
 /// Where the sender should connect.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -167,11 +173,7 @@ impl Sender {
         deadline: Deadline,
         trace: Option<&TraceTag>,
     ) -> Result<InFlight<'_>, ErrorKind> {
-        let waiter = Waiter::new(
-            deadline.started,
-            deadline.at(),
-            self.heard.load(Ordering::Relaxed),
-        );
+        let waiter = Waiter::new(deadline, self.heard.load(Ordering::Relaxed));
         let session = self.start_call(address, payload, trace, waiter)?;
         Ok(InFlight {
             sender: self,
@@ -217,6 +219,10 @@ impl Sender {
             }
         }
         st.next_session = session.next();
+        let mut waiter = waiter;
+        if session.get() % RTT_SAMPLE == 1 {
+            waiter.time();
+        }
         let sooner = st.pending.insert(session.get(), waiter);
         drop(st);
         self.wake.notify_one();
@@ -560,14 +566,15 @@ impl Sender {
                 .answer(session, reply.result.map_err(remote_error))
             {
                 Some((waker, started)) => {
-                    last_started = Some(started);
+                    last_started = started.or(last_started);
                     wakers.extend(waker);
                 }
                 // The caller may have given up already; that is fine.
                 None => tracing::debug!(node = %self.node, session, "reply for no waiting call"),
             }
         }
-        // One clock read per batch, not per reply: status shows the last.
+        // One clock read per batch, not per reply, and only for the calls
+        // timed precisely: status shows the last.
         if let Some(started) = last_started {
             st.last_rtt = Some(started.elapsed());
         }
@@ -651,33 +658,6 @@ struct AbortOnDrop(AbortHandle);
 impl Drop for AbortOnDrop {
     fn drop(&mut self) {
         self.0.abort();
-    }
-}
-
-/// When a call started and the timeout it was given: what its timeout
-/// error reports, and where its deadline lies.
-#[derive(Clone, Copy, Debug)]
-pub(crate) struct Deadline {
-    pub(crate) started: Instant,
-    pub(crate) limit: Duration,
-}
-
-impl Deadline {
-    pub(crate) fn starting_now(limit: Duration) -> Deadline {
-        Deadline {
-            started: Instant::now(),
-            limit,
-        }
-    }
-
-    /// `started + limit`, or decades away if that overflows (a timeout of
-    /// `Duration::MAX` means "wait as long as it takes").
-    pub(crate) fn at(&self) -> Instant {
-        const FAR: Duration = Duration::from_secs(60 * 60 * 24 * 365 * 30);
-        self.started
-            .checked_add(self.limit)
-            .or_else(|| self.started.checked_add(FAR))
-            .unwrap_or(self.started)
     }
 }
 

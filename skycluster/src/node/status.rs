@@ -27,7 +27,8 @@ pub struct NodeStatus {
     pub in_flight: usize,
     /// The last connection error, if any.
     pub last_error: Option<String>,
-    /// The round-trip time of the last call answered.
+    /// The round-trip time of a recent call: the first call, then one in
+    /// 64, is timed precisely.
     pub last_rtt: Option<Duration>,
 }
 
