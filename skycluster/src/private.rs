@@ -8,13 +8,15 @@
 
 use std::fmt;
 use std::future::Future;
+use std::pin::Pin;
+use std::task::{ready, Context, Poll};
 use std::time::Duration;
 
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 use crate::codec::{Codec, CodecError};
-use crate::node::{scratch, Begun};
+use crate::node::{scratch, Begun, InFlight};
 use crate::wire::MULTIPART_THRESHOLD;
 use crate::{CallError, Cluster, Endpoint, ErrorKind, HandlerError};
 
@@ -56,37 +58,101 @@ fn codec_error(
         .with_method(method)
 }
 
-/// A typed call, started by [`begin_call`]; [`finish_call`] awaits it.
-#[derive(Debug)]
-pub struct Started<'a> {
-    begun: Begun<'a>,
-    method: &'static str,
-}
-
-/// Encodes a call of `method` and queues it when it can, without waiting:
-/// the arguments are borrowed only for this, never across an await.
-pub fn begin_call<'a, C: Codec, A: Serialize>(
+/// A typed call of `method` with `args`: encoded and queued when first
+/// polled, then waiting for the reply. [`call`] makes one.
+///
+/// The request is queued with the caller's waker already in place, so the
+/// call is not polled again until its answer (or timeout) comes. The
+/// arguments are dropped once encoded: they are never borrowed across a
+/// wait, so the future is `Send` whenever they are.
+#[must_use = "a call does nothing unless awaited"]
+pub struct Call<'a, A> {
     endpoint: &'a Endpoint,
     method: &'static str,
-    args: &A,
-) -> Started<'a> {
-    Started {
-        begun: endpoint.begin_encoded(|buf| C::encode_call_into(method, args, buf)),
+    /// The codec's encoder, fixed where the codec and the arguments' type
+    /// are checked: at [`call`], not at the `.await`.
+    encode: Encoder<A>,
+    state: CallState<'a, A>,
+}
+
+type Encoder<A> = fn(&'static str, &A, &mut Vec<u8>) -> Result<(), CodecError>;
+
+enum CallState<'a, A> {
+    Start(A),
+    InFlight(InFlight<'a>),
+    /// The first call to a node, a local one or a large one: a larger
+    /// future, kept off the common path's size.
+    Owned(Pin<Box<dyn Future<Output = Result<Bytes, CallError>> + Send + 'a>>),
+    Done,
+}
+
+/// Starts a typed call; see [`Call`].
+pub fn call<'a, C: Codec, A: Serialize>(
+    endpoint: &'a Endpoint,
+    method: &'static str,
+    args: A,
+) -> Call<'a, A> {
+    Call {
+        endpoint,
         method,
+        encode: C::encode_call_into::<A>,
+        state: CallState::Start(args),
     }
 }
 
-/// Waits for the reply to a call [`begin_call`] started.
-pub async fn finish_call(endpoint: &Endpoint, started: Started<'_>) -> Result<Bytes, CallError> {
-    match started.begun {
-        Begun::InFlight(call) => call.await.map_err(|kind| endpoint.error(kind)),
-        // Boxed: this path (the first call, a local or a large one) holds
-        // a much larger future than an in-flight call, and every call's
-        // future would otherwise be that size: more memory to touch on
-        // each poll of each of many concurrent calls.
-        Begun::Owned(payload) => Box::pin(endpoint.call(payload)).await,
-        Begun::Failed(kind) => Err(endpoint.error(kind)),
-        Begun::Encode(e) => Err(codec_error(endpoint, started.method, "encode", e)),
+// The arguments are moved out, never pinned: `Call` can be `Unpin` whatever
+// they are.
+impl<A> Unpin for Call<'_, A> {}
+
+impl<A> fmt::Debug for Call<'_, A> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Call")
+            .field("endpoint", self.endpoint)
+            .field("method", &self.method)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<A> Future for Call<'_, A> {
+    type Output = Result<Bytes, CallError>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.get_mut();
+        let endpoint = this.endpoint;
+        let method = this.method;
+        if let CallState::Start(_) = this.state {
+            let CallState::Start(args) = std::mem::replace(&mut this.state, CallState::Done) else {
+                unreachable!("matched just above");
+            };
+            let encode = this.encode;
+            let begun = endpoint.begin_encoded(|buf| encode(method, &args, buf), cx.waker());
+            drop(args);
+            match begun {
+                // Its answer wakes this task.
+                Begun::InFlight(call) => {
+                    this.state = CallState::InFlight(call);
+                    return Poll::Pending;
+                }
+                Begun::Owned(payload) => {
+                    this.state = CallState::Owned(Box::pin(endpoint.call(payload)));
+                }
+                Begun::Failed(kind) => return Poll::Ready(Err(endpoint.error(kind))),
+                Begun::Encode(e) => {
+                    return Poll::Ready(Err(codec_error(endpoint, method, "encode", e)));
+                }
+            }
+        }
+        let outcome = match &mut this.state {
+            CallState::InFlight(call) => {
+                ready!(Pin::new(call).poll(cx)).map_err(|kind| endpoint.error(kind))
+            }
+            CallState::Owned(call) => ready!(call.as_mut().poll(cx)),
+            CallState::Start(_) | CallState::Done => {
+                panic!("the call of `{method}` was polled after it completed")
+            }
+        };
+        this.state = CallState::Done;
+        Poll::Ready(outcome)
     }
 }
 

@@ -195,7 +195,7 @@ impl<'a> ServiceGenerator<'a> {
         // A type that is not serde fails these calls too: point them at the
         // method (for the arguments) and at the return type.
         let send = quote_spanned!(ident.span()=> #krate::__private::send::<#codec, _>);
-        let begin_call = quote_spanned!(ident.span()=> #krate::__private::begin_call::<#codec, _>);
+        let call = quote_spanned!(ident.span()=> #krate::__private::call::<#codec, _>);
         let decode_reply =
             quote_spanned!(output.span()=> #krate::__private::decode_reply::<#codec, #output>);
         if method.push {
@@ -210,7 +210,6 @@ impl<'a> ServiceGenerator<'a> {
                 }
             }
         } else {
-            let call = Ident::new("call", Span::mixed_site());
             let reply = Ident::new("reply", Span::mixed_site());
             quote! {
                 #docs
@@ -218,10 +217,9 @@ impl<'a> ServiceGenerator<'a> {
                 #vis async fn #ident(&self, #(#args),*)
                     -> ::core::result::Result<#output, #krate::CallError>
                 {
-                    // Encoded and queued here; the arguments are not held
-                    // across the wait.
-                    let #call = #begin_call(&self.endpoint, #name, &(#(#arg_idents,)*));
-                    let #reply = #krate::__private::finish_call(&self.endpoint, #call).await;
+                    // Encoded and queued when first polled; the arguments
+                    // are dropped then, not held across the wait.
+                    let #reply = #call(&self.endpoint, #name, (#(#arg_idents,)*)).await;
                     #decode_reply(&self.endpoint, #name, #reply)
                 }
             }

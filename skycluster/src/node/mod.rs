@@ -30,4 +30,5 @@ pub use options::Options;
 pub(crate) use proxy::Begun;
 pub use proxy::{Endpoint, IntoAddress};
 pub use registry::Handle;
+pub(crate) use sender::InFlight;
 pub use status::{ListenerStatus, NodeStatus, Status};

@@ -48,13 +48,15 @@ pub(crate) struct Waiter {
 }
 
 impl Waiter {
-    pub(crate) fn new(deadline: Deadline, heard: u64) -> Waiter {
+    /// A call started at `deadline.started`, when the sender had read
+    /// `heard` times; `waker` (if any) is woken by its answer.
+    pub(crate) fn new(deadline: Deadline, heard: u64, waker: Option<Waker>) -> Waiter {
         Waiter {
             deadline,
             timed: false,
             heard,
             outcome: None,
-            waker: None,
+            waker,
         }
     }
 
@@ -336,7 +338,7 @@ mod tests {
     use super::*;
 
     fn waiter(started: Instant, limit: Duration, heard: u64) -> Waiter {
-        Waiter::new(Deadline { started, limit }, heard)
+        Waiter::new(Deadline { started, limit }, heard, None)
     }
 
     /// When a call started at `t0` with `limit` is due: a coarse clock's

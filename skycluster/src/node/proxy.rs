@@ -3,6 +3,7 @@
 
 use std::fmt;
 use std::sync::{Arc, OnceLock};
+use std::task::Waker;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -189,7 +190,8 @@ impl Endpoint {
         )
     }
 
-    /// Starts a call whose payload `encode` writes, for typed clients.
+    /// Starts a call whose payload `encode` writes, for typed clients;
+    /// its answer will wake `waker`.
     ///
     /// On the usual path (a remote node whose sender is known) the payload
     /// is encoded into a per-thread scratch buffer and copied straight into
@@ -199,6 +201,7 @@ impl Endpoint {
     pub(crate) fn begin_encoded(
         &self,
         encode: impl FnOnce(&mut Vec<u8>) -> Result<(), CodecError>,
+        waker: &Waker,
     ) -> Begun<'_> {
         let target = &*self.target;
         let sender = match target.sender.get() {
@@ -223,6 +226,7 @@ impl Endpoint {
                 payload,
                 Deadline::starting_now(self.timeout()),
                 self.trace.as_ref(),
+                Some(waker),
             ) {
                 Ok(call) => Begun::InFlight(call),
                 Err(kind) => Begun::Failed(kind),

@@ -156,7 +156,7 @@ impl Sender {
         deadline: Deadline,
         trace: Option<&TraceTag>,
     ) -> Outcome {
-        self.begin(address, Payload::Owned(payload), deadline, trace)?
+        self.begin(address, Payload::Owned(payload), deadline, trace, None)?
             .await
     }
 
@@ -166,14 +166,18 @@ impl Sender {
     /// No timer is armed per call: the waiter carries its deadline, and the
     /// connection's sweeper fails it with [`ErrorKind::Timeout`] once the
     /// deadline has passed (see [`super::pending`]).
+    ///
+    /// A caller that is being polled passes its `waker`: the answer will
+    /// wake it, and it need not poll the call until then.
     pub(crate) fn begin(
         self: &Arc<Self>,
         address: &Address,
         payload: Payload<'_>,
         deadline: Deadline,
         trace: Option<&TraceTag>,
+        waker: Option<&Waker>,
     ) -> Result<InFlight<'_>, ErrorKind> {
-        let waiter = Waiter::new(deadline, self.heard.load(Ordering::Relaxed));
+        let waiter = Waiter::new(deadline, self.heard.load(Ordering::Relaxed), waker.cloned());
         let session = self.start_call(address, payload, trace, waiter)?;
         Ok(InFlight {
             sender: self,
