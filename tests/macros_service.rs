@@ -270,6 +270,35 @@ async fn per_call_options_apply_to_the_derived_client_only() {
 }
 
 #[tokio::test]
+async fn a_typed_call_its_caller_gives_up_on_is_forgotten() {
+    let (_server, addr, _left) = shapes_server().await;
+    let game = client(&[("battle1", addr)], Options::default());
+    let battle = game.proxy::<dyn Shapes>("battle1", "@shapes");
+    // Connected, so that the next call is queued on its first poll.
+    assert_eq!(bounded("double", battle.double(1)).await.expect("call"), 2);
+
+    fn is_send<T: Send>(_: &T) {}
+    let stalled = battle.stall();
+    is_send(&stalled);
+    // One poll queues the request and leaves it waiting; then the caller
+    // moves on and drops it.
+    tokio::select! {
+        biased;
+        result = stalled => panic!("a stalled call finished: {result:?}"),
+        () = std::future::ready(()) => {}
+    }
+    assert_eq!(
+        game.status().nodes[0].in_flight,
+        0,
+        "the call was forgotten"
+    );
+    // Never polled: nothing is queued, and nothing waits.
+    drop(battle.double(2));
+    assert_eq!(game.status().nodes[0].in_flight, 0);
+    assert_eq!(bounded("double", battle.double(3)).await.expect("call"), 6);
+}
+
+#[tokio::test]
 async fn calls_to_an_unreachable_node_name_the_method() {
     let game = Cluster::new(Config::new().with_disabled("battle1"));
     let battle = game.proxy::<dyn Shapes>("battle1", "@shapes");
