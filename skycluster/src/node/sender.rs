@@ -196,6 +196,7 @@ impl Sender {
         let mut st = self.lock();
         self.ready(&mut st)?;
         self.check_queue(&st)?;
+        let queued = st.out.len();
         let session = st.next_session;
         if let Some(tag) = trace {
             let tag = self.rewrite_trace(tag, session);
@@ -215,10 +216,12 @@ impl Sender {
                 Ok(Some(pieces)) => st.pieces.push_back(pieces),
                 Ok(None) => {}
                 Err(_) => {
+                    // Not even its trace tag leaves.
+                    st.out.truncate(queued);
                     return Err(ErrorKind::TooLarge {
                         len,
                         limit: u32::MAX as usize,
-                    })
+                    });
                 }
             }
         }
@@ -229,7 +232,9 @@ impl Sender {
         }
         let sooner = st.pending.insert(session.get(), waiter);
         drop(st);
-        self.wake.notify_one();
+        if queued == 0 {
+            self.wake_writer();
+        }
         if sooner {
             self.sweep_wake.notify_one();
         }
@@ -259,10 +264,13 @@ impl Sender {
         let mut st = self.lock();
         self.ready(&mut st)?;
         self.check_queue(&st)?;
+        let queued = st.out.len();
         let payload = match payload {
             Payload::Borrowed(bytes) if encode_small_push(&mut st.out, address, bytes) => {
                 drop(st);
-                self.wake.notify_one();
+                if queued == 0 {
+                    self.wake_writer();
+                }
                 return Ok(());
             }
             other => other.into_bytes(),
@@ -288,8 +296,19 @@ impl Sender {
             }
         }
         drop(st);
-        self.wake.notify_one();
+        if queued == 0 {
+            self.wake_writer();
+        }
         Ok(())
+    }
+
+    /// Tells the writer there is output. Callers do so only when they
+    /// found the output buffer empty: a non-empty one was already
+    /// announced by whoever filled it first, and the writer has not taken
+    /// it since (taking it empties it). That saves a compare-and-swap per
+    /// call and per push while a batch builds up.
+    fn wake_writer(&self) {
+        self.wake.notify_one();
     }
 
     /// Refuses more work while the peer is not reading what is queued.
