@@ -120,28 +120,26 @@ impl<A> Future for Call<'_, A> {
         let this = self.get_mut();
         let endpoint = this.endpoint;
         let method = this.method;
-        if let CallState::Start(_) = this.state {
-            let CallState::Start(args) = std::mem::replace(&mut this.state, CallState::Done) else {
-                unreachable!("matched just above");
-            };
-            let encode = this.encode;
-            let begun = endpoint.begin_encoded(|buf| encode(method, &args, buf), cx.waker());
-            drop(args);
-            match begun {
-                // Its answer wakes this task.
-                Begun::InFlight(call) => {
-                    this.state = CallState::InFlight(call);
-                    return Poll::Pending;
-                }
-                Begun::Owned(payload) => {
-                    this.state = CallState::Owned(Box::pin(endpoint.call(payload)));
-                }
-                Begun::Failed(kind) => return Poll::Ready(Err(endpoint.error(kind))),
-                Begun::Encode(e) => {
-                    return Poll::Ready(Err(codec_error(endpoint, method, "encode", e)));
+        this.state = match std::mem::replace(&mut this.state, CallState::Done) {
+            CallState::Start(args) => {
+                let encode = this.encode;
+                let begun = endpoint.begin_encoded(|buf| encode(method, &args, buf), cx.waker());
+                drop(args);
+                match begun {
+                    // Its answer wakes this task.
+                    Begun::InFlight(call) => {
+                        this.state = CallState::InFlight(call);
+                        return Poll::Pending;
+                    }
+                    Begun::Owned(payload) => CallState::Owned(Box::pin(endpoint.call(payload))),
+                    Begun::Failed(kind) => return Poll::Ready(Err(endpoint.error(kind))),
+                    Begun::Encode(e) => {
+                        return Poll::Ready(Err(codec_error(endpoint, method, "encode", e)));
+                    }
                 }
             }
-        }
+            waiting => waiting,
+        };
         let outcome = match &mut this.state {
             CallState::InFlight(call) => {
                 ready!(Pin::new(call).poll(cx)).map_err(|kind| endpoint.error(kind))
