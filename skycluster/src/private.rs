@@ -80,8 +80,8 @@ type Encoder<A> = fn(&'static str, &A, &mut Vec<u8>) -> Result<(), CodecError>;
 enum CallState<'a, A> {
     Start(A),
     InFlight(InFlight<'a>),
-    /// The first call to a node, a local one or a large one: a larger
-    /// future, kept off the common path's size.
+    /// The first call to a node, or a local one: a larger future, kept
+    /// off the common path's size.
     Owned(Pin<Box<dyn Future<Output = Result<Bytes, CallError>> + Send + 'a>>),
     Done,
 }

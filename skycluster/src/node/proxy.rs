@@ -196,8 +196,9 @@ impl Endpoint {
     /// On the usual path (a remote node whose sender is known) the payload
     /// is encoded into a per-thread scratch buffer and copied straight into
     /// the sender's output buffer: a small call allocates nothing for its
-    /// payload. Otherwise the payload is handed back, owned, for
-    /// [`Endpoint::call`].
+    /// payload, and a large one shares memory the next large one reuses.
+    /// Otherwise (the node's first call, a local or an invalid target) the
+    /// payload is handed back, owned, for [`Endpoint::call`].
     pub(crate) fn begin_encoded(
         &self,
         encode: impl FnOnce(&mut Vec<u8>) -> Result<(), CodecError>,
@@ -216,11 +217,12 @@ impl Endpoint {
             if let Err(e) = encode(buf) {
                 return Begun::Encode(e);
             }
-            if buf.len() >= MULTIPART_THRESHOLD {
+            let payload = if buf.len() >= MULTIPART_THRESHOLD {
                 // It leaves in pieces, later: it needs memory of its own.
-                return Begun::Owned(scratch::large_payload(buf));
-            }
-            let payload = Payload::Borrowed(buf);
+                Payload::Owned(scratch::large_payload(buf))
+            } else {
+                Payload::Borrowed(buf)
+            };
             match sender.begin(
                 &target.address,
                 payload,
