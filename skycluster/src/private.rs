@@ -222,8 +222,8 @@ pub fn encode_reply<C: Codec, R: Serialize>(
     method: &'static str,
     reply: &R,
 ) -> Result<Bytes, HandlerError> {
-    // Encoded into this thread's scratch buffer; a small reply is copied
-    // out exactly, a large one into memory the next large reply reuses.
+    // Encoded into this thread's scratch buffer, then copied into memory
+    // later replies reuse (see `scratch`).
     scratch::with_scratch(|buf| {
         C::encode_reply_into(reply, buf).map_err(|e| {
             HandlerError::new(format!(
@@ -233,7 +233,7 @@ pub fn encode_reply<C: Codec, R: Serialize>(
         Ok(if buf.len() >= MULTIPART_THRESHOLD {
             scratch::large_payload(buf)
         } else {
-            Bytes::copy_from_slice(buf)
+            scratch::small_payload(buf)
         })
     })
 }

@@ -7,17 +7,27 @@
 //! buffer's memory. Once the payload has been written and dropped, the next
 //! large payload reuses the same memory, instead of asking the allocator
 //! for fresh pages (which a 256 KiB message pays for in page faults).
+//!
+//! A small payload that needs a `Bytes` of its own (a service's reply) is
+//! cut from a third per-thread buffer, an arena: one allocation per
+//! [`ARENA_CHUNK`] of them, or none while each is dropped before the arena
+//! fills, where a copy costs an allocation each.
 
 use std::cell::RefCell;
+use std::thread::LocalKey;
 
 use bytes::{Bytes, BytesMut};
 
-/// The most capacity either buffer keeps between uses.
+/// The most capacity either scratch buffer keeps between uses.
 const KEEP: usize = 1 << 20;
+
+/// How much memory the small-payload arena takes at a time.
+const ARENA_CHUNK: usize = 64 << 10;
 
 thread_local! {
     static SMALL: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
     static LARGE: RefCell<BytesMut> = RefCell::new(BytesMut::new());
+    static ARENA: RefCell<BytesMut> = RefCell::new(BytesMut::with_capacity(ARENA_CHUNK));
 }
 
 /// Runs `f` with this thread's empty scratch buffer (or a new one, if `f`
@@ -43,10 +53,25 @@ pub(crate) fn large_payload(payload: &[u8]) -> Bytes {
     if payload.len() > KEEP {
         return Bytes::copy_from_slice(payload);
     }
-    LARGE.with(|cell| match cell.try_borrow_mut() {
+    cut_from(&LARGE, payload)
+}
+
+/// A copy of a small `payload` cut from this thread's arena; see the
+/// module's documentation.
+pub(crate) fn small_payload(payload: &[u8]) -> Bytes {
+    if payload.len() > ARENA_CHUNK / 4 {
+        return Bytes::copy_from_slice(payload);
+    }
+    cut_from(&ARENA, payload)
+}
+
+/// `payload`, copied into the buffer `key` names and split off it. When
+/// the buffer is full, `reserve` reclaims its whole memory if every
+/// payload cut from it is gone, and otherwise allocates anew (at least the
+/// capacity the buffer started with).
+fn cut_from(key: &'static LocalKey<RefCell<BytesMut>>, payload: &[u8]) -> Bytes {
+    key.with(|cell| match cell.try_borrow_mut() {
         Ok(mut buf) => {
-            // Reclaims the whole buffer when every payload cut from it is
-            // gone; otherwise allocates anew, as a copy would.
             buf.reserve(payload.len());
             buf.extend_from_slice(payload);
             buf.split().freeze()
@@ -72,6 +97,25 @@ mod tests {
         let third = large_payload(&data);
         assert_eq!(&third[..], &data[..]);
         assert_eq!(third.as_ptr(), reusable);
+    }
+
+    #[test]
+    fn small_payloads_share_an_arena_that_is_reused_once_they_are_gone() {
+        let first = small_payload(b"first");
+        let second = small_payload(b"second");
+        assert_eq!((&first[..], &second[..]), (&b"first"[..], &b"second"[..]));
+        // Cut from one allocation, one after the other.
+        assert_eq!(second.as_ptr(), first[first.len()..].as_ptr());
+        let start = first.as_ptr();
+        drop((first, second));
+        // Once the arena is full, the payloads cut from it being gone, the
+        // next one reclaims its memory from the start.
+        let reclaimed =
+            (0..=ARENA_CHUNK / 1000 + 1).any(|_| small_payload(&[1; 1000]).as_ptr() == start);
+        assert!(reclaimed, "the arena's memory was not reused");
+        // Large ones are copied: an arena held by them would hold too much.
+        let big = vec![2u8; ARENA_CHUNK];
+        assert_eq!(&small_payload(&big)[..], &big[..]);
     }
 
     #[test]
