@@ -13,7 +13,7 @@ use super::decode::{check_depth, Item, Reader};
 use super::encode::{TAG_REAL, TYPE_NIL, TYPE_SHORT_STRING};
 use super::error::{Error, ErrorKind, Result};
 use super::value::{f64_to_i64, sequence_tail, Value};
-use super::value_serde::ValueDeserializer;
+use super::value_serde::{visit_table, ValueDeserializer};
 
 /// A serde deserializer over lua-seri bytes.
 ///
@@ -104,21 +104,45 @@ impl<'de> Deserializer<'de> {
         visitor: V,
     ) -> Result<V::Value> {
         match item {
+            Item::Str(s) => match std::str::from_utf8(s) {
+                Ok(s) => visitor.visit_borrowed_str(s),
+                Err(_) => visitor.visit_borrowed_bytes(s),
+            }
+            .map_err(|e: Error| e.at(start)),
+            other => self.visit_non_string(start, other, visitor),
+        }
+    }
+
+    /// [`Self::visit_item`] for an item its caller has checked is not a
+    /// string. It makes no string call on `visitor`, so that an identifier
+    /// visitor's `visit_borrowed_bytes` keeps the single call site in
+    /// `deserialize_identifier`, where the compiler then inlines it.
+    fn visit_non_string<V: Visitor<'de>>(
+        &mut self,
+        start: usize,
+        item: Item<'de>,
+        visitor: V,
+    ) -> Result<V::Value> {
+        match item {
             Item::Nil => visitor.visit_unit(),
             Item::Bool(b) => visitor.visit_bool(b),
             Item::Int(i) => visitor.visit_i64(i),
             Item::Real(f) => visitor.visit_f64(f),
-            Item::Str(s) => match std::str::from_utf8(s) {
-                Ok(s) => visitor.visit_borrowed_str(s),
-                Err(_) => visitor.visit_borrowed_bytes(s),
-            },
+            // Not reached: callers take strings themselves.
+            Item::Str(s) => Err(de::Error::invalid_type(de::Unexpected::Bytes(s), &visitor)),
             Item::Ptr(p) => visitor.visit_newtype_struct((p as i64).into_deserializer()),
             Item::Table(n) => {
                 let table = self.reader.read_table_body(start, n, self.depth)?;
-                de::Deserializer::deserialize_any(ValueDeserializer(Value::Table(table)), visitor)
+                visit_table(table, visitor)
             }
         }
         .map_err(|e: Error| e.at(start))
+    }
+
+    /// The item for an identifier that is not a short string.
+    #[inline(never)]
+    fn identifier_item(&mut self) -> Result<(usize, Item<'de>)> {
+        self.item("string")
     }
 
     /// Enters the table whose header is at `start`.
@@ -601,15 +625,23 @@ impl<'de> de::Deserializer<'de> for &mut Deserializer<'de> {
     /// validation of every key was a third of the time to decode a typical
     /// struct, and serde_derive's identifier visitors match bytes directly.
     /// A hand-written identifier visitor needs `visit_bytes` too.
+    ///
+    /// Every string reaches the visitor through the one call below, long
+    /// ones included: with a single call site the compiler inlines the
+    /// derived visitor's match on the name into the struct's loop.
     #[inline]
     fn deserialize_identifier<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
         let start = self.reader.pos();
-        if let Some(s) = self.reader.try_short_str() {
-            return visitor
-                .visit_borrowed_bytes(s)
-                .map_err(|e: Error| e.at(start));
-        }
-        self.deserialize_str_slow(visitor)
+        let name = match self.reader.try_short_str() {
+            Some(s) => s,
+            None => match self.identifier_item()? {
+                (_, Item::Str(s)) => s,
+                (start, other) => return self.visit_non_string(start, other, visitor),
+            },
+        };
+        visitor
+            .visit_borrowed_bytes(name)
+            .map_err(|e: Error| e.at(start))
     }
 
     fn deserialize_ignored_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
@@ -751,21 +783,19 @@ impl<'de> de::MapAccess<'de> for TableMap<'_, 'de> {
             return Ok(None);
         }
         // Struct keys are short strings: one test of the tag covers the
-        // terminator and NaN checks below.
-        if let Some(t) = self.de.reader.peek() {
-            if t & 7 == TYPE_SHORT_STRING {
-                return seed.deserialize(&mut *self.de).map(Some);
+        // terminator and NaN checks. The key is read at a single call site,
+        // so that the key's visitor is inlined once, into this loop.
+        if !matches!(self.de.reader.peek(), Some(t) if t & 7 == TYPE_SHORT_STRING) {
+            if self.de.eat_terminator() {
+                self.done = true;
+                return Ok(None);
             }
-        }
-        if self.de.eat_terminator() {
-            self.done = true;
-            return Ok(None);
-        }
-        if self.de.reader.peek() == Some(TAG_REAL) && self.de.reader.next_is_nan() {
-            return Err(ErrorKind::NanKey {
-                offset: self.de.reader.pos(),
+            if self.de.reader.peek() == Some(TAG_REAL) && self.de.reader.next_is_nan() {
+                return Err(ErrorKind::NanKey {
+                    offset: self.de.reader.pos(),
+                }
+                .into());
             }
-            .into());
         }
         seed.deserialize(&mut *self.de).map(Some)
     }
@@ -1034,6 +1064,34 @@ mod tests {
             }
         );
         assert_eq!(p.name.as_ptr(), bytes[11..].as_ptr());
+    }
+
+    #[test]
+    fn identifiers_take_every_string_form() {
+        #[derive(Debug, PartialEq, Deserialize, serde::Serialize)]
+        struct Long {
+            a_field_name_longer_than_thirty_one_bytes: u8,
+            b: u8,
+        }
+        let v = Long {
+            a_field_name_longer_than_thirty_one_bytes: 1,
+            b: 2,
+        };
+        let bytes = super::super::to_vec(&v).unwrap();
+        assert_eq!(from_slice::<Long>(&bytes).unwrap(), v);
+        // The long form of a short name.
+        #[derive(Debug, PartialEq, Deserialize)]
+        struct Short {
+            b: u8,
+        }
+        let bytes = [0x06, 0x15, 1, 0, b'b', 0x0a, 0x02, 0x00];
+        assert_eq!(from_slice::<Short>(&bytes).unwrap(), Short { b: 2 });
+        // Keys that are not strings reach the visitor as what they are.
+        let err = from_slice::<Point<'_>>(&[0x06, 0x09, 0x0a, 0x01, 0x00]).unwrap_err();
+        assert!(err.to_string().contains("invalid type: boolean"), "{err}");
+        let err = from_slice::<Point<'_>>(&[0x06, 0x06, 0x00, 0x0a, 0x01, 0x00]).unwrap_err();
+        assert!(err.to_string().contains("invalid type: sequence"), "{err}");
+        assert_eq!(err.offset(), Some(1));
     }
 
     #[test]

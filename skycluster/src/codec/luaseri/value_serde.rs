@@ -211,6 +211,20 @@ impl ValueDeserializer {
     }
 }
 
+/// Hands a table to `visitor` as `deserialize_any` would: a sequence if
+/// its keys are 1..n, a map otherwise.
+pub(crate) fn visit_table<'de, V: Visitor<'de>>(t: Table, visitor: V) -> Result<V::Value> {
+    match t.into_sequence() {
+        Ok(array) => visitor.visit_seq(SeqOfValues {
+            len: array.len(),
+            iter: array.into_iter(),
+            yielded: 0,
+            pad_to: None,
+        }),
+        Err(t) => visitor.visit_map(PairsOfTable::new(t)),
+    }
+}
+
 macro_rules! value_integers {
     ($($method:ident),*) => {$(
         fn $method<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
@@ -242,15 +256,7 @@ impl<'de> de::Deserializer<'de> for ValueDeserializer {
                 Err(e) => visitor.visit_byte_buf(e.into_bytes()),
             },
             Value::LightUserdata(p) => visitor.visit_newtype_struct((p as i64).into_deserializer()),
-            Value::Table(t) => match t.into_sequence() {
-                Ok(array) => visitor.visit_seq(SeqOfValues {
-                    len: array.len(),
-                    iter: array.into_iter(),
-                    yielded: 0,
-                    pad_to: None,
-                }),
-                Err(t) => visitor.visit_map(PairsOfTable::new(t)),
-            },
+            Value::Table(t) => visit_table(t, visitor),
         }
     }
 
