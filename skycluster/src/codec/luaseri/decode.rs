@@ -53,14 +53,19 @@ impl IntForm {
     }
 }
 
-const INT_FORMS: [IntForm; 32] = {
-    // Cookies that are not integer widths keep the impossible length.
-    let mut forms = [IntForm::new(u8::MAX, 0, 0); 32];
-    forms[NUMBER_ZERO as usize] = IntForm::new(0, 0, 0);
-    forms[NUMBER_BYTE as usize] = IntForm::new(1, 0, 0xff);
-    forms[NUMBER_WORD as usize] = IntForm::new(2, 0, 0xffff);
-    forms[NUMBER_DWORD as usize] = IntForm::new(4, 32, 0xffff_ffff);
-    forms[NUMBER_QWORD as usize] = IntForm::new(8, 0, u64::MAX);
+const fn int_tag(cookie: u8) -> usize {
+    (cookie << 3 | TYPE_NUMBER) as usize
+}
+
+/// By whole tag byte, so that one lookup checks the type and the cookie.
+const INT_FORMS: [IntForm; 256] = {
+    // Tags that are not integer numbers keep the impossible length.
+    let mut forms = [IntForm::new(u8::MAX, 0, 0); 256];
+    forms[int_tag(NUMBER_ZERO)] = IntForm::new(0, 0, 0);
+    forms[int_tag(NUMBER_BYTE)] = IntForm::new(1, 0, 0xff);
+    forms[int_tag(NUMBER_WORD)] = IntForm::new(2, 0, 0xffff);
+    forms[int_tag(NUMBER_DWORD)] = IntForm::new(4, 32, 0xffff_ffff);
+    forms[int_tag(NUMBER_QWORD)] = IntForm::new(8, 0, u64::MAX);
     forms
 };
 
@@ -160,17 +165,15 @@ impl<'de> Reader<'de> {
     #[inline(always)]
     pub(crate) fn try_int(&mut self) -> Option<i64> {
         let start = self.pos;
-        let (&t, rest) = self.input.get(start..)?.split_first()?;
-        if t & 7 != TYPE_NUMBER {
-            return None;
-        }
-        let form = INT_FORMS[usize::from(t >> 3)];
-        // Eight bytes after the tag (true but near the end of a buffer): one
-        // load and a mask instead of a jump table on the width.
-        let bytes = <[u8; 8]>::try_from(rest.get(..8)?).ok()?;
+        // The tag and eight bytes after it (true but near the end of a
+        // buffer): one load and a mask instead of a jump table on the width.
+        let head = self.input.get(start..)?.first_chunk::<9>()?;
+        let (&t, rest) = head.split_first()?;
+        let form = INT_FORMS[usize::from(t)];
         if form.len > 8 {
             return None;
         }
+        let bytes = <[u8; 8]>::try_from(rest).ok()?;
         let raw = u64::from_le_bytes(bytes) & form.mask;
         // A dword is signed: shift its sign bit to the top and back.
         let v = ((raw << form.shift) as i64) >> form.shift;
