@@ -59,6 +59,10 @@ pub(crate) fn large_payload(payload: &[u8]) -> Bytes {
 /// A copy of a small `payload` cut from this thread's arena; see the
 /// module's documentation.
 pub(crate) fn small_payload(payload: &[u8]) -> Bytes {
+    if payload.is_empty() {
+        // A unit reply (every push's): nothing to allocate or share.
+        return Bytes::new();
+    }
     if payload.len() > ARENA_CHUNK / 4 {
         return Bytes::copy_from_slice(payload);
     }
