@@ -7,7 +7,8 @@
 //! timer hardware. Deadlines are coarse anyway (the sweeper fails calls up
 //! to [`SWEEP_GRANULARITY`](super::pending::SWEEP_GRANULARITY) late), so
 //! calls read the coarse clock and push their deadline out by its
-//! [`lag`]: a call never times out early, and at most a tick late.
+//! [`lag`] (two ticks): a call never times out early, and at most that
+//! much later than before.
 //!
 //! Elsewhere, or where the coarse clock cannot be read, both functions
 //! fall back to the precise clock and no lag.
