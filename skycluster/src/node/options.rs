@@ -21,9 +21,11 @@ use crate::wire::Limits;
 pub struct Options {
     /// How long a call waits for its reply before failing with
     /// [`ErrorKind::Timeout`](crate::ErrorKind::Timeout). Default: 30 s.
-    /// Skynet has none; a call there can wait forever. Remote calls fail
-    /// within 5 ms after their deadline: the connection sweeps deadlines
-    /// rather than arming a timer per call.
+    /// Skynet has none; a call there can wait forever. A remote call fails
+    /// never before its timeout and at most about 15 ms after it (on
+    /// Linux): the connection sweeps deadlines every 5 ms at most, rather
+    /// than arming a timer per call, and calls start their clock from the
+    /// kernel's coarse clock, which trails by up to two ticks.
     pub call_timeout: Duration,
     /// How long a connect attempt may take. Default: 5 s.
     pub connect_timeout: Duration,
