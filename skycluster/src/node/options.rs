@@ -22,10 +22,10 @@ pub struct Options {
     /// How long a call waits for its reply before failing with
     /// [`ErrorKind::Timeout`](crate::ErrorKind::Timeout). Default: 30 s.
     /// Skynet has none; a call there can wait forever. A remote call fails
-    /// never before its timeout and at most about 15 ms after it (on
-    /// Linux): the connection sweeps deadlines every 5 ms at most, rather
-    /// than arming a timer per call, and calls start their clock from the
-    /// kernel's coarse clock, which trails by up to two ticks.
+    /// never before its timeout, and after it by at most 5 ms plus, on
+    /// Linux, two kernel ticks (13 ms in all with a 250 Hz tick): the
+    /// connection sweeps deadlines rather than arming a timer per call,
+    /// and calls start their clock from the kernel's coarse clock.
     pub call_timeout: Duration,
     /// How long a connect attempt may take. Default: 5 s.
     pub connect_timeout: Duration,
