@@ -104,6 +104,8 @@ impl<'de> Deserializer<'de> {
         visitor: V,
     ) -> Result<V::Value> {
         match item {
+            // Borrowed, and as text when it is UTF-8; a `String` visitor
+            // refuses the bytes with a type error.
             Item::Str(s) => match std::str::from_utf8(s) {
                 Ok(s) => visitor.visit_borrowed_str(s),
                 Err(_) => visitor.visit_borrowed_bytes(s),
@@ -392,16 +394,7 @@ impl<'de> Deserializer<'de> {
     #[inline(never)]
     fn deserialize_str_slow<V: Visitor<'de>>(&mut self, visitor: V) -> Result<V::Value> {
         let (start, item) = self.item("string")?;
-        match item {
-            // Borrowed, and as text when it is UTF-8; a `String` visitor
-            // refuses the bytes with a type error.
-            Item::Str(s) => match std::str::from_utf8(s) {
-                Ok(s) => visitor.visit_borrowed_str(s),
-                Err(_) => visitor.visit_borrowed_bytes(s),
-            }
-            .map_err(|e: Error| e.at(start)),
-            other => self.visit_item(start, other, visitor),
-        }
+        self.visit_item(start, item, visitor)
     }
 
     /// A sequence, or a tuple padded to `pad_to`.
