@@ -7,6 +7,10 @@ use bytes::{BufMut, Bytes, BytesMut};
 
 use super::{ReassemblyError, PIECE_SIZE};
 
+/// What each piece adds to its chunk: a 2-byte size, a type byte and a
+/// 4-byte session.
+const PIECE_HEADER: usize = 7;
+
 /// Whether pieces belong to a request (types 2/3) or a reply (types 3/4).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum PieceKind {
@@ -72,8 +76,8 @@ impl Pieces {
             (PieceKind::Response, false) => super::response::PIECE_MORE,
             (PieceKind::Response, true) => super::response::PIECE_LAST,
         };
-        dst.reserve(7 + size);
-        dst.put_u16(5 + size as u16);
+        dst.reserve(PIECE_HEADER + size);
+        dst.put_u16((PIECE_HEADER - 2 + size) as u16);
         match self.kind {
             PieceKind::Request => {
                 dst.put_u8(kind);
@@ -103,10 +107,14 @@ impl Pieces {
     pub fn remaining(&self) -> usize {
         self.payload.len() - self.offset
     }
+
+    /// The bytes the pieces not yet written take on the wire.
+    fn remaining_on_wire(&self) -> usize {
+        let remaining = self.remaining();
+        remaining + PIECE_HEADER * remaining.div_ceil(PIECE_SIZE)
+    }
 }
 
-/// Limits on what one connection may make its reader hold in memory.
-///
 /// How many bytes of pieces a connection writes in one go: eight pieces.
 pub(crate) const WRITE_BATCH: usize = 8 * PIECE_SIZE;
 
@@ -125,11 +133,8 @@ pub(crate) fn write_pieces(queue: &mut VecDeque<Pieces>, dst: &mut BytesMut, bat
     // a copy each time the buffer doubles.
     let room = batch
         .saturating_sub(dst.len())
-        .saturating_add(7 + PIECE_SIZE);
-    let queued: usize = queue
-        .iter()
-        .map(|p| p.remaining() + 7 * p.remaining().div_ceil(PIECE_SIZE))
-        .sum();
+        .saturating_add(PIECE_HEADER + PIECE_SIZE);
+    let queued: usize = queue.iter().map(Pieces::remaining_on_wire).sum();
     dst.reserve(room.min(queued));
     while !queue.is_empty() && dst.len() < batch {
         queue.retain_mut(|pieces| {
@@ -141,6 +146,8 @@ pub(crate) fn write_pieces(queue: &mut VecDeque<Pieces>, dst: &mut BytesMut, bat
     }
 }
 
+/// Limits on what one connection may make its reader hold in memory.
+///
 /// A multi-part header's `total_size` is a claim from the network. Memory
 /// grows with bytes actually received, and these limits bound it. (A claim
 /// of up to 1 MiB reserves its buffer at once; pages never written to
@@ -220,8 +227,6 @@ impl<M> Reassembly<M> {
         }
     }
 
-    /// A header arrived. A second header for a pending session replaces
-    /// the first, whose bytes are dropped.
     /// A buffer with room for `capacity` bytes: the spare one when it is
     /// free again (its last message dropped), else a new one.
     fn buffer(&mut self, capacity: usize) -> BytesMut {
@@ -230,6 +235,8 @@ impl<M> Reassembly<M> {
         buf
     }
 
+    /// A header arrived. A second header for a pending session replaces
+    /// the first, whose bytes are dropped.
     pub(crate) fn start(
         &mut self,
         session: u32,
@@ -460,7 +467,7 @@ mod tests {
         write_pieces(&mut queue, &mut out, 3 * PIECE_SIZE);
         // Session 1, session 2, session 1: the batch is full after the third.
         let sessions: Vec<u32> = out
-            .chunks(7 + PIECE_SIZE)
+            .chunks(PIECE_HEADER + PIECE_SIZE)
             .map(|piece| u32::from_le_bytes([piece[2], piece[3], piece[4], piece[5]]))
             .collect();
         assert_eq!(sessions, [1, 2, 1]);
