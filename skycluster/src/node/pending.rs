@@ -12,8 +12,10 @@
 //! clock for it) cost more than the rest of a small call's client side.
 //! The sweeper sleeps until the earliest deadline that can be due, so with
 //! steady traffic it wakes about once per call timeout, and a call that
-//! times out is failed at most [`SWEEP_GRANULARITY`] late.
+//! times out is failed at most [`SWEEP_GRANULARITY`] after its deadline
+//! (which allows for the coarse clock's lag: see [`super::clock`]).
 
+use std::collections::hash_map::Entry;
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 use std::task::{Poll, Waker};
@@ -79,6 +81,19 @@ impl Waiter {
 
     fn waiting(&self) -> bool {
         self.outcome.is_none()
+    }
+
+    /// The caller's side: takes the answer, or leaves `waker` to be woken
+    /// when it comes.
+    fn take_or_park(&mut self, waker: &Waker) -> Option<Outcome> {
+        let outcome = self.outcome.take();
+        if outcome.is_none() {
+            match &mut self.waker {
+                Some(w) if w.will_wake(waker) => {}
+                other => *other = Some(waker.clone()),
+            }
+        }
+        outcome
     }
 }
 
@@ -222,19 +237,34 @@ impl Pending {
                 reason: "the call was forgotten by its sender".into(),
             })
         };
-        let Some(waiter) = self.waiter_mut(session) else {
-            return Poll::Ready(forgotten());
-        };
-        if waiter.outcome.is_none() {
-            match &mut waiter.waker {
-                Some(w) if w.will_wake(waker) => {}
-                other => *other = Some(waker.clone()),
+        // One lookup: the slot (or straggler) is emptied where it is found.
+        let outcome = match self.slot_index(session) {
+            Some(i) => {
+                let slot = &mut self.slots[i].waiter;
+                let outcome = slot.as_mut().and_then(|w| w.take_or_park(waker));
+                if outcome.is_some() {
+                    *slot = None;
+                }
+                outcome
             }
-            return Poll::Pending;
+            None => match self.stragglers.entry(session) {
+                Entry::Occupied(mut entry) => {
+                    let outcome = entry.get_mut().take_or_park(waker);
+                    if outcome.is_some() {
+                        entry.remove();
+                    }
+                    outcome
+                }
+                Entry::Vacant(_) => return Poll::Ready(forgotten()),
+            },
+        };
+        match outcome {
+            Some(outcome) => {
+                self.held -= 1;
+                Poll::Ready(outcome)
+            }
+            None => Poll::Pending,
         }
-        let outcome = waiter.outcome.take();
-        self.remove(session);
-        Poll::Ready(outcome.unwrap_or_else(forgotten))
     }
 
     /// Forgets a call whose caller gave up.

@@ -191,7 +191,7 @@ impl Sender {
         address: &Address,
         payload: Payload<'_>,
         trace: Option<&TraceTag>,
-        waiter: Waiter,
+        mut waiter: Waiter,
     ) -> Result<u32, ErrorKind> {
         let mut st = self.lock();
         self.ready(&mut st)?;
@@ -226,7 +226,6 @@ impl Sender {
             }
         }
         st.next_session = session.next();
-        let mut waiter = waiter;
         if session.get() % RTT_SAMPLE == 1 {
             waiter.time();
         }
