@@ -17,7 +17,6 @@ use serde::Serialize;
 
 use crate::codec::{Codec, CodecError};
 use crate::node::{scratch, Begun, InFlight};
-use crate::wire::MULTIPART_THRESHOLD;
 use crate::{CallError, Cluster, Endpoint, ErrorKind, HandlerError};
 
 pub use ::async_trait::async_trait;
@@ -230,11 +229,7 @@ pub fn encode_reply<C: Codec, R: Serialize>(
                 "cannot encode the reply of `{method}` of service `{service}`: {e}"
             ))
         })?;
-        Ok(if buf.len() >= MULTIPART_THRESHOLD {
-            scratch::large_payload(buf)
-        } else {
-            scratch::small_payload(buf)
-        })
+        Ok(scratch::to_bytes(buf))
     })
 }
 

@@ -14,7 +14,7 @@ use super::scratch;
 use super::sender::{InFlight, Payload, Sender};
 use crate::codec::CodecError;
 use crate::service::Request;
-use crate::wire::{Address, Name, TraceTag, MULTIPART_THRESHOLD};
+use crate::wire::{Address, Name, TraceTag};
 use crate::{CallError, ErrorKind, Handle};
 
 /// Something that names a service on a node: a handle, or a name spelled
@@ -217,15 +217,9 @@ impl Endpoint {
             if let Err(e) = encode(buf) {
                 return Begun::Encode(e);
             }
-            let payload = if buf.len() >= MULTIPART_THRESHOLD {
-                // It leaves in pieces, later: it needs memory of its own.
-                Payload::Owned(scratch::large_payload(buf))
-            } else {
-                Payload::Borrowed(buf)
-            };
             match sender.begin(
                 &target.address,
-                payload,
+                Payload::from_scratch(buf),
                 Deadline::starting_now(self.timeout()),
                 self.trace.as_ref(),
                 Some(waker),
@@ -326,14 +320,15 @@ impl Endpoint {
 
     /// Pushes a payload `encode` writes, for typed clients: encoded into a
     /// per-thread scratch buffer and copied straight into the sender's
-    /// output buffer, so a small push allocates nothing.
+    /// output buffer, so a small push allocates nothing (a large one shares
+    /// memory the next large one reuses).
     pub(crate) fn send_encoded(
         &self,
         encode: impl FnOnce(&mut Vec<u8>) -> Result<(), CallError>,
     ) -> Result<(), CallError> {
         scratch::with_scratch(|buf| {
             encode(buf)?;
-            self.send_inner(Payload::Borrowed(buf))
+            self.send_inner(Payload::from_scratch(buf))
                 .map_err(|kind| self.error(kind))
         })
     }

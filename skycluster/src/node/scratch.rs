@@ -47,26 +47,18 @@ pub(crate) fn with_scratch<R>(f: impl FnOnce(&mut Vec<u8>) -> R) -> R {
     })
 }
 
-/// A copy of `payload` that shares this thread's large-payload buffer: its
-/// memory is reused by a later call once this copy has been dropped.
-pub(crate) fn large_payload(payload: &[u8]) -> Bytes {
-    if payload.len() > KEEP {
-        return Bytes::copy_from_slice(payload);
-    }
-    cut_from(&LARGE, payload)
-}
-
-/// A copy of a small `payload` cut from this thread's arena; see the
-/// module's documentation.
-pub(crate) fn small_payload(payload: &[u8]) -> Bytes {
-    if payload.is_empty() {
+/// A copy of `payload` with memory of its own, for a payload that must
+/// outlive its scratch buffer: cut from this thread's arena when small,
+/// from its large-payload buffer when large (both reused once what was cut
+/// from them is dropped), and a plain copy beyond [`KEEP`].
+pub(crate) fn to_bytes(payload: &[u8]) -> Bytes {
+    match payload.len() {
         // A unit reply (every push's): nothing to allocate or share.
-        return Bytes::new();
+        0 => Bytes::new(),
+        n if n <= ARENA_CHUNK / 4 => cut_from(&ARENA, payload),
+        n if n <= KEEP => cut_from(&LARGE, payload),
+        _ => Bytes::copy_from_slice(payload),
     }
-    if payload.len() > ARENA_CHUNK / 4 {
-        return Bytes::copy_from_slice(payload);
-    }
-    cut_from(&ARENA, payload)
 }
 
 /// `payload`, copied into the buffer `key` names and split off it. When
@@ -91,22 +83,22 @@ mod tests {
     #[test]
     fn a_dropped_large_payload_leaves_its_memory_for_the_next() {
         let data = vec![7u8; 64 * 1024];
-        let first = large_payload(&data);
+        let first = to_bytes(&data);
         let at = first.as_ptr();
-        let second = large_payload(&data);
+        let second = to_bytes(&data);
         assert_ne!(second.as_ptr(), at, "the first is still held");
         drop(first);
         let reusable = second.as_ptr();
         drop(second);
-        let third = large_payload(&data);
+        let third = to_bytes(&data);
         assert_eq!(&third[..], &data[..]);
         assert_eq!(third.as_ptr(), reusable);
     }
 
     #[test]
     fn small_payloads_share_an_arena_that_is_reused_once_they_are_gone() {
-        let first = small_payload(b"first");
-        let second = small_payload(b"second");
+        let first = to_bytes(b"first");
+        let second = to_bytes(b"second");
         assert_eq!((&first[..], &second[..]), (&b"first"[..], &b"second"[..]));
         // Cut from one allocation, one after the other.
         assert_eq!(second.as_ptr(), first[first.len()..].as_ptr());
@@ -115,11 +107,11 @@ mod tests {
         // Once the arena is full, the payloads cut from it being gone, the
         // next one reclaims its memory from the start.
         let reclaimed =
-            (0..=ARENA_CHUNK / 1000 + 1).any(|_| small_payload(&[1; 1000]).as_ptr() == start);
+            (0..=ARENA_CHUNK / 1000 + 1).any(|_| to_bytes(&[1; 1000]).as_ptr() == start);
         assert!(reclaimed, "the arena's memory was not reused");
-        // Large ones are copied: an arena held by them would hold too much.
+        // Large ones go elsewhere: an arena held by them would hold too much.
         let big = vec![2u8; ARENA_CHUNK];
-        assert_eq!(&small_payload(&big)[..], &big[..]);
+        assert_eq!(&to_bytes(&big)[..], &big[..]);
     }
 
     #[test]

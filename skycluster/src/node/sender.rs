@@ -36,11 +36,13 @@ use tracing::Instrument;
 
 use super::clock::Deadline;
 use super::pending::{Outcome, Pending, Waiter};
+use super::scratch;
 use super::Options;
 use crate::service::HandlerError;
 use crate::wire::{
     encode_push, encode_request, encode_small_push, encode_small_request, encode_trace,
-    write_pieces, Address, Pieces, Reply, ReplyDecoder, Session, TraceTag, WRITE_BATCH,
+    write_pieces, Address, Pieces, Reply, ReplyDecoder, Session, TraceTag, MULTIPART_THRESHOLD,
+    WRITE_BATCH,
 };
 use crate::ErrorKind;
 
@@ -691,7 +693,19 @@ pub(crate) enum Payload<'a> {
     Borrowed(&'a [u8]),
 }
 
-impl Payload<'_> {
+impl<'a> Payload<'a> {
+    /// A payload encoded into a scratch buffer: borrowed if it fits one
+    /// frame (it is copied into the output buffer), otherwise copied now,
+    /// before the sender's lock is taken, into memory of its own that the
+    /// next large payload reuses (it leaves in pieces, later).
+    pub(crate) fn from_scratch(buf: &'a [u8]) -> Payload<'a> {
+        if buf.len() >= MULTIPART_THRESHOLD {
+            Payload::Owned(scratch::to_bytes(buf))
+        } else {
+            Payload::Borrowed(buf)
+        }
+    }
+
     /// The payload as bytes of its own (a copy, if it was borrowed).
     pub(crate) fn into_bytes(self) -> Bytes {
         match self {
