@@ -150,7 +150,11 @@ impl Sender {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Sends a request and waits for its reply, at most `timeout`.
+    /// Sends a request and waits for its reply, until `deadline`.
+    ///
+    /// The request is queued on the first poll, with that poll's waker in
+    /// its slot, so the call is not polled (nor the lock taken) again until
+    /// its answer comes.
     pub(crate) async fn call(
         self: &Arc<Self>,
         address: &Address,
@@ -158,8 +162,33 @@ impl Sender {
         deadline: Deadline,
         trace: Option<&TraceTag>,
     ) -> Outcome {
-        self.begin(address, Payload::Owned(payload), deadline, trace, None)?
-            .await
+        enum Step<'a> {
+            Start(Bytes),
+            Waiting(InFlight<'a>),
+            Done,
+        }
+        let mut step = Step::Start(payload);
+        std::future::poll_fn(move |cx| match std::mem::replace(&mut step, Step::Done) {
+            Step::Start(payload) => {
+                let payload = Payload::Owned(payload);
+                match self.begin(address, payload, deadline, trace, Some(cx.waker())) {
+                    Ok(call) => {
+                        step = Step::Waiting(call);
+                        Poll::Pending
+                    }
+                    Err(kind) => Poll::Ready(Err(kind)),
+                }
+            }
+            Step::Waiting(mut call) => {
+                let polled = Pin::new(&mut call).poll(cx);
+                if polled.is_pending() {
+                    step = Step::Waiting(call);
+                }
+                polled
+            }
+            Step::Done => panic!("a call to {} was polled after it completed", self.node),
+        })
+        .await
     }
 
     /// Queues a request and returns the call in flight, to be awaited for
