@@ -6,6 +6,7 @@
 
 #![allow(missing_docs, unreachable_pub)]
 
+use std::any::Any;
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
@@ -154,15 +155,16 @@ impl<A> Future for Call<'_, A> {
 }
 
 /// Decodes the reply to a call of `method`, naming the method in every error.
-pub fn decode_reply<C: Codec, R: DeserializeOwned>(
+/// A `Bytes` reply shares the payload's memory ([`Codec::decode_bytes_reply`]).
+pub fn decode_reply<C: Codec, R: DeserializeOwned + 'static>(
     endpoint: &Endpoint,
     method: &'static str,
     reply: Result<Bytes, CallError>,
 ) -> Result<R, CallError> {
     match reply {
-        Ok(payload) => {
-            C::decode_reply(&payload).map_err(|e| codec_error(endpoint, method, "decode", e))
-        }
+        Ok(payload) => if_type(|| C::decode_bytes_reply(&payload))
+            .unwrap_or_else(|| C::decode_reply(&payload))
+            .map_err(|e| codec_error(endpoint, method, "decode", e)),
         Err(e) => match e.kind() {
             // The server could not decode what we sent: the two sides
             // disagree about the method's types.
@@ -202,17 +204,46 @@ pub fn decode_method<'p, C: Codec>(
     })
 }
 
-/// Decodes the arguments of `method`.
-pub fn decode_args<C: Codec, A: DeserializeOwned>(
+/// Decodes the arguments of `method`, the part `args` of `payload`. A lone
+/// `Bytes` argument shares the payload's memory
+/// ([`Codec::decode_bytes_args`]).
+pub fn decode_args<C: Codec, A: DeserializeOwned + 'static>(
     service: &'static str,
     method: &'static str,
+    payload: &Bytes,
     args: &[u8],
 ) -> Result<A, HandlerError> {
-    C::decode_args(args).map_err(|e: CodecError| {
-        HandlerError::new(format!(
-            "{BAD_ARGUMENTS}`{method}` of service `{service}`: {e}"
-        ))
-    })
+    if_type(|| C::decode_bytes_args(&part_of(payload, args)))
+        .unwrap_or_else(|| C::decode_args(args))
+        .map_err(|e: CodecError| {
+            HandlerError::new(format!(
+                "{BAD_ARGUMENTS}`{method}` of service `{service}`: {e}"
+            ))
+        })
+}
+
+/// `decode()` as an `R`, if `R` is `T`, and `None` otherwise. The test
+/// compares type ids, constants for each `R`, so the optimizer keeps only
+/// the branch taken.
+fn if_type<R: 'static, T: 'static>(
+    decode: impl FnOnce() -> Result<T, CodecError>,
+) -> Option<Result<R, CodecError>> {
+    let mut out: Option<Result<R, CodecError>> = None;
+    let slot = (&mut out as &mut dyn Any).downcast_mut::<Option<Result<T, CodecError>>>()?;
+    *slot = Some(decode());
+    out
+}
+
+/// `part` as a slice of `whole`, sharing its memory, if it lies within it
+/// (a codec's `decode_method` is free to return another slice).
+fn part_of(whole: &Bytes, part: &[u8]) -> Bytes {
+    let within = whole.as_ptr_range();
+    let range = part.as_ptr_range();
+    if within.start <= range.start && range.end <= within.end {
+        whole.slice_ref(part)
+    } else {
+        Bytes::copy_from_slice(part)
+    }
 }
 
 /// Encodes what `method` returned.

@@ -293,7 +293,7 @@ impl<'a> ServiceGenerator<'a> {
             quote! {
                 #(#cfgs)*
                 #method_name => {
-                    let (#(#bindings,)*) = #decode_args(#name, #method_name, #args)?;
+                    let (#(#bindings,)*) = #decode_args(#name, #method_name, &#payload, #args)?;
                     let #reply: #output =
                         <dyn #trait_ident as #trait_ident>::#ident(&*#service, #(#bindings),*).await;
                     #encode_reply(#name, #method_name, &#reply)

@@ -85,6 +85,59 @@ impl Codec for Bincode {
     fn decode_reply<R: DeserializeOwned>(payload: &[u8]) -> Result<R, CodecError> {
         decode_exact(payload)
     }
+
+    fn decode_bytes_reply(payload: &Bytes) -> Result<Bytes, CodecError> {
+        shared_byte_string(payload)
+    }
+
+    fn decode_bytes_args(args: &Bytes) -> Result<(Bytes,), CodecError> {
+        // A tuple adds nothing around its elements.
+        shared_byte_string(args).map(|bytes| (bytes,))
+    }
+}
+
+/// The byte string that is the whole of `encoded`, as a slice of it.
+///
+/// Read by hand, as bincode's specification lays it out (a varint length:
+/// one byte below 251, else a marker byte 251, 252 or 253 and a
+/// little-endian `u16`, `u32` or `u64`; then the bytes): bincode's own
+/// decoder takes several times the instructions for these few bytes, on
+/// every `Bytes` reply.
+fn shared_byte_string(encoded: &Bytes) -> Result<Bytes, CodecError> {
+    let truncated = || CodecError::new(FORMAT, "a byte string's length is cut short");
+    let (&marker, rest) = encoded.split_first().ok_or_else(truncated)?;
+    let (len, header) = match marker {
+        0..=250 => (u64::from(marker), 1),
+        251 => (
+            u64::from(u16::from_le_bytes(le(rest).ok_or_else(truncated)?)),
+            3,
+        ),
+        252 => (
+            u64::from(u32::from_le_bytes(le(rest).ok_or_else(truncated)?)),
+            5,
+        ),
+        253 => (u64::from_le_bytes(le(rest).ok_or_else(truncated)?), 9),
+        _ => {
+            return Err(CodecError::new(
+                FORMAT,
+                format!("{marker} cannot start a byte string's length"),
+            ))
+        }
+    };
+    let body = encoded.len() - header;
+    match usize::try_from(len) {
+        Ok(len) if len == body => Ok(encoded.slice(header..)),
+        Ok(len) if len < body => Err(left_over(body - len)),
+        _ => Err(CodecError::new(
+            FORMAT,
+            format!("a byte string of {len} bytes holds {body}"),
+        )),
+    }
+}
+
+/// The first `N` bytes of `rest`, if it has them.
+fn le<const N: usize>(rest: &[u8]) -> Option<[u8; N]> {
+    rest.get(..N)?.try_into().ok()
 }
 
 /// Sizes the encoding first (no allocation), then writes it into a buffer
@@ -112,12 +165,13 @@ fn decode_exact<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, CodecError> {
     let (value, used) = bincode::serde::borrow_decode_from_slice(bytes, config())
         .map_err(|e| CodecError::new(FORMAT, e))?;
     if used != bytes.len() {
-        return Err(CodecError::new(
-            FORMAT,
-            format!("{} bytes left over after the value", bytes.len() - used),
-        ));
+        return Err(left_over(bytes.len() - used));
     }
     Ok(value)
+}
+
+fn left_over(n: usize) -> CodecError {
+    CodecError::new(FORMAT, format!("{n} bytes left over after the value"))
 }
 
 #[cfg(test)]
@@ -130,6 +184,61 @@ mod tests {
         let (_, args) = Bincode::decode_method(&payload).unwrap();
         assert!(Bincode::decode_args::<(u8,)>(args).is_err());
         assert_eq!(Bincode::decode_args::<(u8, u8)>(args).unwrap(), (1, 2));
+    }
+
+    #[test]
+    fn a_bytes_reply_or_argument_is_a_slice_of_the_payload() {
+        let data = Bytes::from(vec![9u8; 300]);
+        let reply = Bincode::encode_reply(&data).unwrap();
+        let shared = Bincode::decode_bytes_reply(&reply).unwrap();
+        assert_eq!(shared, data);
+        // 300 takes a three-byte varint.
+        assert_eq!(shared.as_ptr(), reply[3..].as_ptr());
+        assert_eq!(Bincode::decode_reply::<Bytes>(&reply).unwrap(), shared);
+
+        let call = Bincode::encode_call("m", &(data.clone(),)).unwrap();
+        let (_, args) = Bincode::decode_method(&call).unwrap();
+        let args = call.slice_ref(args);
+        let (arg,) = Bincode::decode_bytes_args(&args).unwrap();
+        assert_eq!(
+            (arg.clone(),),
+            Bincode::decode_args::<(Bytes,)>(&args).unwrap()
+        );
+        assert_eq!(arg.as_ptr(), args[3..].as_ptr());
+    }
+
+    #[test]
+    fn byte_strings_are_read_as_bincode_writes_them_at_every_length_form() {
+        for len in [0usize, 1, 250, 251, 252, 0xffff, 0x10000, 0x10001] {
+            let data = Bytes::from(vec![3u8; len]);
+            let reply = Bincode::encode_reply(&data).unwrap();
+            let shared = Bincode::decode_bytes_reply(&reply).unwrap();
+            assert_eq!(shared, data, "len {len}");
+            assert_eq!(shared.as_ptr(), reply[reply.len() - len..].as_ptr());
+        }
+        // Lengths that say more than there is, or a marker bincode gives
+        // no byte string.
+        for bad in [
+            &b"\x05abc"[..],
+            b"\xfb\x01",
+            b"\xfd\xff\xff\xff\xff\xff\xff\xff\xff",
+            b"\xfe",
+            b"\xff",
+        ] {
+            assert!(Bincode::decode_bytes_reply(&Bytes::copy_from_slice(bad)).is_err());
+        }
+    }
+
+    #[test]
+    fn a_bytes_reply_must_be_exactly_one_byte_string() {
+        let reply = Bincode::encode_reply(&Bytes::from_static(b"abc")).unwrap();
+        let mut longer = reply.to_vec();
+        longer.push(0);
+        let err = Bincode::decode_bytes_reply(&Bytes::from(longer)).unwrap_err();
+        assert!(err.reason().contains("1 bytes left over"), "{err}");
+        let short = reply.slice(..reply.len() - 1);
+        assert!(Bincode::decode_bytes_reply(&short).is_err());
+        assert!(Bincode::decode_bytes_args(&Bytes::new()).is_err());
     }
 
     #[test]

@@ -132,6 +132,47 @@ pub trait Codec: Send + Sync + 'static {
     ///
     /// When it does not decode as `R`.
     fn decode_reply<R: DeserializeOwned>(payload: &[u8]) -> Result<R, CodecError>;
+
+    /// Decodes a reply whose type is [`Bytes`], the payload being shared.
+    ///
+    /// Generated clients call this, not [`Codec::decode_reply`], for a
+    /// method that returns `Bytes`. A format that stores a byte string as
+    /// it is, behind a length, can hand the reply out as a slice of
+    /// `payload`: no copy and no allocation, whatever its size. The
+    /// provided version decodes a copy with `decode_reply`.
+    ///
+    /// # Errors
+    ///
+    /// When the payload is not one byte string.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use bytes::Bytes;
+    /// use skycluster::codec::{Bincode, Codec};
+    ///
+    /// let payload = Bincode::encode_reply(&Bytes::from_static(b"state"))?;
+    /// let reply = Bincode::decode_bytes_reply(&payload)?;
+    /// assert_eq!(reply, "state");
+    /// // A slice of the payload, not a copy.
+    /// assert_eq!(reply.as_ptr(), payload[1..].as_ptr());
+    /// # Ok::<(), skycluster::codec::CodecError>(())
+    /// ```
+    fn decode_bytes_reply(payload: &Bytes) -> Result<Bytes, CodecError> {
+        Self::decode_reply(payload)
+    }
+
+    /// Decodes the arguments of a method whose one argument is [`Bytes`],
+    /// sharing `args` (the part of a request after the method name) as
+    /// [`Codec::decode_bytes_reply`] shares a reply. The provided version
+    /// decodes a copy with [`Codec::decode_args`].
+    ///
+    /// # Errors
+    ///
+    /// When the arguments are not one byte string.
+    fn decode_bytes_args(args: &Bytes) -> Result<(Bytes,), CodecError> {
+        Self::decode_args(args)
+    }
 }
 
 /// A payload that could not be encoded or decoded.
