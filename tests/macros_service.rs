@@ -11,6 +11,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 use skycluster::codec::luaseri::{self, Table, Value};
+use skycluster::codec::{Bincode, Codec};
 use skycluster::wire::TraceTag;
 use skycluster::{CallError, Cluster, Config, ErrorKind, HandlerError, Options, Request, Service};
 use tokio::sync::mpsc;
@@ -409,6 +410,31 @@ async fn a_mismatched_client_gets_unknown_method_or_codec_errors_never_values() 
     );
     assert_eq!(err.method(), Some("ping"));
     assert!(err.to_string().contains("method `ping`"), "{err}");
+}
+
+#[tokio::test]
+async fn a_string_length_past_the_payload_is_refused_not_allocated() {
+    let (_server, addr, _left) = shapes_server().await;
+    let game = client(&[("battle1", addr)], Options::default());
+    // `concat(a: String, ..)` with `a` claiming 2^62 bytes. bincode alone
+    // would ask the allocator for all of them, which aborts the process.
+    let call = Bincode::encode_call("concat", &()).expect("encodes");
+    let mut hostile = call.to_vec();
+    hostile.extend_from_slice(&[253, 0, 0, 0, 0, 0, 0, 0, 0x40, 1, 0]);
+    let err = bounded(
+        "hostile call",
+        game.call("battle1", "@shapes", hostile.into()),
+    )
+    .await
+    .expect_err("refused");
+    assert!(
+        matches!(err.kind(), ErrorKind::Remote { text } if text.contains("`concat`")),
+        "{err}"
+    );
+    // The node is alive and serving.
+    let battle = game.proxy::<dyn Shapes>("battle1", "@shapes");
+    let reply = bounded("concat", battle.concat("a".into(), 1, None)).await;
+    assert_eq!(reply.expect("served"), "a-1-None");
 }
 
 // ---- the Lua codec, as Lua nodes speak it ----

@@ -5,6 +5,7 @@ use bytes::Bytes;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
+use super::borrow_first::Seed;
 use super::{Codec, CodecError};
 
 const FORMAT: &str = "bincode";
@@ -160,9 +161,9 @@ fn encode_exact(
 /// Decodes `T` and insists every byte was used: leftovers mean the two
 /// sides disagree about the types.
 fn decode_exact<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, CodecError> {
-    // Borrowing, owned values copy straight out of the slice; the owned
-    // decoder would zero a buffer for every byte string first.
-    let (value, used) = bincode::serde::borrow_decode_from_slice(bytes, config())
+    // Owned strings are read as borrowed ones and copied: bincode would
+    // allocate (and zero) whatever length the input claims first.
+    let (value, used) = bincode::serde::seed_decode_from_slice(Seed::new(), bytes, config())
         .map_err(|e| CodecError::new(FORMAT, e))?;
     if used != bytes.len() {
         return Err(left_over(bytes.len() - used));
@@ -239,6 +240,25 @@ mod tests {
         let short = reply.slice(..reply.len() - 1);
         assert!(Bincode::decode_bytes_reply(&short).is_err());
         assert!(Bincode::decode_bytes_args(&Bytes::new()).is_err());
+    }
+
+    #[test]
+    fn a_length_past_the_end_is_an_error_not_an_allocation() {
+        // A string, a byte string and a string in a vector in an option,
+        // each claiming 2^62 bytes (a varint: 253, then a u64).
+        let huge = [253, 0, 0, 0, 0, 0, 0, 0, 0x40];
+        let err = Bincode::decode_args::<(String,)>(&huge).unwrap_err();
+        assert!(err.reason().contains("UnexpectedEnd"), "{err}");
+        assert!(Bincode::decode_reply::<Bytes>(&huge).is_err());
+        assert!(Bincode::decode_reply::<serde_bytes::ByteBuf>(&huge).is_err());
+        let nested = [&[1, 1][..], &huge].concat();
+        assert!(Bincode::decode_reply::<Option<Vec<String>>>(&nested).is_err());
+        // What is there still reads.
+        let fine = Bincode::encode_reply(&Some(vec!["a".to_owned(), "bc".to_owned()])).unwrap();
+        assert_eq!(
+            Bincode::decode_reply::<Option<Vec<String>>>(&fine).unwrap(),
+            Some(vec!["a".to_owned(), "bc".to_owned()])
+        );
     }
 
     #[test]

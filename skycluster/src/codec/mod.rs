@@ -11,6 +11,7 @@
 //! one new `Codec` implementation, nothing else.
 
 mod bincode;
+mod borrow_first;
 mod lua;
 pub mod luaseri;
 
