@@ -28,7 +28,12 @@ use crate::wire::Address;
 /// # let _ = describe;
 /// ```
 #[derive(Clone, Debug)]
-pub struct CallError {
+pub struct CallError(Box<Details>);
+
+/// Boxed, so that `Result<T, CallError>` is hardly larger than `T`: every
+/// call's result moves through several layers, and an error is rare.
+#[derive(Clone, Debug)]
+struct Details {
     node: Arc<str>,
     address: Address,
     method: Option<&'static str>,
@@ -124,59 +129,65 @@ pub enum ErrorKind {
 impl CallError {
     /// An error for a call to `address` on `node`.
     pub fn new(node: impl Into<Arc<str>>, address: Address, kind: ErrorKind) -> CallError {
-        CallError {
+        CallError(Box::new(Details {
             node: node.into(),
             address,
             method: None,
             kind,
-        }
+        }))
     }
 
     /// Adds the typed method the call was for.
     pub fn with_method(mut self, method: &'static str) -> CallError {
-        self.method = Some(method);
+        self.0.method = Some(method);
         self
     }
 
     /// The node the call was for.
     pub fn node(&self) -> &str {
-        &self.node
+        &self.0.node
     }
 
     /// The address on that node.
     pub fn address(&self) -> &Address {
-        &self.address
+        &self.0.address
     }
 
     /// The typed method, when the call came from a generated client.
     pub fn method(&self) -> Option<&'static str> {
-        self.method
+        self.0.method
     }
 
     /// What happened.
     pub fn kind(&self) -> &ErrorKind {
-        &self.kind
+        &self.0.kind
     }
 
     /// Whether the call timed out.
     pub fn is_timeout(&self) -> bool {
-        matches!(self.kind, ErrorKind::Timeout { .. })
+        matches!(self.0.kind, ErrorKind::Timeout { .. })
     }
 }
 
 impl fmt::Display for CallError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "call to node `{}` address `{}`", self.node, self.address)?;
-        if let Some(method) = self.method {
+        let Details {
+            node,
+            address,
+            method,
+            kind,
+        } = &*self.0;
+        write!(f, "call to node `{node}` address `{address}`")?;
+        if let Some(method) = method {
             write!(f, " method `{method}`")?;
         }
-        write!(f, " failed: {}", self.kind)
+        write!(f, " failed: {kind}")
     }
 }
 
 impl std::error::Error for CallError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        match &self.kind {
+        match &self.0.kind {
             ErrorKind::Connect { reason, .. } => Some(&**reason),
             _ => None,
         }

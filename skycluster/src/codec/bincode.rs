@@ -1,6 +1,7 @@
 //! bincode 2 through serde: the default codec between Rust nodes.
 
-use bincode::enc::write::SizeWriter;
+use bincode::enc::write::{SizeWriter, Writer};
+use bincode::error::EncodeError;
 use bytes::Bytes;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -50,9 +51,8 @@ impl Codec for Bincode {
         args: &A,
         dst: &mut Vec<u8>,
     ) -> Result<(), CodecError> {
-        bincode::serde::encode_into_std_write(method, dst, config())
-            .and_then(|_| bincode::serde::encode_into_std_write(args, dst, config()))
-            .map(|_| ())
+        bincode::serde::encode_into_writer(method, Append(dst), config())
+            .and_then(|()| bincode::serde::encode_into_writer(args, Append(dst), config()))
             .map_err(|e| CodecError::new(FORMAT, e))
     }
 
@@ -78,8 +78,7 @@ impl Codec for Bincode {
         reply: &R,
         dst: &mut Vec<u8>,
     ) -> Result<(), CodecError> {
-        bincode::serde::encode_into_std_write(reply, dst, config())
-            .map(|_| ())
+        bincode::serde::encode_into_writer(reply, Append(dst), config())
             .map_err(|e| CodecError::new(FORMAT, e))
     }
 
@@ -141,12 +140,24 @@ fn le<const N: usize>(rest: &[u8]) -> Option<[u8; N]> {
     rest.get(..N)?.try_into().ok()
 }
 
+/// Appends to a `Vec`: bincode's writer for `std::io::Write` would wrap
+/// every write in an `io::Result` that cannot fail.
+struct Append<'a>(&'a mut Vec<u8>);
+
+impl Writer for Append<'_> {
+    #[inline]
+    fn write(&mut self, bytes: &[u8]) -> Result<(), EncodeError> {
+        self.0.extend_from_slice(bytes);
+        Ok(())
+    }
+}
+
 /// Sizes the encoding first (no allocation), then writes it into a buffer
 /// of exactly that size: one allocation, no regrowth, and a `Bytes` that
 /// needs no separate shared header.
 fn encode_exact(
-    write: impl FnOnce(&mut Vec<u8>) -> Result<usize, bincode::error::EncodeError>,
-    size: impl FnOnce(&mut SizeWriter) -> Result<(), bincode::error::EncodeError>,
+    write: impl FnOnce(&mut Vec<u8>) -> Result<usize, EncodeError>,
+    size: impl FnOnce(&mut SizeWriter) -> Result<(), EncodeError>,
 ) -> Result<Bytes, CodecError> {
     let mut sized = SizeWriter::default();
     size(&mut sized).map_err(|e| CodecError::new(FORMAT, e))?;
