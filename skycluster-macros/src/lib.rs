@@ -71,10 +71,15 @@ mod service;
 ///   concurrent calls. Implement it with `#[skycluster::async_trait]` on
 ///   the `impl` block, as above.
 /// * **`BattleMgrClient`** (`Clone`, `Debug`), wrapping an `Endpoint`. Each
-///   method `async fn m(&self, args..) -> R` becomes `async fn m(&self,
-///   args..) -> Result<R, CallError>`: the outer `Result` is the transport,
-///   `R` is exactly the trait's return type, so a method returning
-///   `Result<RoomId, RoomError>` brings `RoomError` back typed. A `#[push]`
+///   method `async fn m(&self, args..) -> R` becomes `fn m(&self, args..)
+///   -> impl Future<Output = Result<R, CallError>>`, awaited like an `async
+///   fn`: the outer `Result` is the transport, `R` is exactly the trait's
+///   return type, so a method returning `Result<RoomId, RoomError>` brings
+///   `RoomError` back typed. The future is the call itself: it encodes and
+///   queues the request when first polled and decodes the reply, with no
+///   `async fn` state machine around it. A lone `bytes::Bytes` argument or
+///   a `Bytes` return value is not copied: it shares the frame's memory
+///   (see `Codec::decode_bytes_reply`). A `#[push]`
 ///   method becomes a plain `fn m(&self, args..) -> Result<(), CallError>`
 ///   that queues the request and returns. `new(endpoint)`, `endpoint()`,
 ///   `with_timeout(d)` and `with_trace(tag)` (a copy of the client with that

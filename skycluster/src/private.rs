@@ -6,7 +6,7 @@
 
 #![allow(missing_docs, unreachable_pub)]
 
-use std::any::Any;
+use std::any::{Any, TypeId};
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
@@ -58,24 +58,28 @@ fn codec_error(
         .with_method(method)
 }
 
-/// A typed call of `method` with `args`: encoded and queued when first
-/// polled, then waiting for the reply. [`call`] makes one.
+/// A typed call of `method` with `args`, returning an `R`: encoded and
+/// queued when first polled, then waiting for the reply, which it decodes.
+/// [`call`] makes one; a generated method returns it as it is, so a call is
+/// one future, not one inside another.
 ///
 /// The request is queued with the caller's waker already in place, so the
 /// call is not polled again until its answer (or timeout) comes. The
 /// arguments are dropped once encoded: they are never borrowed across a
 /// wait, so the future is `Send` whenever they are.
 #[must_use = "a call does nothing unless awaited"]
-pub struct Call<'a, A> {
+pub struct Call<'a, A, R> {
     endpoint: &'a Endpoint,
     method: &'static str,
-    /// The codec's encoder, fixed where the codec and the arguments' type
-    /// are checked: at [`call`], not at the `.await`.
+    /// The codec's encoder and decoder, fixed where the codec and the
+    /// types are checked: at [`call`], not at the `.await`.
     encode: Encoder<A>,
+    decode: Decoder<R>,
     state: CallState<'a, A>,
 }
 
 type Encoder<A> = fn(&'static str, &A, &mut Vec<u8>) -> Result<(), CodecError>;
+type Decoder<R> = fn(&Endpoint, &'static str, Result<Bytes, CallError>) -> Result<R, CallError>;
 
 enum CallState<'a, A> {
     Start(A),
@@ -87,24 +91,25 @@ enum CallState<'a, A> {
 }
 
 /// Starts a typed call; see [`Call`].
-pub fn call<'a, C: Codec, A: Serialize>(
+pub fn call<'a, C: Codec, A: Serialize, R: DeserializeOwned + 'static>(
     endpoint: &'a Endpoint,
     method: &'static str,
     args: A,
-) -> Call<'a, A> {
+) -> Call<'a, A, R> {
     Call {
         endpoint,
         method,
         encode: C::encode_call_into::<A>,
+        decode: decode_reply::<C, R>,
         state: CallState::Start(args),
     }
 }
 
 // The arguments are moved out, never pinned: `Call` can be `Unpin` whatever
 // they are.
-impl<A> Unpin for Call<'_, A> {}
+impl<A, R> Unpin for Call<'_, A, R> {}
 
-impl<A> fmt::Debug for Call<'_, A> {
+impl<A, R> fmt::Debug for Call<'_, A, R> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Call")
             .field("endpoint", self.endpoint)
@@ -113,8 +118,8 @@ impl<A> fmt::Debug for Call<'_, A> {
     }
 }
 
-impl<A> Future for Call<'_, A> {
-    type Output = Result<Bytes, CallError>;
+impl<A, R> Future for Call<'_, A, R> {
+    type Output = Result<R, CallError>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.get_mut();
@@ -132,7 +137,9 @@ impl<A> Future for Call<'_, A> {
                         return Poll::Pending;
                     }
                     Begun::Owned(payload) => CallState::Owned(Box::pin(endpoint.call(payload))),
-                    Begun::Failed(kind) => return Poll::Ready(Err(endpoint.error(kind))),
+                    Begun::Failed(kind) => {
+                        return Poll::Ready(Err(endpoint.error(kind).with_method(method)));
+                    }
                     Begun::Encode(e) => {
                         return Poll::Ready(Err(codec_error(endpoint, method, "encode", e)));
                     }
@@ -150,20 +157,20 @@ impl<A> Future for Call<'_, A> {
             }
         };
         this.state = CallState::Done;
-        Poll::Ready(outcome)
+        Poll::Ready((this.decode)(endpoint, method, outcome))
     }
 }
 
 /// Decodes the reply to a call of `method`, naming the method in every error.
 /// A `Bytes` reply shares the payload's memory ([`Codec::decode_bytes_reply`]).
-pub fn decode_reply<C: Codec, R: DeserializeOwned + 'static>(
+fn decode_reply<C: Codec, R: DeserializeOwned + 'static>(
     endpoint: &Endpoint,
     method: &'static str,
     reply: Result<Bytes, CallError>,
 ) -> Result<R, CallError> {
     match reply {
-        Ok(payload) => if_type(|| C::decode_bytes_reply(&payload))
-            .unwrap_or_else(|| C::decode_reply(&payload))
+        Ok(payload) => if_type(payload, C::decode_bytes_reply)
+            .unwrap_or_else(|payload| C::decode_reply(&payload))
             .map_err(|e| codec_error(endpoint, method, "decode", e)),
         Err(e) => match e.kind() {
             // The server could not decode what we sent: the two sides
@@ -213,8 +220,8 @@ pub fn decode_args<C: Codec, A: DeserializeOwned + 'static>(
     payload: &Bytes,
     args: &[u8],
 ) -> Result<A, HandlerError> {
-    if_type(|| C::decode_bytes_args(&part_of(payload, args)))
-        .unwrap_or_else(|| C::decode_args(args))
+    if_type(args, |args| C::decode_bytes_args(part_of(payload, args)))
+        .unwrap_or_else(C::decode_args)
         .map_err(|e: CodecError| {
             HandlerError::new(format!(
                 "{BAD_ARGUMENTS}`{method}` of service `{service}`: {e}"
@@ -222,16 +229,21 @@ pub fn decode_args<C: Codec, A: DeserializeOwned + 'static>(
         })
 }
 
-/// `decode()` as an `R`, if `R` is `T`, and `None` otherwise. The test
-/// compares type ids, constants for each `R`, so the optimizer keeps only
-/// the branch taken.
-fn if_type<R: 'static, T: 'static>(
-    decode: impl FnOnce() -> Result<T, CodecError>,
-) -> Option<Result<R, CodecError>> {
-    let mut out: Option<Result<R, CodecError>> = None;
-    let slot = (&mut out as &mut dyn Any).downcast_mut::<Option<Result<T, CodecError>>>()?;
-    *slot = Some(decode());
-    out
+/// `decode(value)` as an `R`, if `R` is `T`, and otherwise `value` back.
+/// The test compares type ids, constants for each `R`, so the optimizer
+/// keeps only the branch taken.
+fn if_type<R: 'static, T: 'static, V>(
+    value: V,
+    decode: impl FnOnce(V) -> Result<T, CodecError>,
+) -> Result<Result<R, CodecError>, V> {
+    if TypeId::of::<R>() != TypeId::of::<T>() {
+        return Err(value);
+    }
+    let mut decoded = Some(decode(value));
+    Ok((&mut decoded as &mut dyn Any)
+        .downcast_mut::<Option<Result<R, CodecError>>>()
+        .and_then(Option::take)
+        .unwrap_or_else(|| Err(CodecError::new("skycluster", "a type id lied"))))
 }
 
 /// `part` as a slice of `whole`, sharing its memory, if it lies within it

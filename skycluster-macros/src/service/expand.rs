@@ -7,7 +7,7 @@
 //! `impl_client`), `ServeBattleMgr` (`struct_server`, `impl_server`,
 //! `impl_handler`) and `impl Service for dyn BattleMgr` (`impl_service`).
 
-use proc_macro2::{Span, TokenStream};
+use proc_macro2::{Span, TokenStream, TokenTree};
 use quote::{format_ident, quote, quote_spanned, ToTokens};
 use syn::ext::IdentExt;
 use syn::spanned::Spanned;
@@ -195,9 +195,7 @@ impl<'a> ServiceGenerator<'a> {
         // A type that is not serde fails these calls too: point them at the
         // method (for the arguments) and at the return type.
         let send = quote_spanned!(ident.span()=> #krate::__private::send::<#codec, _>);
-        let call = quote_spanned!(ident.span()=> #krate::__private::call::<#codec, _>);
-        let decode_reply =
-            quote_spanned!(output.span()=> #krate::__private::decode_reply::<#codec, #output>);
+        let call = quote_spanned!(ident.span()=> #krate::__private::call::<#codec, _, #output>);
         if method.push {
             quote! {
                 #docs
@@ -209,18 +207,32 @@ impl<'a> ServiceGenerator<'a> {
                     #send(&self.endpoint, #name, &(#(#arg_idents,)*))
                 }
             }
-        } else {
-            let reply = Ident::new("reply", Span::mixed_site());
+        } else if method.args.iter().any(|a| borrows(a.ty.to_token_stream())) {
+            // Never compiles: a borrowed argument is not `DeserializeOwned`,
+            // which the type's own check reports. An `async fn` may hold
+            // the borrow, so that report is the only error.
             quote! {
                 #docs
                 #(#cfgs)*
                 #vis async fn #ident(&self, #(#args),*)
                     -> ::core::result::Result<#output, #krate::CallError>
                 {
-                    // Encoded and queued when first polled; the arguments
-                    // are dropped then, not held across the wait.
-                    let #reply = #call(&self.endpoint, #name, (#(#arg_idents,)*)).await;
-                    #decode_reply(&self.endpoint, #name, #reply)
+                    #call(&self.endpoint, #name, (#(#arg_idents,)*)).await
+                }
+            }
+        } else {
+            quote! {
+                #docs
+                #(#cfgs)*
+                #vis fn #ident(&self, #(#args),*)
+                    -> impl ::core::future::Future<
+                        Output = ::core::result::Result<#output, #krate::CallError>,
+                    > + '_
+                {
+                    // One future: encoded and queued when first polled (the
+                    // arguments are dropped then, not held across the
+                    // wait), decoded when the reply comes.
+                    #call(&self.endpoint, #name, (#(#arg_idents,)*))
                 }
             }
         }
@@ -392,6 +404,26 @@ impl ToTokens for ServiceGenerator<'_> {
     }
 }
 
+/// Whether a type's tokens hold a reference or a lifetime other than
+/// `'static`.
+fn borrows(tokens: TokenStream) -> bool {
+    let mut tokens = tokens.into_iter().peekable();
+    while let Some(token) = tokens.next() {
+        let found = match &token {
+            TokenTree::Punct(p) if p.as_char() == '&' => true,
+            TokenTree::Punct(p) if p.as_char() == '\'' => {
+                !matches!(tokens.peek(), Some(TokenTree::Ident(name)) if name == "static")
+            }
+            TokenTree::Group(group) => borrows(group.stream()),
+            _ => false,
+        };
+        if found {
+            return true;
+        }
+    }
+    false
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -452,6 +484,20 @@ mod tests {
                 "impl Service for dyn BattleMgr",
             ]
         );
+    }
+
+    #[test]
+    fn borrowed_types_are_told_from_owned_ones() {
+        for ty in [quote!(&str), quote!(Vec<&'a [u8]>), quote!(Cow<'a, str>)] {
+            assert!(borrows(ty.clone()), "{ty}");
+        }
+        for ty in [
+            quote!(String),
+            quote!(Cow<'static, str>),
+            quote!((u8, [u8; 4])),
+        ] {
+            assert!(!borrows(ty.clone()), "{ty}");
+        }
     }
 
     #[test]

@@ -2,7 +2,7 @@
 
 use bincode::enc::write::{SizeWriter, Writer};
 use bincode::error::EncodeError;
-use bytes::Bytes;
+use bytes::{Buf, Bytes};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
@@ -86,24 +86,24 @@ impl Codec for Bincode {
         decode_exact(payload)
     }
 
-    fn decode_bytes_reply(payload: &Bytes) -> Result<Bytes, CodecError> {
+    fn decode_bytes_reply(payload: Bytes) -> Result<Bytes, CodecError> {
         shared_byte_string(payload)
     }
 
-    fn decode_bytes_args(args: &Bytes) -> Result<(Bytes,), CodecError> {
+    fn decode_bytes_args(args: Bytes) -> Result<(Bytes,), CodecError> {
         // A tuple adds nothing around its elements.
         shared_byte_string(args).map(|bytes| (bytes,))
     }
 }
 
-/// The byte string that is the whole of `encoded`, as a slice of it.
+/// The byte string that is the whole of `encoded`, in its memory.
 ///
 /// Read by hand, as bincode's specification lays it out (a varint length:
 /// one byte below 251, else a marker byte 251, 252 or 253 and a
 /// little-endian `u16`, `u32` or `u64`; then the bytes): bincode's own
 /// decoder takes several times the instructions for these few bytes, on
 /// every `Bytes` reply.
-fn shared_byte_string(encoded: &Bytes) -> Result<Bytes, CodecError> {
+fn shared_byte_string(mut encoded: Bytes) -> Result<Bytes, CodecError> {
     let truncated = || CodecError::new(FORMAT, "a byte string's length is cut short");
     let (&marker, rest) = encoded.split_first().ok_or_else(truncated)?;
     let (len, header) = match marker {
@@ -126,7 +126,10 @@ fn shared_byte_string(encoded: &Bytes) -> Result<Bytes, CodecError> {
     };
     let body = encoded.len() - header;
     match usize::try_from(len) {
-        Ok(len) if len == body => Ok(encoded.slice(header..)),
+        Ok(len) if len == body => {
+            encoded.advance(header);
+            Ok(encoded)
+        }
         Ok(len) if len < body => Err(left_over(body - len)),
         _ => Err(CodecError::new(
             FORMAT,
@@ -202,7 +205,7 @@ mod tests {
     fn a_bytes_reply_or_argument_is_a_slice_of_the_payload() {
         let data = Bytes::from(vec![9u8; 300]);
         let reply = Bincode::encode_reply(&data).unwrap();
-        let shared = Bincode::decode_bytes_reply(&reply).unwrap();
+        let shared = Bincode::decode_bytes_reply(reply.clone()).unwrap();
         assert_eq!(shared, data);
         // 300 takes a three-byte varint.
         assert_eq!(shared.as_ptr(), reply[3..].as_ptr());
@@ -211,7 +214,7 @@ mod tests {
         let call = Bincode::encode_call("m", &(data.clone(),)).unwrap();
         let (_, args) = Bincode::decode_method(&call).unwrap();
         let args = call.slice_ref(args);
-        let (arg,) = Bincode::decode_bytes_args(&args).unwrap();
+        let (arg,) = Bincode::decode_bytes_args(args.clone()).unwrap();
         assert_eq!(
             (arg.clone(),),
             Bincode::decode_args::<(Bytes,)>(&args).unwrap()
@@ -224,7 +227,7 @@ mod tests {
         for len in [0usize, 1, 250, 251, 252, 0xffff, 0x10000, 0x10001] {
             let data = Bytes::from(vec![3u8; len]);
             let reply = Bincode::encode_reply(&data).unwrap();
-            let shared = Bincode::decode_bytes_reply(&reply).unwrap();
+            let shared = Bincode::decode_bytes_reply(reply.clone()).unwrap();
             assert_eq!(shared, data, "len {len}");
             assert_eq!(shared.as_ptr(), reply[reply.len() - len..].as_ptr());
         }
@@ -237,7 +240,7 @@ mod tests {
             b"\xfe",
             b"\xff",
         ] {
-            assert!(Bincode::decode_bytes_reply(&Bytes::copy_from_slice(bad)).is_err());
+            assert!(Bincode::decode_bytes_reply(Bytes::copy_from_slice(bad)).is_err());
         }
     }
 
@@ -246,11 +249,11 @@ mod tests {
         let reply = Bincode::encode_reply(&Bytes::from_static(b"abc")).unwrap();
         let mut longer = reply.to_vec();
         longer.push(0);
-        let err = Bincode::decode_bytes_reply(&Bytes::from(longer)).unwrap_err();
+        let err = Bincode::decode_bytes_reply(Bytes::from(longer)).unwrap_err();
         assert!(err.reason().contains("1 bytes left over"), "{err}");
         let short = reply.slice(..reply.len() - 1);
-        assert!(Bincode::decode_bytes_reply(&short).is_err());
-        assert!(Bincode::decode_bytes_args(&Bytes::new()).is_err());
+        assert!(Bincode::decode_bytes_reply(short).is_err());
+        assert!(Bincode::decode_bytes_args(Bytes::new()).is_err());
     }
 
     #[test]

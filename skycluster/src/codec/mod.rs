@@ -153,14 +153,15 @@ pub trait Codec: Send + Sync + 'static {
     /// use skycluster::codec::{Bincode, Codec};
     ///
     /// let payload = Bincode::encode_reply(&Bytes::from_static(b"state"))?;
-    /// let reply = Bincode::decode_bytes_reply(&payload)?;
+    /// let at = payload[1..].as_ptr();
+    /// let reply = Bincode::decode_bytes_reply(payload)?;
     /// assert_eq!(reply, "state");
-    /// // A slice of the payload, not a copy.
-    /// assert_eq!(reply.as_ptr(), payload[1..].as_ptr());
+    /// // The payload's own memory, not a copy.
+    /// assert_eq!(reply.as_ptr(), at);
     /// # Ok::<(), skycluster::codec::CodecError>(())
     /// ```
-    fn decode_bytes_reply(payload: &Bytes) -> Result<Bytes, CodecError> {
-        Self::decode_reply(payload)
+    fn decode_bytes_reply(payload: Bytes) -> Result<Bytes, CodecError> {
+        Self::decode_reply(&payload)
     }
 
     /// Decodes the arguments of a method whose one argument is [`Bytes`],
@@ -171,8 +172,8 @@ pub trait Codec: Send + Sync + 'static {
     /// # Errors
     ///
     /// When the arguments are not one byte string.
-    fn decode_bytes_args(args: &Bytes) -> Result<(Bytes,), CodecError> {
-        Self::decode_args(args)
+    fn decode_bytes_args(args: Bytes) -> Result<(Bytes,), CodecError> {
+        Self::decode_args(&args)
     }
 }
 
