@@ -310,16 +310,31 @@ pub(crate) fn encode_small_push(dst: &mut BytesMut, address: &Address, payload: 
 /// One frame: size, address, session (0 for a push) and the payload, which
 /// is under [`MULTIPART_THRESHOLD`].
 fn put_single(dst: &mut BytesMut, address: &Address, session: u32, payload: &[u8]) {
-    let name_len = match address {
-        Address::Handle(_) => 4,
-        Address::Name(name) => 1 + name.as_bytes().len(),
-    };
-    // 1 type byte, the address, 4 bytes of session.
-    let body = 1 + name_len + 4 + payload.len();
-    dst.reserve(2 + body);
-    dst.put_u16(body as u16);
-    put_address(dst, address, SINGLE_HANDLE, SINGLE_NAME);
-    dst.put_u32_le(session);
+    // Written in as few pieces as the layout allows: this is every small
+    // call's and push's header.
+    let session = session.to_le_bytes();
+    match address {
+        Address::Handle(handle) => {
+            // The type byte, the handle, the session.
+            let size = (1 + 4 + 4 + payload.len()) as u16;
+            let [s0, s1] = size.to_be_bytes();
+            let [h0, h1, h2, h3] = handle.to_le_bytes();
+            let [t0, t1, t2, t3] = session;
+            dst.reserve(2 + usize::from(size));
+            dst.extend_from_slice(&[s0, s1, SINGLE_HANDLE, h0, h1, h2, h3, t0, t1, t2, t3]);
+        }
+        Address::Name(name) => {
+            // The type byte, the name's length and bytes (1..=255 by
+            // construction), the session.
+            let name = name.as_bytes();
+            let size = (1 + 1 + name.len() + 4 + payload.len()) as u16;
+            let [s0, s1] = size.to_be_bytes();
+            dst.reserve(2 + usize::from(size));
+            dst.extend_from_slice(&[s0, s1, SINGLE_NAME, name.len() as u8]);
+            dst.extend_from_slice(name);
+            dst.extend_from_slice(&session);
+        }
+    }
     dst.extend_from_slice(payload);
 }
 
