@@ -72,19 +72,31 @@ mod imp {
 
     /// Maps the coarse clock's readings onto `Instant`s.
     struct Coarse {
-        /// `Instant::now()` taken together with `anchor_ns`.
+        /// `Instant::now()` taken together with `anchor_at`.
         anchor: Instant,
-        /// The precise monotonic clock, in nanoseconds, at `anchor`.
-        anchor_ns: u128,
+        /// The precise monotonic clock at `anchor`.
+        anchor_at: Timespec,
         /// Twice the coarse clock's resolution: a reading is at most a
         /// tick old, and the tick's update itself takes a moment.
         lag: Duration,
     }
 
-    fn nanos(t: Timespec) -> Option<u128> {
-        let secs = u128::try_from(t.tv_sec).ok()?;
-        let nanos = u128::try_from(t.tv_nsec).ok()?;
-        Some(secs * 1_000_000_000 + nanos)
+    const NANOS_PER_SEC: i64 = 1_000_000_000;
+
+    /// `a - b`, if `a` is not earlier; no division or 128-bit arithmetic,
+    /// as this runs on every call.
+    #[inline]
+    fn since(a: Timespec, b: Timespec) -> Option<Duration> {
+        let (mut secs, mut nanos) = (a.tv_sec - b.tv_sec, a.tv_nsec - b.tv_nsec);
+        if nanos < 0 {
+            secs -= 1;
+            nanos += NANOS_PER_SEC;
+        }
+        let secs = u64::try_from(secs).ok()?;
+        let nanos = u32::try_from(nanos)
+            .ok()
+            .filter(|&n| i64::from(n) < NANOS_PER_SEC)?;
+        Some(Duration::new(secs, nanos))
     }
 
     /// `None` when the coarse clock can't be trusted to be `Instant`'s
@@ -93,17 +105,17 @@ mod imp {
         static COARSE: OnceLock<Option<Coarse>> = OnceLock::new();
         COARSE
             .get_or_init(|| {
-                let resolution = nanos(clock_getres(ClockId::MonotonicCoarse))?;
-                let lag = Duration::from_nanos(u64::try_from(resolution * 2).ok()?);
+                let resolution = clock_getres(ClockId::MonotonicCoarse);
+                let lag = since(resolution, Timespec::default())?.checked_mul(2)?;
                 if !PLAUSIBLE_LAG.contains(&lag) {
                     return None;
                 }
                 // std's `Instant` reads CLOCK_MONOTONIC on Linux.
                 let anchor = Instant::now();
-                let anchor_ns = nanos(clock_gettime(ClockId::Monotonic))?;
+                let anchor_at = clock_gettime(ClockId::Monotonic);
                 Some(Coarse {
                     anchor,
-                    anchor_ns,
+                    anchor_at,
                     lag,
                 })
             })
@@ -115,19 +127,16 @@ mod imp {
         let Some(coarse) = coarse() else {
             return Instant::now();
         };
-        let Some(now) = nanos(clock_gettime(ClockId::MonotonicCoarse)) else {
-            return Instant::now();
-        };
-        let at = if now >= coarse.anchor_ns {
-            duration(now - coarse.anchor_ns).and_then(|d| coarse.anchor.checked_add(d))
-        } else {
-            duration(coarse.anchor_ns - now).and_then(|d| coarse.anchor.checked_sub(d))
-        };
-        at.unwrap_or_else(Instant::now)
-    }
-
-    fn duration(nanos: u128) -> Option<Duration> {
-        Some(Duration::from_nanos(u64::try_from(nanos).ok()?))
+        match since(clock_gettime(ClockId::MonotonicCoarse), coarse.anchor_at) {
+            Some(elapsed) => coarse
+                .anchor
+                .checked_add(elapsed)
+                .unwrap_or_else(Instant::now),
+            // Within a tick of the anchor, the coarse clock still reads
+            // before it: the anchor is then no later than now, and at most
+            // a tick earlier.
+            None => coarse.anchor,
+        }
     }
 
     #[inline]
