@@ -1,0 +1,47 @@
+//! Decodes arbitrary bytes with the bincode codec, as a server decodes a
+//! call and a client a reply, into shapes that own strings, byte strings,
+//! sequences, maps, options and enums. Nothing may panic, and nothing may
+//! allocate more than the input could justify: run with
+//! `-malloc_limit_mb=64`, so a length taken on trust is a crash.
+#![no_main]
+
+use std::collections::HashMap;
+
+use bytes::Bytes;
+use libfuzzer_sys::fuzz_target;
+use serde::{Deserialize, Serialize};
+use skycluster::codec::{Bincode, Codec};
+
+#[derive(Debug, Serialize, Deserialize)]
+enum Mode {
+    Duel,
+    Team { size: u8, names: Vec<String> },
+    Custom(String, #[serde(with = "serde_bytes")] Vec<u8>),
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+struct Room {
+    id: u64,
+    mode: Mode,
+    players: Vec<(u32, String)>,
+    scores: HashMap<String, i64>,
+    note: Option<Box<str>>,
+    blob: Bytes,
+}
+
+fuzz_target!(|data: &[u8]| {
+    let payload = Bytes::copy_from_slice(data);
+    if let Ok((method, args)) = Bincode::decode_method(&payload) {
+        let _ = method.len();
+        let _ = Bincode::decode_args::<(String, Vec<u64>, Option<Bytes>)>(args);
+        let _ = Bincode::decode_args::<(Room,)>(args);
+        let _ = Bincode::decode_bytes_args(payload.slice_ref(args));
+    }
+    let _ = Bincode::decode_reply::<Result<Room, String>>(data);
+    let _ = Bincode::decode_reply::<Vec<Mode>>(data);
+    let _ = Bincode::decode_reply::<Bytes>(data);
+    if let Ok(bytes) = Bincode::decode_bytes_reply(payload.clone()) {
+        // The shared path and serde agree.
+        assert_eq!(Bincode::decode_reply::<Bytes>(data).ok(), Some(bytes));
+    }
+});
