@@ -249,12 +249,10 @@ fn if_type<R: 'static, T: 'static, V>(
 /// `part` as a slice of `whole`, sharing its memory, if it lies within it
 /// (a codec's `decode_method` is free to return another slice).
 fn part_of(whole: &Bytes, part: &[u8]) -> Bytes {
-    let within = whole.as_ptr_range();
-    let range = part.as_ptr_range();
-    if within.start <= range.start && range.end <= within.end {
-        whole.slice_ref(part)
-    } else {
-        Bytes::copy_from_slice(part)
+    let start = (part.as_ptr() as usize).wrapping_sub(whole.as_ptr() as usize);
+    match whole.len().checked_sub(start) {
+        Some(room) if part.len() <= room => whole.slice(start..start + part.len()),
+        _ => Bytes::copy_from_slice(part),
     }
 }
 
@@ -486,6 +484,26 @@ impl ShutdownSignals {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_part_within_the_payload_shares_it_and_any_other_is_copied() {
+        let whole = Bytes::from_static(b"method:args");
+        let inside = part_of(&whole, &whole[7..]);
+        assert_eq!(
+            (&inside[..], inside.as_ptr()),
+            (&b"args"[..], whole[7..].as_ptr())
+        );
+        assert!(part_of(&whole, &whole[11..]).is_empty());
+        let elsewhere = b"args".to_vec();
+        let copied = part_of(&whole, &elsewhere);
+        assert_eq!(&copied[..], b"args");
+        assert_ne!(copied.as_ptr(), elsewhere.as_ptr());
+        // Starting within but running past the end is not within.
+        let shorter = whole.slice(..9);
+        let past = part_of(&shorter, &whole[7..]);
+        assert_eq!(&past[..], b"args");
+        assert_ne!(past.as_ptr(), whole[7..].as_ptr());
+    }
 
     fn parse(args: &[&str], env: &[(&str, &str)]) -> Result<MainArgs, String> {
         let env: Vec<(String, String)> = env

@@ -57,10 +57,15 @@ impl Codec for Bincode {
     }
 
     fn decode_method(payload: &[u8]) -> Result<(&str, &[u8]), CodecError> {
-        let (method, used): (&str, usize) =
-            bincode::serde::borrow_decode_from_slice(payload, config())
-                .map_err(|e| CodecError::new(FORMAT, format!("no method name: {e}")))?;
-        Ok((method, &payload[used..]))
+        let no_name = |e: CodecError| CodecError::new(FORMAT, format!("no method name: {e}"));
+        let (len, header) = length_prefix(payload).map_err(no_name)?;
+        let rest = &payload[header..];
+        let name = usize::try_from(len)
+            .ok()
+            .and_then(|len| rest.get(..len))
+            .ok_or_else(|| no_name(past_the_end(len, rest.len())))?;
+        let method = std::str::from_utf8(name).map_err(|e| no_name(CodecError::new(FORMAT, e)))?;
+        Ok((method, &rest[name.len()..]))
     }
 
     fn decode_args<A: DeserializeOwned>(args: &[u8]) -> Result<A, CodecError> {
@@ -97,16 +102,31 @@ impl Codec for Bincode {
 }
 
 /// The byte string that is the whole of `encoded`, in its memory.
-///
-/// Read by hand, as bincode's specification lays it out (a varint length:
-/// one byte below 251, else a marker byte 251, 252 or 253 and a
-/// little-endian `u16`, `u32` or `u64`; then the bytes): bincode's own
-/// decoder takes several times the instructions for these few bytes, on
-/// every `Bytes` reply.
 fn shared_byte_string(mut encoded: Bytes) -> Result<Bytes, CodecError> {
-    let truncated = || CodecError::new(FORMAT, "a byte string's length is cut short");
+    let (len, header) = length_prefix(&encoded)?;
+    let body = encoded.len() - header;
+    match usize::try_from(len) {
+        Ok(len) if len == body => {
+            encoded.advance(header);
+            Ok(encoded)
+        }
+        Ok(len) if len < body => Err(left_over(body - len)),
+        _ => Err(past_the_end(len, body)),
+    }
+}
+
+/// The length a string or byte string starts with, and the bytes it
+/// took.
+///
+/// Read by hand, as bincode's specification lays it out (a varint: one
+/// byte below 251, else a marker byte 251, 252 or 253 and a little-endian
+/// `u16`, `u32` or `u64`): bincode's own decoder takes several times the
+/// instructions for these few bytes, on every call's method name and every
+/// `Bytes` reply.
+fn length_prefix(encoded: &[u8]) -> Result<(u64, usize), CodecError> {
+    let truncated = || CodecError::new(FORMAT, "a length is cut short");
     let (&marker, rest) = encoded.split_first().ok_or_else(truncated)?;
-    let (len, header) = match marker {
+    Ok(match marker {
         0..=250 => (u64::from(marker), 1),
         251 => (
             u64::from(u16::from_le_bytes(le(rest).ok_or_else(truncated)?)),
@@ -120,22 +140,17 @@ fn shared_byte_string(mut encoded: Bytes) -> Result<Bytes, CodecError> {
         _ => {
             return Err(CodecError::new(
                 FORMAT,
-                format!("{marker} cannot start a byte string's length"),
+                format!("{marker} cannot start a length"),
             ))
         }
-    };
-    let body = encoded.len() - header;
-    match usize::try_from(len) {
-        Ok(len) if len == body => {
-            encoded.advance(header);
-            Ok(encoded)
-        }
-        Ok(len) if len < body => Err(left_over(body - len)),
-        _ => Err(CodecError::new(
-            FORMAT,
-            format!("a byte string of {len} bytes holds {body}"),
-        )),
-    }
+    })
+}
+
+fn past_the_end(len: u64, there: usize) -> CodecError {
+    CodecError::new(
+        FORMAT,
+        format!("a length of {len} bytes where {there} are left"),
+    )
 }
 
 /// The first `N` bytes of `rest`, if it has them.
@@ -278,5 +293,28 @@ mod tests {
     #[test]
     fn garbage_has_no_method() {
         assert!(Bincode::decode_method(&[0xff, 0xff, 0xff]).is_err());
+        // A name longer than the payload, or not UTF-8.
+        assert!(Bincode::decode_method(&[5, b'a', b'b']).is_err());
+        assert!(Bincode::decode_method(&[2, 0xc3, 0x28]).is_err());
+        assert!(Bincode::decode_method(&[]).is_err());
+    }
+
+    #[test]
+    fn method_names_are_read_as_bincode_writes_them() {
+        for name in [
+            "",
+            "m",
+            &"n".repeat(250),
+            &"x".repeat(251),
+            &"y".repeat(70_000),
+        ] {
+            let payload = Bincode::encode_call(name, &(7u8,)).unwrap();
+            let (method, args) = Bincode::decode_method(&payload).unwrap();
+            assert_eq!(method, name);
+            assert_eq!(args, [7]);
+            let (by_bincode, used): (&str, usize) =
+                bincode::serde::borrow_decode_from_slice(&payload, config()).unwrap();
+            assert_eq!((by_bincode, used), (method, payload.len() - 1));
+        }
     }
 }
