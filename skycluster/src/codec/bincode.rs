@@ -51,8 +51,9 @@ impl Codec for Bincode {
         args: &A,
         dst: &mut Vec<u8>,
     ) -> Result<(), CodecError> {
-        bincode::serde::encode_into_writer(method, Append(dst), config())
-            .and_then(|()| bincode::serde::encode_into_writer(args, Append(dst), config()))
+        put_length_prefix(dst, method.len());
+        dst.extend_from_slice(method.as_bytes());
+        bincode::serde::encode_into_writer(args, Append(dst), config())
             .map_err(|e| CodecError::new(FORMAT, e))
     }
 
@@ -144,6 +145,27 @@ fn length_prefix(encoded: &[u8]) -> Result<(u64, usize), CodecError> {
             ))
         }
     })
+}
+
+/// Writes the length a string starts with, as [`length_prefix`] reads it.
+fn put_length_prefix(dst: &mut Vec<u8>, len: usize) {
+    match len {
+        0..=250 => dst.push(len as u8),
+        _ => match (u16::try_from(len), u32::try_from(len)) {
+            (Ok(len), _) => {
+                dst.push(251);
+                dst.extend_from_slice(&len.to_le_bytes());
+            }
+            (_, Ok(len)) => {
+                dst.push(252);
+                dst.extend_from_slice(&len.to_le_bytes());
+            }
+            _ => {
+                dst.push(253);
+                dst.extend_from_slice(&(len as u64).to_le_bytes());
+            }
+        },
+    }
 }
 
 fn past_the_end(len: u64, there: usize) -> CodecError {
@@ -297,6 +319,24 @@ mod tests {
         assert!(Bincode::decode_method(&[5, b'a', b'b']).is_err());
         assert!(Bincode::decode_method(&[2, 0xc3, 0x28]).is_err());
         assert!(Bincode::decode_method(&[]).is_err());
+    }
+
+    #[test]
+    fn method_names_are_written_as_bincode_writes_them() {
+        for name in [
+            "",
+            "m",
+            &"n".repeat(250),
+            &"x".repeat(251),
+            &"y".repeat(70_000),
+        ] {
+            let mut ours = Vec::new();
+            Bincode::encode_call_into(name, &(7u8,), &mut ours).unwrap();
+            let mut theirs = bincode::serde::encode_to_vec(name, config()).unwrap();
+            theirs.push(7);
+            assert_eq!(ours, theirs, "a name of {} bytes", name.len());
+            assert_eq!(&ours[..], &Bincode::encode_call(name, &(7u8,)).unwrap()[..]);
+        }
     }
 
     #[test]
