@@ -322,39 +322,22 @@ mod tests {
     }
 
     #[test]
-    fn method_names_are_written_as_bincode_writes_them() {
-        for name in [
+    fn method_names_are_written_and_read_as_bincode_does() {
+        let names = [
             "",
             "m",
             &"n".repeat(250),
             &"x".repeat(251),
             &"y".repeat(70_000),
-        ] {
+        ];
+        for name in names {
             let mut ours = Vec::new();
             Bincode::encode_call_into(name, &(7u8,), &mut ours).unwrap();
             let mut theirs = bincode::serde::encode_to_vec(name, config()).unwrap();
             theirs.push(7);
             assert_eq!(ours, theirs, "a name of {} bytes", name.len());
-            assert_eq!(&ours[..], &Bincode::encode_call(name, &(7u8,)).unwrap()[..]);
-        }
-    }
-
-    #[test]
-    fn method_names_are_read_as_bincode_writes_them() {
-        for name in [
-            "",
-            "m",
-            &"n".repeat(250),
-            &"x".repeat(251),
-            &"y".repeat(70_000),
-        ] {
-            let payload = Bincode::encode_call(name, &(7u8,)).unwrap();
-            let (method, args) = Bincode::decode_method(&payload).unwrap();
-            assert_eq!(method, name);
-            assert_eq!(args, [7]);
-            let (by_bincode, used): (&str, usize) =
-                bincode::serde::borrow_decode_from_slice(&payload, config()).unwrap();
-            assert_eq!((by_bincode, used), (method, payload.len() - 1));
+            let (method, args) = Bincode::decode_method(&ours).unwrap();
+            assert_eq!((method, args), (name, &[7][..]));
         }
     }
 }
