@@ -243,7 +243,12 @@ fn if_type<R: 'static, T: 'static, V>(
     Ok((&mut decoded as &mut dyn Any)
         .downcast_mut::<Option<Result<R, CodecError>>>()
         .and_then(Option::take)
-        .unwrap_or_else(|| Err(CodecError::new("skycluster", "a type id lied"))))
+        .unwrap_or_else(|| {
+            Err(CodecError::new(
+                "skycluster",
+                "internal error: a type matched by id did not downcast",
+            ))
+        }))
 }
 
 /// `part` as a slice of `whole`, sharing its memory, if it lies within it

@@ -142,6 +142,10 @@ pub trait Codec: Send + Sync + 'static {
     /// `payload`: no copy and no allocation, whatever its size. The
     /// provided version decodes a copy with `decode_reply`.
     ///
+    /// A shared reply keeps the memory it was read into alive, a chunk of
+    /// the connection's read buffer, for as long as it is held: to keep a
+    /// small reply for long, keep `Bytes::copy_from_slice(&reply)` instead.
+    ///
     /// # Errors
     ///
     /// When the payload is not one byte string.
