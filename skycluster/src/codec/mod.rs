@@ -176,6 +176,22 @@ pub trait Codec: Send + Sync + 'static {
     /// # Errors
     ///
     /// When the arguments are not one byte string.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use bytes::Bytes;
+    /// use skycluster::codec::{Bincode, Codec};
+    ///
+    /// let payload = Bincode::encode_call("store", &(Bytes::from_static(b"blob"),))?;
+    /// let (method, args) = Bincode::decode_method(&payload)?;
+    /// assert_eq!(method, "store");
+    /// let (blob,) = Bincode::decode_bytes_args(payload.slice_ref(args))?;
+    /// assert_eq!(blob, "blob");
+    /// // Within the request's memory.
+    /// assert_eq!(blob.as_ptr(), payload[payload.len() - 4..].as_ptr());
+    /// # Ok::<(), skycluster::codec::CodecError>(())
+    /// ```
     fn decode_bytes_args(args: Bytes) -> Result<(Bytes,), CodecError> {
         Self::decode_args(&args)
     }
