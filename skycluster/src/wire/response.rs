@@ -148,10 +148,11 @@ pub fn encode_ok(
     let total =
         u32::try_from(payload.len()).map_err(|_| FrameError::TooLarge { len: payload.len() })?;
     if payload.len() <= PIECE_SIZE {
+        // Every small reply's header, in one piece.
+        let [s0, s1] = (5 + payload.len() as u16).to_be_bytes();
+        let [t0, t1, t2, t3] = session.to_le_bytes();
         dst.reserve(7 + payload.len());
-        dst.put_u16(5 + payload.len() as u16);
-        dst.put_u32_le(session);
-        dst.put_u8(OK);
+        dst.extend_from_slice(&[s0, s1, t0, t1, t2, t3, OK]);
         dst.extend_from_slice(&payload);
         return Ok(None);
     }
