@@ -58,14 +58,15 @@ impl Codec for Bincode {
     }
 
     fn decode_method(payload: &[u8]) -> Result<(&str, &[u8]), CodecError> {
-        let no_name = |e: CodecError| CodecError::new(FORMAT, format!("no method name: {e}"));
-        let (len, header) = length_prefix(payload).map_err(no_name)?;
+        let no_name =
+            |why: &dyn std::fmt::Display| CodecError::new(FORMAT, format!("no method name: {why}"));
+        let (len, header) = length_prefix(payload).map_err(|e| no_name(&e.reason()))?;
         let rest = &payload[header..];
         let name = usize::try_from(len)
             .ok()
             .and_then(|len| rest.get(..len))
-            .ok_or_else(|| no_name(past_the_end(len, rest.len())))?;
-        let method = std::str::from_utf8(name).map_err(|e| no_name(CodecError::new(FORMAT, e)))?;
+            .ok_or_else(|| no_name(&past_the_end(len, rest.len()).reason()))?;
+        let method = std::str::from_utf8(name).map_err(|e| no_name(&e))?;
         Ok((method, &rest[name.len()..]))
     }
 
@@ -315,6 +316,12 @@ mod tests {
     #[test]
     fn garbage_has_no_method() {
         assert!(Bincode::decode_method(&[0xff, 0xff, 0xff]).is_err());
+        // The format is named once, before the reason.
+        let err = Bincode::decode_method(&[5, b'a', b'b']).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "bincode: no method name: a length of 5 bytes where 2 are left"
+        );
         // A name longer than the payload, or not UTF-8.
         assert!(Bincode::decode_method(&[5, b'a', b'b']).is_err());
         assert!(Bincode::decode_method(&[2, 0xc3, 0x28]).is_err());
