@@ -3,31 +3,13 @@
 //! bincode itself reads it, and no bytes make decoding panic or allocate
 //! what the input does not hold.
 
-use std::collections::BTreeMap;
+mod support;
 
 use bytes::Bytes;
 use proptest::prelude::*;
-use serde::{Deserialize, Serialize};
 use skycluster::codec::{Bincode, Codec};
 
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-enum Mode {
-    Duel,
-    Team { size: u8, names: Vec<String> },
-    Custom(String, #[serde(with = "serde_bytes")] Vec<u8>),
-}
-
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-struct Room {
-    id: u64,
-    mode: Mode,
-    players: Vec<(u32, String)>,
-    scores: BTreeMap<String, i64>,
-    note: Option<Box<str>>,
-    blob: Bytes,
-    unit: (),
-    flag: Option<bool>,
-}
+use support::shapes::{Mode, Room};
 
 fn text() -> impl Strategy<Value = String> {
     prop_oneof![".{0,12}", ".{250,260}"]

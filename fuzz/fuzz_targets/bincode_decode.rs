@@ -5,29 +5,14 @@
 //! `-malloc_limit_mb=64`, so a length taken on trust is a crash.
 #![no_main]
 
-use std::collections::HashMap;
-
 use bytes::Bytes;
 use libfuzzer_sys::fuzz_target;
-use serde::{Deserialize, Serialize};
 use skycluster::codec::{Bincode, Codec};
 
-#[derive(Debug, Serialize, Deserialize)]
-enum Mode {
-    Duel,
-    Team { size: u8, names: Vec<String> },
-    Custom(String, #[serde(with = "serde_bytes")] Vec<u8>),
-}
+#[path = "../../tests/support/shapes.rs"]
+mod shapes;
 
-#[derive(Debug, Serialize, Deserialize)]
-struct Room {
-    id: u64,
-    mode: Mode,
-    players: Vec<(u32, String)>,
-    scores: HashMap<String, i64>,
-    note: Option<Box<str>>,
-    blob: Bytes,
-}
+use shapes::{Mode, Room};
 
 fuzz_target!(|data: &[u8]| {
     let payload = Bytes::copy_from_slice(data);

@@ -6,6 +6,7 @@ pub mod node;
 pub mod process;
 pub mod run;
 pub mod services;
+pub mod shapes;
 
 use std::path::PathBuf;
 
