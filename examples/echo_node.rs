@@ -34,11 +34,10 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::Bytes;
 use serde::de::{self, Deserializer, Visitor};
 use serde::{Deserialize, Serialize};
 use skycluster::codec::{luaseri, Codec, Lua};
-use skycluster::{BoxFuture, Cluster, Handler, HandlerError, Request, Service};
+use skycluster::{Cluster, Handled, Handler, HandlerError, Request, Service};
 
 /// The largest `big(n)`: well under the 64 MiB message limit, and no
 /// caller can make the node allocate without bound.
@@ -125,19 +124,16 @@ struct EchoService {
 }
 
 impl Handler for EchoService {
-    fn handle(&self, request: Request) -> BoxFuture<Result<Bytes, HandlerError>> {
+    fn handle(&self, request: Request) -> Handled {
         let payload = request.payload().clone();
         let (method, args) = match Lua::decode_method(&payload) {
             Ok(split) => split,
-            Err(e) => return Box::pin(async move { Err(HandlerError::new(e.to_string())) }),
+            Err(e) => return Handled::ready(Err(HandlerError::new(e.to_string()))),
         };
         match method {
             // The arguments are the bytes after the method name: replying
             // with them returns every value exactly as it arrived.
-            "echo" => {
-                let reply = payload.slice_ref(args);
-                Box::pin(async move { Ok(reply) })
-            }
+            "echo" => Handled::ready(Ok(payload.slice_ref(args))),
             "fail" => {
                 let text = match luaseri::unpack(args) {
                     Ok(values) => match values.first() {
@@ -146,7 +142,7 @@ impl Handler for EchoService {
                     },
                     Err(e) => format!("undecodable arguments: {e}"),
                 };
-                Box::pin(async move { Err(HandlerError::new(format!("fail: {text}"))) })
+                Handled::ready(Err(HandlerError::new(format!("fail: {text}"))))
             }
             _ => self.typed.handle(request),
         }

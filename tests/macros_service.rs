@@ -342,6 +342,58 @@ async fn a_typed_call_its_caller_gives_up_on_is_forgotten() {
     assert_eq!(bounded("double", battle.double(3)).await.expect("call"), 6);
 }
 
+// ---- methods that wait ----
+
+/// A room whose `wait` answers only once `open` has been called, so a
+/// `wait` is still running after its first poll.
+#[skycluster::service]
+pub trait Gate {
+    async fn wait(&self, tag: u32) -> String;
+    async fn open(&self);
+}
+
+struct Gated {
+    name: String,
+    waiting: mpsc::UnboundedSender<u32>,
+    gate: tokio::sync::Notify,
+}
+
+#[skycluster::async_trait]
+impl Gate for Gated {
+    async fn wait(&self, tag: u32) -> String {
+        let _ = self.waiting.send(tag);
+        self.gate.notified().await;
+        format!("{} {tag}", self.name)
+    }
+
+    async fn open(&self) {
+        // Stores a permit if `wait` has not started waiting yet.
+        self.gate.notify_one();
+    }
+}
+
+#[tokio::test]
+async fn a_method_that_waits_answers_when_done_and_others_go_past_it() {
+    let (waiting, mut waits) = mpsc::unbounded_channel();
+    let gated = Gated {
+        name: "room".to_owned(),
+        waiting,
+        gate: tokio::sync::Notify::new(),
+    };
+    let (_server, addr) = serve::<dyn Gate>("battle1", Arc::new(gated)).await;
+    let game = client(&[("battle1", addr)], Options::default());
+    let gate = game.proxy::<dyn Gate>("battle1", "@Gate");
+    let first = tokio::spawn({
+        let gate = gate.clone();
+        async move { gate.wait(7).await }
+    });
+    assert_eq!(bounded("wait starts", waits.recv()).await, Some(7));
+    // The waiting call holds nothing up: `open` is answered, then `wait`.
+    bounded("open", gate.open()).await.expect("open");
+    let reply = bounded("wait", first).await.expect("task");
+    assert_eq!(reply.expect("wait"), "room 7");
+}
+
 #[tokio::test]
 async fn calls_to_an_unreachable_node_name_the_method() {
     let game = Cluster::new(Config::new().with_disabled("battle1"));

@@ -143,7 +143,7 @@ mod service;
 ///
 /// use skycluster::codec::{Bincode, Codec};
 /// use bytes::Bytes;
-/// use skycluster::{CallError, Endpoint, ErrorKind, Handler, HandlerError, Request};
+/// use skycluster::{CallError, Endpoint, ErrorKind, Handled, Handler, HandlerError, Request};
 ///
 /// #[skycluster::async_trait]
 /// pub trait BattleMgr: Send + Sync + 'static {
@@ -177,9 +177,11 @@ mod service;
 /// }
 ///
 /// impl Handler for ServeBattleMgr {
-///     fn handle(&self, request: Request) -> skycluster::BoxFuture<Result<Bytes, HandlerError>> {
+///     // The generated one also polls the method once before it boxes
+///     // anything, and answers with `Handled::ready` if it has finished.
+///     fn handle(&self, request: Request) -> Handled {
 ///         let service = Arc::clone(&self.service);
-///         Box::pin(async move {
+///         Handled::later(async move {
 ///             let fail = |e| HandlerError::new(format!("service `BattleMgr`: {e}"));
 ///             let payload = request.into_payload();
 ///             let (method, args) = Bincode::decode_method(&payload).map_err(fail)?;

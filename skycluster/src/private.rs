@@ -10,7 +10,8 @@ use std::any::{Any, TypeId};
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
-use std::task::{ready, Context, Poll};
+use std::sync::Arc;
+use std::task::{ready, Context, Poll, Waker};
 use std::time::Duration;
 
 use serde::de::DeserializeOwned;
@@ -18,7 +19,7 @@ use serde::Serialize;
 
 use crate::codec::{Codec, CodecError};
 use crate::node::{scratch, Begun, InFlight};
-use crate::{CallError, Cluster, Endpoint, ErrorKind, HandlerError};
+use crate::{CallError, Cluster, Endpoint, ErrorKind, Handled, HandlerError};
 
 pub use ::async_trait::async_trait;
 pub use ::bytes::Bytes;
@@ -198,6 +199,80 @@ pub fn send<C: Codec, A: Serialize>(
 }
 
 // ---- server side ----
+
+/// A method's future as `async_trait` makes it: boxed, borrowing the
+/// service for `'s`.
+pub type MethodFuture<'s, R> = Pin<Box<dyn Future<Output = R> + Send + 's>>;
+
+/// Runs one method of `service` as far as it goes now. `start` calls the
+/// method; `finish` encodes what it returns.
+///
+/// A method that finishes on its first poll, as most do, is answered at
+/// once: the method's own boxed future is the only allocation. One still
+/// running is handed on as a future that keeps the service alive, and its
+/// reply is encoded when it finishes.
+pub fn run_method<S, R, F>(
+    service: &Arc<S>,
+    start: impl for<'s> FnOnce(&'s S) -> MethodFuture<'s, R>,
+    finish: F,
+) -> Handled
+where
+    S: ?Sized + Send + Sync + 'static,
+    R: 'static,
+    F: FnOnce(R) -> Result<Bytes, HandlerError> + Send + 'static,
+{
+    let mut future = start(service);
+    if let Poll::Ready(reply) = future
+        .as_mut()
+        .poll(&mut Context::from_waker(Waker::noop()))
+    {
+        return Handled::ready(finish(reply));
+    }
+    // SAFETY: only the lifetime changes, to one that `Running` makes true:
+    // * `start` is generic over `'s`, so the future can borrow nothing but
+    //   the `&'s S` it was given: whatever else it holds outlives every
+    //   `'s`, so is `'static`;
+    // * that `S` lives in the `Arc`'s allocation, which never moves, and
+    //   which `Running` keeps alive with a reference of its own;
+    // * `Running` drops the future before that reference (field order) and
+    //   never hands the future out.
+    #[allow(unsafe_code)]
+    let future =
+        unsafe { std::mem::transmute::<MethodFuture<'_, R>, MethodFuture<'static, R>>(future) };
+    Handled::later(Running {
+        future,
+        _service: Arc::clone(service),
+        finish: Some(finish),
+    })
+}
+
+/// A method still running after its first poll; see [`run_method`].
+struct Running<S: ?Sized, R, F> {
+    /// Borrows `*_service`: declared first, so dropped first.
+    future: MethodFuture<'static, R>,
+    _service: Arc<S>,
+    finish: Option<F>,
+}
+
+// Nothing in it is pinned but the boxed future, which stays where it is.
+impl<S: ?Sized, R, F> Unpin for Running<S, R, F> {}
+
+impl<S: ?Sized, R, F> Future for Running<S, R, F>
+where
+    F: FnOnce(R) -> Result<Bytes, HandlerError>,
+{
+    type Output = Result<Bytes, HandlerError>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.get_mut();
+        let reply = ready!(this.future.as_mut().poll(cx));
+        let finish = this
+            .finish
+            .take()
+            .unwrap_or_else(|| panic!("a service method's future was polled after it completed"));
+        Poll::Ready(finish(reply))
+    }
+}
 
 /// Splits a request into its method name and encoded arguments.
 pub fn decode_method<'p, C: Codec>(
@@ -488,6 +563,8 @@ impl ShutdownSignals {
 
 #[cfg(test)]
 mod tests {
+    use std::sync::atomic::{AtomicBool, Ordering};
+
     use super::*;
 
     #[test]
@@ -508,6 +585,110 @@ mod tests {
         let past = part_of(&shorter, &whole[7..]);
         assert_eq!(&past[..], b"args");
         assert_ne!(past.as_ptr(), whole[7..].as_ptr());
+    }
+
+    /// A service that says when it is dropped.
+    struct Rooms {
+        name: &'static str,
+        dropped: Arc<AtomicBool>,
+    }
+
+    impl Drop for Rooms {
+        fn drop(&mut self) {
+            self.dropped.store(true, Ordering::SeqCst);
+        }
+    }
+
+    fn rooms() -> (Arc<Rooms>, Arc<AtomicBool>) {
+        let dropped = Arc::new(AtomicBool::new(false));
+        let rooms = Rooms {
+            name: "room",
+            dropped: Arc::clone(&dropped),
+        };
+        (Arc::new(rooms), dropped)
+    }
+
+    fn encode(reply: String) -> Result<Bytes, HandlerError> {
+        Ok(Bytes::from(reply))
+    }
+
+    fn poll(handled: &mut Handled) -> Poll<Result<Bytes, HandlerError>> {
+        Pin::new(handled).poll(&mut Context::from_waker(Waker::noop()))
+    }
+
+    #[test]
+    fn a_method_that_finishes_at_once_is_answered_at_once() {
+        let (service, _dropped) = rooms();
+        let mut handled = run_method(
+            &service,
+            |rooms| Box::pin(async move { format!("{}:1", rooms.name) }),
+            encode,
+        );
+        assert!(handled.is_ready());
+        assert_eq!(Arc::strong_count(&service), 1, "nothing kept the service");
+        assert_eq!(
+            poll(&mut handled),
+            Poll::Ready(Ok(Bytes::from_static(b"room:1")))
+        );
+    }
+
+    #[test]
+    fn a_method_still_running_keeps_its_service_until_it_is_done() {
+        let (service, dropped) = rooms();
+        let (open, opened) = tokio::sync::oneshot::channel::<u32>();
+        let mut handled = run_method(
+            &service,
+            move |rooms| {
+                Box::pin(async move {
+                    let n = opened.await.unwrap_or(0);
+                    format!("{}:{n}", rooms.name)
+                })
+            },
+            encode,
+        );
+        assert!(!handled.is_ready());
+        // The caller's reference goes, as a killed service's does: the
+        // method still borrows the service, so the service stays.
+        drop(service);
+        assert!(poll(&mut handled).is_pending());
+        assert!(!dropped.load(Ordering::SeqCst), "dropped while borrowed");
+        open.send(7).expect("the method waits");
+        assert_eq!(
+            poll(&mut handled),
+            Poll::Ready(Ok(Bytes::from_static(b"room:7")))
+        );
+        drop(handled);
+        assert!(dropped.load(Ordering::SeqCst), "kept after the method");
+    }
+
+    #[test]
+    fn a_method_dropped_unfinished_goes_before_its_service() {
+        /// Checks, as the method's future drops, that the service is there.
+        struct ReadsOnDrop<'a>(&'a Rooms, Arc<AtomicBool>);
+        impl Drop for ReadsOnDrop<'_> {
+            fn drop(&mut self) {
+                assert!(!self.1.load(Ordering::SeqCst), "the service went first");
+                assert_eq!(self.0.name, "room");
+            }
+        }
+        let (service, dropped) = rooms();
+        let (_open, opened) = tokio::sync::oneshot::channel::<u32>();
+        let flag = Arc::clone(&dropped);
+        let handled = run_method(
+            &service,
+            move |rooms| {
+                Box::pin(async move {
+                    let _guard = ReadsOnDrop(rooms, flag);
+                    let n = opened.await.unwrap_or(0);
+                    format!("{}:{n}", rooms.name)
+                })
+            },
+            encode,
+        );
+        drop(service);
+        assert!(!dropped.load(Ordering::SeqCst));
+        drop(handled);
+        assert!(dropped.load(Ordering::SeqCst));
     }
 
     fn parse(args: &[&str], env: &[(&str, &str)]) -> Result<MainArgs, String> {

@@ -6,9 +6,11 @@
 //! handler per trait (decode the method, call the implementation, encode
 //! the reply) and a client; hand-written handlers serve raw bytes.
 
+use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 
 use bytes::Bytes;
 
@@ -116,13 +118,107 @@ impl HandlerError {
     }
 }
 
+/// What a [`Handler`] made of a request: its reply already, or a future
+/// that will produce it.
+///
+/// Most handlers of a game server answer at once; a ready reply goes
+/// straight back without a boxed future or a task. `Handled` is itself a
+/// future, so a caller that just wants the outcome awaits it.
+///
+/// # Examples
+///
+/// ```
+/// use bytes::Bytes;
+/// use skycluster::{Handled, HandlerError};
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// let now = Handled::ready(Ok(Bytes::from_static(b"pong")));
+/// assert!(now.is_ready());
+/// let later = Handled::later(async { Err(HandlerError::new("room is full")) });
+/// assert!(!later.is_ready());
+/// assert_eq!(later.await, Err(HandlerError::new("room is full")));
+/// # }
+/// ```
+#[must_use = "a handler's outcome is its reply"]
+pub struct Handled(Outcome);
+
+enum Outcome {
+    Ready(Option<Result<Bytes, HandlerError>>),
+    Later(BoxFuture<Result<Bytes, HandlerError>>),
+}
+
+impl Handled {
+    /// A reply (or an error) known now.
+    pub fn ready(outcome: Result<Bytes, HandlerError>) -> Handled {
+        Handled(Outcome::Ready(Some(outcome)))
+    }
+
+    /// A reply `future` will produce.
+    pub fn later(
+        future: impl Future<Output = Result<Bytes, HandlerError>> + Send + 'static,
+    ) -> Handled {
+        Handled(Outcome::Later(Box::pin(future)))
+    }
+
+    /// A reply an already boxed `future` will produce.
+    pub fn boxed(future: BoxFuture<Result<Bytes, HandlerError>>) -> Handled {
+        Handled(Outcome::Later(future))
+    }
+
+    /// Whether the reply is known now.
+    pub fn is_ready(&self) -> bool {
+        matches!(self.0, Outcome::Ready(Some(_)))
+    }
+
+    /// The reply, if known now; the future that will produce it if not.
+    pub(crate) fn into_outcome(
+        self,
+    ) -> Result<Result<Bytes, HandlerError>, BoxFuture<Result<Bytes, HandlerError>>> {
+        match self.0 {
+            Outcome::Ready(Some(outcome)) => Ok(outcome),
+            Outcome::Ready(None) => Ok(Err(HandlerError::new(
+                "internal error: a handler's reply was taken twice",
+            ))),
+            Outcome::Later(future) => Err(future),
+        }
+    }
+}
+
+impl Future for Handled {
+    type Output = Result<Bytes, HandlerError>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        match &mut self.get_mut().0 {
+            Outcome::Ready(outcome) => Poll::Ready(
+                outcome
+                    .take()
+                    .unwrap_or_else(|| panic!("a `Handled` was polled after it completed")),
+            ),
+            Outcome::Later(future) => future.as_mut().poll(cx),
+        }
+    }
+}
+
+impl fmt::Debug for Handled {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.0 {
+            Outcome::Ready(outcome) => f.debug_tuple("Handled::Ready").field(outcome).finish(),
+            Outcome::Later(_) => f.write_str("Handled::Later(..)"),
+        }
+    }
+}
+
 /// A local service: turns a request into a reply.
 ///
 /// Implemented for every `Fn(Request) -> impl Future<Output = Result<Bytes,
 /// HandlerError>>`, so a raw-bytes service is a closure. The generated
-/// dispatcher of a `#[service]` trait implements it too.
+/// dispatcher of a `#[service]` trait implements it too, and answers at
+/// once when the method does.
 ///
 /// # Examples
+///
+/// A closure:
 ///
 /// ```
 /// use skycluster::{Handler, HandlerError, Request};
@@ -131,10 +227,27 @@ impl HandlerError {
 /// fn takes(_: impl Handler) {}
 /// takes(echo);
 /// ```
+///
+/// By hand, answering without a future when it can:
+///
+/// ```
+/// use skycluster::{Handled, Handler, HandlerError, Request};
+///
+/// struct Echo;
+///
+/// impl Handler for Echo {
+///     fn handle(&self, request: Request) -> Handled {
+///         if request.payload().is_empty() {
+///             return Handled::ready(Err(HandlerError::new("nothing to echo")));
+///         }
+///         Handled::ready(Ok(request.into_payload()))
+///     }
+/// }
+/// ```
 pub trait Handler: Send + Sync + 'static {
     /// Handles one request. Requests on one connection run concurrently, so
     /// a slow one does not hold back the others.
-    fn handle(&self, request: Request) -> BoxFuture<Result<Bytes, HandlerError>>;
+    fn handle(&self, request: Request) -> Handled;
 }
 
 impl<F, Fut> Handler for F
@@ -142,8 +255,8 @@ where
     F: Fn(Request) -> Fut + Send + Sync + 'static,
     Fut: Future<Output = Result<Bytes, HandlerError>> + Send + 'static,
 {
-    fn handle(&self, request: Request) -> BoxFuture<Result<Bytes, HandlerError>> {
-        Box::pin(self(request))
+    fn handle(&self, request: Request) -> Handled {
+        Handled::later(self(request))
     }
 }
 

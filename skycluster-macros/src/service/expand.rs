@@ -306,9 +306,11 @@ impl<'a> ServiceGenerator<'a> {
                 #(#cfgs)*
                 #method_name => {
                     let (#(#bindings,)*) = #decode_args(#name, #method_name, &#payload, #args)?;
-                    let #reply: #output =
-                        <dyn #trait_ident as #trait_ident>::#ident(&*#service, #(#bindings),*).await;
-                    #encode_reply(#name, #method_name, &#reply)
+                    ::core::result::Result::Ok(#krate::__private::run_method(
+                        #service,
+                        move |#service| <dyn #trait_ident as #trait_ident>::#ident(#service, #(#bindings),*),
+                        |#reply: #output| #encode_reply(#name, #method_name, &#reply),
+                    ))
                 }
             }
         });
@@ -319,12 +321,13 @@ impl<'a> ServiceGenerator<'a> {
                     Self { service }
                 }
 
-                /// Decodes one request, runs the method it names and encodes
-                /// the reply.
-                async fn dispatch(
-                    #service: ::std::sync::Arc<dyn #trait_ident>,
+                /// Decodes one request and runs the method it names, which
+                /// answers at once or goes on running; its reply is encoded
+                /// when it returns.
+                fn dispatch(
+                    #service: &::std::sync::Arc<dyn #trait_ident>,
                     #request: #krate::Request,
-                ) -> ::core::result::Result<#krate::__private::Bytes, #krate::HandlerError> {
+                ) -> ::core::result::Result<#krate::Handled, #krate::HandlerError> {
                     let #payload = #request.into_payload();
                     let (#method, #args) = #krate::__private::decode_method::<#codec>(#name, &#payload)?;
                     match #method {
@@ -346,16 +349,9 @@ impl<'a> ServiceGenerator<'a> {
         } = self;
         quote! {
             impl #krate::Handler for #server_ident {
-                fn handle(
-                    &self,
-                    request: #krate::Request,
-                ) -> #krate::BoxFuture<
-                    ::core::result::Result<#krate::__private::Bytes, #krate::HandlerError>,
-                > {
-                    ::std::boxed::Box::pin(Self::dispatch(
-                        ::core::clone::Clone::clone(&self.service),
-                        request,
-                    ))
+                fn handle(&self, request: #krate::Request) -> #krate::Handled {
+                    Self::dispatch(&self.service, request)
+                        .unwrap_or_else(|e| #krate::Handled::ready(::core::result::Result::Err(e)))
                 }
             }
         }

@@ -26,7 +26,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::cluster::Inner;
 use crate::codec::luaseri::{self, Value};
-use crate::service::{BoxFuture, HandlerError, Request};
+use crate::service::{BoxFuture, Handled, Handler, HandlerError, Request};
 use crate::wire::{
     encode_error, encode_ok, write_pieces, Address, Inbound, Pieces, RequestDecoder, WRITE_BATCH,
 };
@@ -52,8 +52,8 @@ impl Future for Running {
 
 /// What to do with one request.
 pub(crate) enum Dispatch {
-    /// Run this handler future.
-    Run(BoxFuture<Result<Bytes, HandlerError>>),
+    /// What its handler made of it.
+    Run(Handled),
     /// Answer now, without running anything.
     Answer(Result<Bytes, String>),
 }
@@ -66,7 +66,7 @@ struct Agent {
     pieces: VecDeque<Pieces>,
     trace: Option<Bytes>,
     /// The last address resolved, at which registry version, to what.
-    resolved: Option<(Address, u64, Arc<dyn crate::service::Handler>)>,
+    resolved: Option<(Address, u64, Arc<dyn Handler>)>,
     /// The listener's count of requests being handled, for its status.
     requests: Arc<AtomicUsize>,
 }
@@ -208,24 +208,10 @@ impl Agent {
                 let session = request.session;
                 let push = request.push;
                 match self.dispatch(request) {
-                    Dispatch::Run(mut future) => {
-                        // Most handlers finish on their first poll: run it
-                        // here and skip the FuturesUnordered task. A future
-                        // still pending is polled again (with the right
-                        // waker) as soon as it is pushed.
-                        let mut cx = Context::from_waker(Waker::noop());
-                        match future.as_mut().poll(&mut cx) {
-                            Poll::Ready(outcome) => self.finish(session, push, outcome),
-                            Poll::Pending => {
-                                self.requests.fetch_add(1, Ordering::Relaxed);
-                                self.running.push(Running {
-                                    session,
-                                    push,
-                                    future,
-                                });
-                            }
-                        }
-                    }
+                    Dispatch::Run(handled) => match handled.into_outcome() {
+                        Ok(outcome) => self.finish(session, push, outcome),
+                        Err(future) => self.run(session, push, future),
+                    },
                     Dispatch::Answer(answer) => self.reply(session, answer),
                 }
             }
@@ -250,19 +236,13 @@ impl Agent {
             return Dispatch::Answer(query_name(cluster, &request.payload));
         }
         let version = cluster.registry.version();
-        let cached = match &self.resolved {
+        // The cached handler, borrowed: no reference count moves per request.
+        let handler = match &mut self.resolved {
             Some((address, v, handler)) if *v == version && *address == request.address => {
-                Some(Arc::clone(handler))
+                &*handler
             }
-            _ => None,
-        };
-        let handler = match cached {
-            Some(handler) => handler,
-            None => match cluster.resolve(&request.address) {
-                Ok(handler) => {
-                    self.resolved = Some((request.address.clone(), version, Arc::clone(&handler)));
-                    handler
-                }
+            slot => match cluster.resolve(&request.address) {
+                Ok(handler) => &slot.insert((request.address, version, handler)).2,
                 Err(text) => return Dispatch::Answer(Err(text)),
             },
         };
@@ -273,6 +253,29 @@ impl Agent {
             self.trace.take()
         };
         Dispatch::Run(handler.handle(Request::with(request.payload, request.push, trace)))
+    }
+
+    /// Runs a handler's future: polled once here, since most finish on
+    /// their first poll, and otherwise left to the connection's set of
+    /// running requests, which polls it again with the right waker.
+    fn run(
+        &mut self,
+        session: u32,
+        push: bool,
+        mut future: BoxFuture<Result<Bytes, HandlerError>>,
+    ) {
+        let mut cx = Context::from_waker(Waker::noop());
+        match future.as_mut().poll(&mut cx) {
+            Poll::Ready(outcome) => self.finish(session, push, outcome),
+            Poll::Pending => {
+                self.requests.fetch_add(1, Ordering::Relaxed);
+                self.running.push(Running {
+                    session,
+                    push,
+                    future,
+                });
+            }
+        }
     }
 
     fn finish(&mut self, session: u32, push: bool, outcome: Result<Bytes, HandlerError>) {

@@ -346,9 +346,12 @@ impl Endpoint {
                 .resolve(&target.address)
                 .map_err(|text| ErrorKind::Remote { text: text.into() })?;
             let node = Arc::clone(&target.node);
-            let future = handler.handle(Request::with(payload.into_bytes(), true, None));
+            let request = Request::with(payload.into_bytes(), true, None);
+            // Handled on a task of its own, as a push to another node is:
+            // a handler that answers at once runs inside `handle`, and
+            // must not run inside this call, under the sender's locks.
             tokio::spawn(async move {
-                if let Err(e) = future.await {
+                if let Err(e) = handler.handle(request).await {
                     tracing::debug!(%node, error = %e, "local push failed");
                 }
             });
