@@ -246,11 +246,17 @@ impl Blobs for BlobsImpl {
 
 #[tokio::test]
 async fn bytes_arguments_and_replies_of_every_size_round_trip() {
-    let (_server, addr) = serve::<dyn Blobs>("battle1", Arc::new(BlobsImpl)).await;
+    let (server, addr) = serve::<dyn Blobs>("battle1", Arc::new(BlobsImpl)).await;
     let game = client(&[("battle1", addr)], Options::default());
-    let blobs = game.proxy::<dyn Blobs>("battle1", "@blobs");
-    // Empty, small, and past 32 KiB (in pieces each way).
-    for len in [0usize, 16, 250, 70_000] {
+    let remote = game.proxy::<dyn Blobs>("battle1", "@blobs");
+    // The server calling its own service: no network, same answers.
+    let local = server.proxy::<dyn Blobs>("battle1", "@blobs");
+    // Empty, small, either side of the largest reply a handler returns in
+    // place (48 bytes encoded), and past 32 KiB (in pieces each way).
+    for (blobs, len) in [&remote, &local]
+        .into_iter()
+        .flat_map(|blobs| [0usize, 16, 47, 48, 250, 70_000].map(|len| (blobs, len)))
+    {
         let data: Bytes = (0..len).map(|i| (i % 251) as u8).collect();
         let reversed = bounded("reverse", blobs.reverse(data.clone()))
             .await

@@ -19,6 +19,7 @@ use serde::Serialize;
 
 use crate::codec::{Codec, CodecError};
 use crate::node::{scratch, Begun, InFlight};
+use crate::service::Inline;
 use crate::{CallError, Cluster, Endpoint, ErrorKind, Handled, HandlerError};
 
 pub use ::async_trait::async_trait;
@@ -219,14 +220,14 @@ pub fn run_method<S, R, F>(
 where
     S: ?Sized + Send + Sync + 'static,
     R: 'static,
-    F: FnOnce(R) -> Result<Bytes, HandlerError> + Send + 'static,
+    F: FnOnce(R) -> Encoded + Send + 'static,
 {
     let mut future = start(service);
     if let Poll::Ready(reply) = future
         .as_mut()
         .poll(&mut Context::from_waker(Waker::noop()))
     {
-        return Handled::ready(finish(reply));
+        return finish(reply).into();
     }
     // SAFETY: only the lifetime changes, to one that `Running` makes true:
     // * `start` is generic over `'s`, so the future can borrow nothing but
@@ -259,7 +260,7 @@ impl<S: ?Sized, R, F> Unpin for Running<S, R, F> {}
 
 impl<S: ?Sized, R, F> Future for Running<S, R, F>
 where
-    F: FnOnce(R) -> Result<Bytes, HandlerError>,
+    F: FnOnce(R) -> Encoded,
 {
     type Output = Result<Bytes, HandlerError>;
 
@@ -270,7 +271,7 @@ where
             .finish
             .take()
             .unwrap_or_else(|| panic!("a service method's future was polled after it completed"));
-        Poll::Ready(finish(reply))
+        Poll::Ready(finish(reply).into_result())
     }
 }
 
@@ -336,21 +337,53 @@ fn part_of(whole: &Bytes, part: &[u8]) -> Bytes {
     }
 }
 
+/// A method's encoded reply, as [`encode_reply`] makes it.
+#[derive(Debug)]
+pub struct Encoded(EncodedReply);
+
+#[derive(Debug)]
+enum EncodedReply {
+    /// A small reply, held in place.
+    Inline(Inline),
+    /// A larger one, or an error.
+    Shared(Result<Bytes, HandlerError>),
+}
+
+impl Encoded {
+    /// As a method still running produces it: in memory of its own.
+    fn into_result(self) -> Result<Bytes, HandlerError> {
+        match self.0 {
+            EncodedReply::Inline(reply) => Ok(reply.to_bytes()),
+            EncodedReply::Shared(outcome) => outcome,
+        }
+    }
+}
+
+impl From<Encoded> for Handled {
+    fn from(encoded: Encoded) -> Handled {
+        match encoded.0 {
+            EncodedReply::Inline(reply) => Handled::inline(reply),
+            EncodedReply::Shared(outcome) => Handled::ready(outcome),
+        }
+    }
+}
+
 /// Encodes what `method` returned.
 pub fn encode_reply<C: Codec, R: Serialize>(
     service: &'static str,
     method: &'static str,
     reply: &R,
-) -> Result<Bytes, HandlerError> {
-    // Encoded into this thread's scratch buffer, then copied into memory
-    // later replies reuse (see `scratch`).
-    scratch::with_scratch(|buf| {
-        C::encode_reply_into(reply, buf).map_err(|e| {
-            HandlerError::new(format!(
-                "cannot encode the reply of `{method}` of service `{service}`: {e}"
-            ))
-        })?;
-        Ok(scratch::to_bytes(buf))
+) -> Encoded {
+    // Encoded into this thread's scratch buffer, then held in place when
+    // small, or copied into memory later replies reuse (see `scratch`).
+    scratch::with_scratch(|buf| match C::encode_reply_into(reply, buf) {
+        Ok(()) => Encoded(match Inline::new(buf) {
+            Some(reply) => EncodedReply::Inline(reply),
+            None => EncodedReply::Shared(Ok(scratch::to_bytes(buf))),
+        }),
+        Err(e) => Encoded(EncodedReply::Shared(Err(HandlerError::new(format!(
+            "cannot encode the reply of `{method}` of service `{service}`: {e}"
+        ))))),
     })
 }
 
@@ -608,8 +641,8 @@ mod tests {
         (Arc::new(rooms), dropped)
     }
 
-    fn encode(reply: String) -> Result<Bytes, HandlerError> {
-        Ok(Bytes::from(reply))
+    fn encode(reply: String) -> Encoded {
+        Encoded(EncodedReply::Shared(Ok(Bytes::from(reply))))
     }
 
     fn poll(handled: &mut Handled) -> Poll<Result<Bytes, HandlerError>> {

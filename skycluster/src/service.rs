@@ -144,14 +144,29 @@ impl HandlerError {
 pub struct Handled(Outcome);
 
 enum Outcome {
-    Ready(Option<Result<Bytes, HandlerError>>),
+    Ready(Result<Bytes, HandlerError>),
+    /// A small reply, encoded in place: no allocation and no reference
+    /// count, which a ready `Bytes` costs.
+    Inline(Inline),
+    Later(BoxFuture<Result<Bytes, HandlerError>>),
+    /// Polled to completion.
+    Taken,
+}
+
+/// What a [`Handled`] holds, for the agent that answers it.
+pub(crate) enum Now {
+    /// The reply or error.
+    Reply(Result<Bytes, HandlerError>),
+    /// A small reply's bytes.
+    Inline(Inline),
+    /// The future that will produce it.
     Later(BoxFuture<Result<Bytes, HandlerError>>),
 }
 
 impl Handled {
     /// A reply (or an error) known now.
     pub fn ready(outcome: Result<Bytes, HandlerError>) -> Handled {
-        Handled(Outcome::Ready(Some(outcome)))
+        Handled(Outcome::Ready(outcome))
     }
 
     /// A reply `future` will produce.
@@ -166,21 +181,25 @@ impl Handled {
         Handled(Outcome::Later(future))
     }
 
-    /// Whether the reply is known now.
-    pub fn is_ready(&self) -> bool {
-        matches!(self.0, Outcome::Ready(Some(_)))
+    /// A small reply, carried in place.
+    pub(crate) fn inline(reply: Inline) -> Handled {
+        Handled(Outcome::Inline(reply))
     }
 
-    /// The reply, if known now; the future that will produce it if not.
-    pub(crate) fn into_outcome(
-        self,
-    ) -> Result<Result<Bytes, HandlerError>, BoxFuture<Result<Bytes, HandlerError>>> {
+    /// Whether the reply is known now.
+    pub fn is_ready(&self) -> bool {
+        matches!(self.0, Outcome::Ready(_) | Outcome::Inline(_))
+    }
+
+    /// What it holds.
+    pub(crate) fn into_now(self) -> Now {
         match self.0 {
-            Outcome::Ready(Some(outcome)) => Ok(outcome),
-            Outcome::Ready(None) => Ok(Err(HandlerError::new(
+            Outcome::Ready(outcome) => Now::Reply(outcome),
+            Outcome::Inline(reply) => Now::Inline(reply),
+            Outcome::Later(future) => Now::Later(future),
+            Outcome::Taken => Now::Reply(Err(HandlerError::new(
                 "internal error: a handler's reply was taken twice",
             ))),
-            Outcome::Later(future) => Err(future),
         }
     }
 }
@@ -189,13 +208,16 @@ impl Future for Handled {
     type Output = Result<Bytes, HandlerError>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        match &mut self.get_mut().0 {
-            Outcome::Ready(outcome) => Poll::Ready(
-                outcome
-                    .take()
-                    .unwrap_or_else(|| panic!("a `Handled` was polled after it completed")),
-            ),
-            Outcome::Later(future) => future.as_mut().poll(cx),
+        let this = self.get_mut();
+        if let Outcome::Later(future) = &mut this.0 {
+            return future.as_mut().poll(cx);
+        }
+        match std::mem::replace(&mut this.0, Outcome::Taken) {
+            Outcome::Ready(outcome) => Poll::Ready(outcome),
+            Outcome::Inline(reply) => Poll::Ready(Ok(reply.to_bytes())),
+            Outcome::Later(_) | Outcome::Taken => {
+                panic!("a `Handled` was polled after it completed")
+            }
         }
     }
 }
@@ -204,8 +226,50 @@ impl fmt::Debug for Handled {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.0 {
             Outcome::Ready(outcome) => f.debug_tuple("Handled::Ready").field(outcome).finish(),
+            Outcome::Inline(reply) => f.debug_tuple("Handled::Ready").field(reply).finish(),
             Outcome::Later(_) => f.write_str("Handled::Later(..)"),
+            Outcome::Taken => f.write_str("Handled::Taken"),
         }
+    }
+}
+
+/// A reply of at most [`Inline::MAX`] bytes, held in place.
+#[derive(Clone, Copy)]
+pub(crate) struct Inline {
+    len: u8,
+    bytes: [u8; Inline::MAX],
+}
+
+impl Inline {
+    /// The longest reply held in place: a 16-byte payload and its framing
+    /// fit with room to spare, and a `Handled` stays one cache line.
+    pub(crate) const MAX: usize = 48;
+
+    /// `reply`, if it is short enough.
+    pub(crate) fn new(reply: &[u8]) -> Option<Inline> {
+        let mut bytes = [0; Inline::MAX];
+        bytes.get_mut(..reply.len())?.copy_from_slice(reply);
+        Some(Inline {
+            len: reply.len() as u8,
+            bytes,
+        })
+    }
+
+    pub(crate) fn as_bytes(&self) -> &[u8] {
+        &self.bytes[..usize::from(self.len)]
+    }
+
+    /// A copy in memory of its own, for a caller that needs a `Bytes`.
+    pub(crate) fn to_bytes(self) -> Bytes {
+        crate::node::scratch::to_bytes(self.as_bytes())
+    }
+}
+
+impl fmt::Debug for Inline {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("Ok")
+            .field(&Bytes::copy_from_slice(self.as_bytes()))
+            .finish()
     }
 }
 
@@ -243,6 +307,12 @@ impl fmt::Debug for Handled {
 ///         Handled::ready(Ok(request.into_payload()))
 ///     }
 /// }
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// let reply = Echo.handle(Request::new(bytes::Bytes::from_static(b"hi"))).await;
+/// assert_eq!(reply, Ok(bytes::Bytes::from_static(b"hi")));
+/// # }
 /// ```
 pub trait Handler: Send + Sync + 'static {
     /// Handles one request. Requests on one connection run concurrently, so
@@ -278,4 +348,28 @@ pub trait Service: Send + Sync + 'static {
 
     /// The handler that serves calls with `implementation`.
     fn handler(implementation: Arc<Self>) -> Arc<dyn Handler>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_reply_up_to_the_inline_limit_is_held_in_place() {
+        let at_limit = [1u8; Inline::MAX];
+        let inline = Inline::new(&at_limit).expect("fits");
+        assert_eq!(inline.as_bytes(), &at_limit[..]);
+        assert!(Inline::new(&[1u8; Inline::MAX + 1]).is_none());
+        assert_eq!(Inline::new(b"").map(|i| i.as_bytes().len()), Some(0));
+
+        let mut handled = Handled::inline(inline);
+        assert!(handled.is_ready());
+        let polled =
+            Pin::new(&mut handled).poll(&mut Context::from_waker(std::task::Waker::noop()));
+        assert_eq!(polled, Poll::Ready(Ok(Bytes::copy_from_slice(&at_limit))));
+        assert!(
+            matches!(handled.into_now(), Now::Reply(Err(_))),
+            "taken once"
+        );
+    }
 }

@@ -26,9 +26,10 @@ use tokio_util::sync::CancellationToken;
 
 use super::cluster::Inner;
 use crate::codec::luaseri::{self, Value};
-use crate::service::{BoxFuture, Handled, Handler, HandlerError, Request};
+use crate::service::{BoxFuture, Handled, Handler, HandlerError, Now, Request};
 use crate::wire::{
-    encode_error, encode_ok, write_pieces, Address, Inbound, Pieces, RequestDecoder, WRITE_BATCH,
+    encode_error, encode_ok, encode_small_ok, write_pieces, Address, Inbound, Pieces,
+    RequestDecoder, WRITE_BATCH,
 };
 
 /// A handler's future, with the session its reply goes to.
@@ -208,9 +209,17 @@ impl Agent {
                 let session = request.session;
                 let push = request.push;
                 match self.dispatch(request) {
-                    Dispatch::Run(handled) => match handled.into_outcome() {
-                        Ok(outcome) => self.finish(session, push, outcome),
-                        Err(future) => self.run(session, push, future),
+                    Dispatch::Run(handled) => match handled.into_now() {
+                        Now::Reply(outcome) => self.finish(session, push, outcome),
+                        Now::Inline(_) if push => {}
+                        Now::Inline(reply) => {
+                            if let Err(e) =
+                                encode_small_ok(&mut self.wbuf, session, reply.as_bytes())
+                            {
+                                encode_error(&mut self.wbuf, session, e.to_string().as_bytes());
+                            }
+                        }
+                        Now::Later(future) => self.run(session, push, future),
                     },
                     Dispatch::Answer(answer) => self.reply(session, answer),
                 }

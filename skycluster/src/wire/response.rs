@@ -148,12 +148,7 @@ pub fn encode_ok(
     let total =
         u32::try_from(payload.len()).map_err(|_| FrameError::TooLarge { len: payload.len() })?;
     if payload.len() <= PIECE_SIZE {
-        // Every small reply's header, in one piece.
-        let [s0, s1] = (5 + payload.len() as u16).to_be_bytes();
-        let [t0, t1, t2, t3] = session.to_le_bytes();
-        dst.reserve(7 + payload.len());
-        dst.extend_from_slice(&[s0, s1, t0, t1, t2, t3, OK]);
-        dst.extend_from_slice(&payload);
+        encode_small_ok(dst, session, &payload)?;
         return Ok(None);
     }
     dst.reserve(11);
@@ -162,6 +157,30 @@ pub fn encode_ok(
     dst.put_u8(MULTI_START);
     dst.put_u32_le(total);
     Ok(Some(Pieces::new(PieceKind::Response, session, payload)))
+}
+
+/// Writes a successful reply to `session` that fits in one frame, as
+/// [`encode_ok`] does for a payload of at most [`PIECE_SIZE`] bytes, from
+/// a payload that is not a `Bytes`.
+///
+/// # Errors
+///
+/// [`FrameError::TooLarge`] for a longer payload, which needs pieces.
+pub(crate) fn encode_small_ok(
+    dst: &mut BytesMut,
+    session: u32,
+    payload: &[u8],
+) -> Result<(), FrameError> {
+    if payload.len() > PIECE_SIZE {
+        return Err(FrameError::TooLarge { len: payload.len() });
+    }
+    // The header in one piece.
+    let [s0, s1] = (5 + payload.len() as u16).to_be_bytes();
+    let [t0, t1, t2, t3] = session.to_le_bytes();
+    dst.reserve(7 + payload.len());
+    dst.extend_from_slice(&[s0, s1, t0, t1, t2, t3, OK]);
+    dst.extend_from_slice(payload);
+    Ok(())
 }
 
 /// Writes an error reply to `session`, truncating `text` to 0x8000 bytes as
@@ -189,6 +208,26 @@ pub fn encode_error(dst: &mut BytesMut, session: u32, text: &[u8]) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_small_reply_from_a_slice_is_framed_as_encode_ok_frames_it() {
+        let payload = [7u8; PIECE_SIZE];
+        let (mut from_slice, mut from_bytes) = (BytesMut::new(), BytesMut::new());
+        encode_small_ok(&mut from_slice, 9, &payload).expect("fits");
+        let pieces = encode_ok(&mut from_bytes, 9, Bytes::copy_from_slice(&payload));
+        assert!(matches!(pieces, Ok(None)));
+        assert_eq!(from_slice, from_bytes);
+        // One byte more needs pieces: refused, and nothing is written.
+        let mut out = BytesMut::new();
+        let err = encode_small_ok(&mut out, 9, &[0; PIECE_SIZE + 1]).unwrap_err();
+        assert_eq!(
+            err,
+            FrameError::TooLarge {
+                len: PIECE_SIZE + 1
+            }
+        );
+        assert!(out.is_empty());
+    }
 
     #[test]
     fn short_and_unknown_bodies_are_errors() {
