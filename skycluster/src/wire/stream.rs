@@ -7,15 +7,65 @@ use tokio_util::codec::Decoder;
 use super::multipart::Reassembly;
 use super::{Address, FrameError, Limits, ReassemblyError, RequestFrame, ResponseFrame};
 
+/// Whole frames cut from a read buffer together, handed out one body at a
+/// time.
+///
 /// Every frame is a big-endian `u16` length and that many bytes of body.
-fn next_body(src: &mut BytesMut) -> Option<Bytes> {
-    let len = usize::from(u16::from_be_bytes([*src.first()?, *src.get(1)?]));
-    if src.len() < 2 + len {
-        src.reserve(2 + len - src.len());
-        return None;
+/// Cutting each frame from the `BytesMut` on its own costs the buffer's
+/// bookkeeping twice per frame; cutting all the whole ones at once costs it
+/// once per read, and each body after that is a slice of shared memory.
+#[derive(Debug, Default)]
+struct Frames {
+    /// Whole frames, length prefixes included, not yet handed out.
+    whole: Bytes,
+}
+
+impl Frames {
+    /// The next frame's body, if a whole one has arrived.
+    fn next_body(&mut self, src: &mut BytesMut) -> Option<Bytes> {
+        if self.whole.is_empty() {
+            let (whole, missing) = whole_frames(src);
+            if whole == 0 {
+                src.reserve(missing);
+                return None;
+            }
+            self.whole = src.split_to(whole).freeze();
+            // Room for the rest of the frame that has begun.
+            src.reserve(missing);
+        }
+        let len = usize::from(u16::from_be_bytes([
+            *self.whole.first()?,
+            *self.whole.get(1)?,
+        ]));
+        let end = 2 + len;
+        if self.whole.len() < end {
+            // `whole_frames` measured every frame: not reached.
+            self.whole = Bytes::new();
+            return None;
+        }
+        let body = self.whole.slice(2..end);
+        if self.whole.len() == end {
+            // Let go of the read buffer's memory, which it can then reuse.
+            self.whole = Bytes::new();
+        } else {
+            self.whole.advance(end);
+        }
+        Some(body)
     }
-    src.advance(2);
-    Some(src.split_to(len).freeze())
+}
+
+/// How many bytes at the start of `src` are whole frames, and how many
+/// more the frame after them still needs.
+fn whole_frames(src: &BytesMut) -> (usize, usize) {
+    let mut at = 0;
+    while let (Some(&hi), Some(&lo)) = (src.get(at), src.get(at + 1)) {
+        let end = at + 2 + usize::from(u16::from_be_bytes([hi, lo]));
+        if end > src.len() {
+            return (at, end - src.len());
+        }
+        at = end;
+    }
+    (at, 0)
 }
 
 /// A complete request or push, as an agent receives it.
@@ -80,8 +130,13 @@ struct RequestMeta {
 /// Never fails on content: a bad frame becomes [`Inbound::Malformed`] or
 /// [`Inbound::Broken`] and decoding goes on, as Skynet's agent does. Memory
 /// held for multi-part messages is bounded by its [`Limits`].
+///
+/// It takes every whole frame in the buffer at once and hands them out one
+/// per call, so call it until it returns `None`: the buffer then holds only
+/// the start of a frame still arriving.
 #[derive(Debug)]
 pub struct RequestDecoder {
+    frames: Frames,
     reassembly: Reassembly<RequestMeta>,
 }
 
@@ -89,6 +144,7 @@ impl RequestDecoder {
     /// A decoder with these limits.
     pub fn new(limits: Limits) -> Self {
         RequestDecoder {
+            frames: Frames::default(),
             reassembly: Reassembly::new(limits),
         }
     }
@@ -152,7 +208,7 @@ impl Decoder for RequestDecoder {
     fn decode(&mut self, src: &mut BytesMut) -> Result<Option<Inbound>, std::io::Error> {
         // Frames that complete nothing (a header, a middle piece) are
         // consumed here, so one call drains everything it can.
-        while let Some(body) = next_body(src) {
+        while let Some(body) = self.frames.next_body(src) {
             let item = match RequestFrame::parse(body) {
                 Ok(frame) => self.on_frame(frame),
                 Err(e) => Some(Inbound::Malformed(e)),
@@ -197,8 +253,12 @@ pub enum ReplyStreamError {
 /// A reply over [`Limits::max_message`] (or [`Limits::max_buffered`]) is
 /// turned into an error reply for its session, naming the limit, and its
 /// pieces are dropped; the connection stays up.
+///
+/// Like [`RequestDecoder`], it takes every whole frame in the buffer at
+/// once and hands them out one per call.
 #[derive(Debug)]
 pub struct ReplyDecoder {
+    frames: Frames,
     reassembly: Reassembly<()>,
 }
 
@@ -206,6 +266,7 @@ impl ReplyDecoder {
     /// A decoder with these limits.
     pub fn new(limits: Limits) -> Self {
         ReplyDecoder {
+            frames: Frames::default(),
             reassembly: Reassembly::new(limits),
         }
     }
@@ -266,11 +327,75 @@ impl Decoder for ReplyDecoder {
     type Error = ReplyStreamError;
 
     fn decode(&mut self, src: &mut BytesMut) -> Result<Option<Reply>, ReplyStreamError> {
-        while let Some(body) = next_body(src) {
+        while let Some(body) = self.frames.next_body(src) {
             if let Some(reply) = self.on_frame(ResponseFrame::parse(body)?)? {
                 return Ok(Some(reply));
             }
         }
         Ok(None)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::wire::{encode_ok, encode_request, Session};
+
+    fn requests(n: u32) -> BytesMut {
+        let mut out = BytesMut::new();
+        let mut session = Session::FIRST;
+        for i in 0..n {
+            let payload = Bytes::from(format!("call {i}"));
+            let pieces = encode_request(&mut out, &Address::Handle(7), session, payload);
+            assert!(matches!(pieces, Ok(None)));
+            session = session.next();
+        }
+        out
+    }
+
+    #[test]
+    fn frames_read_together_come_out_in_order_and_a_partial_one_waits() {
+        let all = requests(3);
+        let cut = all.len() - 4;
+        let mut src = BytesMut::from(&all[..cut]);
+        let mut decoder = RequestDecoder::default();
+        let mut payloads = Vec::new();
+        while let Ok(Some(Inbound::Request(request))) = decoder.decode(&mut src) {
+            payloads.push(request.payload);
+        }
+        assert_eq!(payloads, [&b"call 0"[..], b"call 1"]);
+        // What is left is the third frame's start, with room for its rest.
+        let frame = all.len() / 3;
+        assert_eq!(&src[..], &all[2 * frame..cut]);
+        assert!(src.capacity() >= src.len() + 4);
+        src.extend_from_slice(&all[cut..]);
+        let Ok(Some(Inbound::Request(last))) = decoder.decode(&mut src) else {
+            panic!("the third frame is whole now");
+        };
+        assert_eq!((last.session, &last.payload[..]), (3, &b"call 2"[..]));
+        assert!(src.is_empty());
+        assert!(matches!(decoder.decode(&mut src), Ok(None)));
+    }
+
+    #[test]
+    fn replies_read_together_share_the_buffer_they_arrived_in() {
+        let mut src = BytesMut::new();
+        for session in 1..=3u32 {
+            let payload = Bytes::from(vec![session as u8; 10]);
+            assert!(matches!(encode_ok(&mut src, session, payload), Ok(None)));
+        }
+        let start = src.as_ptr() as usize;
+        let mut decoder = ReplyDecoder::default();
+        for session in 1..=3u32 {
+            let reply = decoder.decode(&mut src).ok().flatten().expect("a reply");
+            assert_eq!(reply.session, session);
+            let payload = reply.result.expect("ok");
+            assert_eq!(&payload[..], &[session as u8; 10]);
+            // Body `session` starts after `session` frame headers of 7
+            // bytes and the bodies before it: no copy was made.
+            let offset = payload.as_ptr() as usize - start;
+            assert_eq!(offset, 7 * session as usize + 10 * (session as usize - 1));
+        }
+        assert!(matches!(decoder.decode(&mut src), Ok(None)));
     }
 }
