@@ -26,12 +26,13 @@ impl Frames {
         if self.whole.is_empty() {
             let (whole, missing) = whole_frames(src);
             if whole == 0 {
+                // Room for the rest of the frame that has begun. Only now:
+                // with no frame of the buffer held here, it can take back
+                // its memory instead of allocating anew.
                 src.reserve(missing);
                 return None;
             }
             self.whole = src.split_to(whole).freeze();
-            // Room for the rest of the frame that has begun.
-            src.reserve(missing);
         }
         let len = usize::from(u16::from_be_bytes([
             *self.whole.first()?,
@@ -375,6 +376,28 @@ mod tests {
         assert_eq!((last.session, &last.payload[..]), (3, &b"call 2"[..]));
         assert!(src.is_empty());
         assert!(matches!(decoder.decode(&mut src), Ok(None)));
+    }
+
+    #[test]
+    fn the_read_buffer_keeps_its_memory_once_its_frames_are_gone() {
+        let all = requests(3);
+        // No room to spare: the rest of the third frame needs the memory
+        // the first two took.
+        let mut src = BytesMut::with_capacity(all.len() - 4);
+        src.extend_from_slice(&all[..all.len() - 4]);
+        let start = src.as_ptr();
+        let mut decoder = RequestDecoder::default();
+        let mut decoded = 0;
+        // Each request is dropped before the next call, as a handler that
+        // answers at once drops it.
+        while let Ok(Some(_)) = decoder.decode(&mut src) {
+            decoded += 1;
+        }
+        assert_eq!(decoded, 2);
+        // The start of the third frame moved to the front of the same
+        // memory, which has room for the rest: no new buffer.
+        assert_eq!(src.as_ptr(), start);
+        assert!(src.capacity() >= src.len() + 4);
     }
 
     #[test]
