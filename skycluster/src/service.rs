@@ -176,7 +176,19 @@ impl Handled {
         Handled(Outcome::Later(Box::pin(future)))
     }
 
-    /// A reply an already boxed `future` will produce.
+    /// A reply an already boxed `future` will produce, without boxing it
+    /// again as [`Handled::later`] would.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use bytes::Bytes;
+    /// use skycluster::{BoxFuture, Handled, HandlerError};
+    ///
+    /// let future: BoxFuture<Result<Bytes, HandlerError>> = Box::pin(async { Ok(Bytes::new()) });
+    /// let handled = Handled::boxed(future);
+    /// assert!(!handled.is_ready());
+    /// ```
     pub fn boxed(future: BoxFuture<Result<Bytes, HandlerError>>) -> Handled {
         Handled(Outcome::Later(future))
     }
@@ -353,6 +365,11 @@ pub trait Service: Send + Sync + 'static {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_handled_fits_in_a_cache_line() {
+        assert!(std::mem::size_of::<Handled>() <= 64);
+    }
 
     #[test]
     fn a_reply_up_to_the_inline_limit_is_held_in_place() {

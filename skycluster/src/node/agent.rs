@@ -211,14 +211,9 @@ impl Agent {
                 match self.dispatch(request) {
                     Dispatch::Run(handled) => match handled.into_now() {
                         Now::Reply(outcome) => self.finish(session, push, outcome),
+                        // A push's reply is dropped.
                         Now::Inline(_) if push => {}
-                        Now::Inline(reply) => {
-                            if let Err(e) =
-                                encode_small_ok(&mut self.wbuf, session, reply.as_bytes())
-                            {
-                                encode_error(&mut self.wbuf, session, e.to_string().as_bytes());
-                            }
-                        }
+                        Now::Inline(reply) => self.reply_small(session, reply.as_bytes()),
                         Now::Later(future) => self.run(session, push, future),
                     },
                     Dispatch::Answer(answer) => self.reply(session, answer),
@@ -294,6 +289,13 @@ impl Agent {
                 tracing::debug!(peer = %self.peer, error = %e, "push handler failed");
             }
             (false, outcome) => self.reply(session, outcome.map_err(|e| e.text().to_owned())),
+        }
+    }
+
+    /// Writes a small reply that is not a `Bytes`, as `reply` writes one.
+    fn reply_small(&mut self, session: u32, payload: &[u8]) {
+        if let Err(e) = encode_small_ok(&mut self.wbuf, session, payload) {
+            encode_error(&mut self.wbuf, session, e.to_string().as_bytes());
         }
     }
 
