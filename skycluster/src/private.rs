@@ -330,10 +330,11 @@ fn if_type<R: 'static, T: 'static, V>(
 /// `part` as a slice of `whole`, sharing its memory, if it lies within it
 /// (a codec's `decode_method` is free to return another slice).
 fn part_of(whole: &Bytes, part: &[u8]) -> Bytes {
-    let start = (part.as_ptr() as usize).wrapping_sub(whole.as_ptr() as usize);
-    match whole.len().checked_sub(start) {
-        Some(room) if part.len() <= room => whole.slice(start..start + part.len()),
-        _ => Bytes::copy_from_slice(part),
+    let (within, range) = (whole.as_ptr_range(), part.as_ptr_range());
+    if within.start <= range.start && range.end <= within.end {
+        whole.slice_ref(part)
+    } else {
+        Bytes::copy_from_slice(part)
     }
 }
 
