@@ -38,19 +38,15 @@ impl Frames {
             *self.whole.first()?,
             *self.whole.get(1)?,
         ]));
-        let end = 2 + len;
-        if self.whole.len() < end {
+        if self.whole.len() < 2 + len {
             // `whole_frames` measured every frame: not reached.
             self.whole = Bytes::new();
             return None;
         }
-        let body = self.whole.slice(2..end);
-        if self.whole.len() == end {
-            // Let go of the read buffer's memory, which it can then reuse.
-            self.whole = Bytes::new();
-        } else {
-            self.whole.advance(end);
-        }
+        // The last frame takes the reference to the read buffer with it,
+        // so that the buffer can reuse its memory once the frame is gone.
+        let mut body = self.whole.split_to(2 + len);
+        body.advance(2);
         Some(body)
     }
 }
