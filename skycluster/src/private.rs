@@ -240,11 +240,11 @@ where
     #[allow(unsafe_code)]
     let future =
         unsafe { std::mem::transmute::<MethodFuture<'_, R>, MethodFuture<'static, R>>(future) };
-    Handled::later(Running {
+    Handled::started(Box::pin(Running {
         future,
         _service: Arc::clone(service),
         finish: Some(finish),
-    })
+    }))
 }
 
 /// A method still running after its first poll; see [`run_method`].

@@ -149,6 +149,8 @@ enum Outcome {
     /// count, which a ready `Bytes` costs.
     Inline(Inline),
     Later(BoxFuture<Result<Bytes, HandlerError>>),
+    /// A future polled once already, and still running.
+    Started(BoxFuture<Result<Bytes, HandlerError>>),
     /// Polled to completion.
     Taken,
 }
@@ -159,8 +161,11 @@ pub(crate) enum Now {
     Reply(Result<Bytes, HandlerError>),
     /// A small reply's bytes.
     Inline(Inline),
-    /// The future that will produce it.
+    /// The future that will produce it, not polled yet.
     Later(BoxFuture<Result<Bytes, HandlerError>>),
+    /// The future that will produce it, polled once already and pending:
+    /// the next poll should bring a waker that can wake it.
+    Started(BoxFuture<Result<Bytes, HandlerError>>),
 }
 
 impl Handled {
@@ -193,6 +198,12 @@ impl Handled {
         Handled(Outcome::Later(future))
     }
 
+    /// A reply `future` will produce, which was polled once and is still
+    /// running.
+    pub(crate) fn started(future: BoxFuture<Result<Bytes, HandlerError>>) -> Handled {
+        Handled(Outcome::Started(future))
+    }
+
     /// A small reply, carried in place.
     pub(crate) fn inline(reply: Inline) -> Handled {
         Handled(Outcome::Inline(reply))
@@ -209,6 +220,7 @@ impl Handled {
             Outcome::Ready(outcome) => Now::Reply(outcome),
             Outcome::Inline(reply) => Now::Inline(reply),
             Outcome::Later(future) => Now::Later(future),
+            Outcome::Started(future) => Now::Started(future),
             Outcome::Taken => Now::Reply(Err(HandlerError::new(
                 "internal error: a handler's reply was taken twice",
             ))),
@@ -221,13 +233,13 @@ impl Future for Handled {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.get_mut();
-        if let Outcome::Later(future) = &mut this.0 {
+        if let Outcome::Later(future) | Outcome::Started(future) = &mut this.0 {
             return future.as_mut().poll(cx);
         }
         match std::mem::replace(&mut this.0, Outcome::Taken) {
             Outcome::Ready(outcome) => Poll::Ready(outcome),
             Outcome::Inline(reply) => Poll::Ready(Ok(reply.to_bytes())),
-            Outcome::Later(_) | Outcome::Taken => {
+            Outcome::Later(_) | Outcome::Started(_) | Outcome::Taken => {
                 panic!("a `Handled` was polled after it completed")
             }
         }
@@ -239,7 +251,7 @@ impl fmt::Debug for Handled {
         match &self.0 {
             Outcome::Ready(outcome) => f.debug_tuple("Handled::Ready").field(outcome).finish(),
             Outcome::Inline(reply) => f.debug_tuple("Handled::Ready").field(reply).finish(),
-            Outcome::Later(_) => f.write_str("Handled::Later(..)"),
+            Outcome::Later(_) | Outcome::Started(_) => f.write_str("Handled::Later(..)"),
             Outcome::Taken => f.write_str("Handled::Taken"),
         }
     }

@@ -215,6 +215,7 @@ impl Agent {
                         Now::Inline(_) if push => {}
                         Now::Inline(reply) => self.reply_small(session, reply.as_bytes()),
                         Now::Later(future) => self.run(session, push, future),
+                        Now::Started(future) => self.wait(session, push, future),
                     },
                     Dispatch::Answer(answer) => self.reply(session, answer),
                 }
@@ -271,15 +272,19 @@ impl Agent {
         let mut cx = Context::from_waker(Waker::noop());
         match future.as_mut().poll(&mut cx) {
             Poll::Ready(outcome) => self.finish(session, push, outcome),
-            Poll::Pending => {
-                self.requests.fetch_add(1, Ordering::Relaxed);
-                self.running.push(Running {
-                    session,
-                    push,
-                    future,
-                });
-            }
+            Poll::Pending => self.wait(session, push, future),
         }
+    }
+
+    /// Leaves a handler's pending future to the connection's set of
+    /// running requests, which polls it with a waker that can wake it.
+    fn wait(&mut self, session: u32, push: bool, future: BoxFuture<Result<Bytes, HandlerError>>) {
+        self.requests.fetch_add(1, Ordering::Relaxed);
+        self.running.push(Running {
+            session,
+            push,
+            future,
+        });
     }
 
     fn finish(&mut self, session: u32, push: bool, outcome: Result<Bytes, HandlerError>) {
