@@ -14,7 +14,7 @@ use super::scratch;
 use super::sender::{InFlight, Payload, Sender};
 use crate::codec::CodecError;
 use crate::service::Request;
-use crate::wire::{Address, Name, TraceTag};
+use crate::wire::{draft, Address, Name, TraceTag};
 use crate::{CallError, ErrorKind, Handle};
 
 /// Something that names a service on a node: a handle, or a name spelled
@@ -214,12 +214,13 @@ impl Endpoint {
             _ => return encode_owned(encode),
         };
         scratch::with_scratch(|buf| {
+            let head = draft::start(buf, &target.address);
             if let Err(e) = encode(buf) {
                 return Begun::Encode(e);
             }
             match sender.begin(
                 &target.address,
-                Payload::from_scratch(buf),
+                Payload::from_draft(buf, head),
                 Deadline::starting_now(self.timeout()),
                 self.trace.as_ref(),
                 Some(waker),
@@ -327,8 +328,9 @@ impl Endpoint {
         encode: impl FnOnce(&mut Vec<u8>) -> Result<(), CallError>,
     ) -> Result<(), CallError> {
         scratch::with_scratch(|buf| {
+            let head = draft::start(buf, &self.target.address);
             encode(buf)?;
-            self.send_inner(Payload::from_scratch(buf))
+            self.send_inner(Payload::from_draft(buf, head))
                 .map_err(|kind| self.error(kind))
         })
     }

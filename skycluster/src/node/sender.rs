@@ -39,10 +39,10 @@ use super::pending::{Outcome, Pending, Waiter};
 use super::scratch;
 use super::Options;
 use crate::service::HandlerError;
+use crate::wire::draft::Draft;
 use crate::wire::{
-    encode_push, encode_request, encode_small_push, encode_small_request, encode_trace,
-    write_pieces, Address, Pieces, Reply, ReplyDecoder, Session, TraceTag, MULTIPART_THRESHOLD,
-    WRITE_BATCH,
+    encode_push, encode_request, encode_trace, write_pieces, Address, Pieces, Reply, ReplyDecoder,
+    Session, TraceTag, WRITE_BATCH,
 };
 use crate::ErrorKind;
 
@@ -233,26 +233,21 @@ impl Sender {
             let tag = self.rewrite_trace(tag, session);
             encode_trace(&mut st.out, &tag);
         }
-        let payload = match payload {
-            Payload::Borrowed(bytes)
-                if encode_small_request(&mut st.out, address, session, bytes) =>
-            {
-                None
-            }
-            other => Some(other.into_bytes()),
-        };
-        if let Some(payload) = payload {
-            let len = payload.len();
-            match encode_request(&mut st.out, address, session, payload) {
-                Ok(Some(pieces)) => st.pieces.push_back(pieces),
-                Ok(None) => {}
-                Err(_) => {
-                    // Not even its trace tag leaves.
-                    st.out.truncate(queued);
-                    return Err(ErrorKind::TooLarge {
-                        len,
-                        limit: u32::MAX as usize,
-                    });
+        match payload {
+            Payload::Draft(draft) => draft.queue(&mut st.out, session.get()),
+            Payload::Owned(payload) => {
+                let len = payload.len();
+                match encode_request(&mut st.out, address, session, payload) {
+                    Ok(Some(pieces)) => st.pieces.push_back(pieces),
+                    Ok(None) => {}
+                    Err(_) => {
+                        // Not even its trace tag leaves.
+                        st.out.truncate(queued);
+                        return Err(ErrorKind::TooLarge {
+                            len,
+                            limit: u32::MAX as usize,
+                        });
+                    }
                 }
             }
         }
@@ -296,14 +291,15 @@ impl Sender {
         self.check_queue(&st)?;
         let queued = st.out.len();
         let payload = match payload {
-            Payload::Borrowed(bytes) if encode_small_push(&mut st.out, address, bytes) => {
+            Payload::Draft(draft) => {
+                draft.queue(&mut st.out, 0);
                 drop(st);
                 if queued == 0 {
                     self.wake_writer();
                 }
                 return Ok(());
             }
-            other => other.into_bytes(),
+            Payload::Owned(payload) => payload,
         };
         let session = st.next_session;
         let len = payload.len();
@@ -376,14 +372,29 @@ impl Sender {
     }
 
     /// Makes sure a connection is up or on its way, or says why not.
+    ///
+    /// Every call and push asks, and nearly always the connection is up:
+    /// that test is inlined into them, and the rest is not.
+    #[inline]
     fn ready(self: &Arc<Self>, st: &mut State) -> Result<(), ErrorKind> {
+        match st.conn {
+            // A disabled target has no connection (see `retarget`).
+            Conn::Up(_) | Conn::Connecting(_) => Ok(()),
+            Conn::Idle | Conn::Backoff { .. } => self.start(st),
+        }
+    }
+
+    /// [`Sender::ready`] without a connection: starts one, unless the node
+    /// is disabled or the last connect failed too recently.
+    #[cold]
+    fn start(self: &Arc<Self>, st: &mut State) -> Result<(), ErrorKind> {
         if matches!(st.target, Target::Disabled) {
             return Err(ErrorKind::Disabled);
         }
-        match &st.conn {
-            Conn::Up(_) | Conn::Connecting(_) => return Ok(()),
-            Conn::Backoff { until, error } if Instant::now() < *until => return Err(error.clone()),
-            Conn::Idle | Conn::Backoff { .. } => {}
+        if let Conn::Backoff { until, error } = &st.conn {
+            if Instant::now() < *until {
+                return Err(error.clone());
+            }
         }
         // Only now, when a connection starts, is the address cloned.
         let Target::At(addr) = &st.target else {
@@ -714,32 +725,32 @@ impl Drop for AbortOnDrop {
     }
 }
 
-/// A request's payload: owned, or borrowed just long enough to be copied
-/// into the output buffer.
+/// A request's payload: owned, or a whole frame drafted in a scratch
+/// buffer (see [`crate::wire::draft`]), borrowed just long enough to be
+/// copied into the output buffer.
 #[derive(Debug)]
 pub(crate) enum Payload<'a> {
     Owned(Bytes),
-    Borrowed(&'a [u8]),
+    Draft(Draft<'a>),
 }
 
 impl<'a> Payload<'a> {
-    /// A payload encoded into a scratch buffer: borrowed if it fits one
-    /// frame (it is copied into the output buffer), otherwise copied now,
-    /// before the sender's lock is taken, into memory of its own that the
-    /// next large payload reuses (it leaves in pieces, later).
-    pub(crate) fn from_scratch(buf: &'a [u8]) -> Payload<'a> {
-        if buf.len() >= MULTIPART_THRESHOLD {
-            Payload::Owned(scratch::to_bytes(buf))
-        } else {
-            Payload::Borrowed(buf)
+    /// The payload drafted in a scratch buffer, whose header is `head`
+    /// bytes: the frame itself if it fits one, otherwise the payload
+    /// copied now, before the sender's lock is taken, into memory of its
+    /// own that the next large payload reuses (it leaves in pieces, later).
+    pub(crate) fn from_draft(buf: &'a mut [u8], head: usize) -> Payload<'a> {
+        match Draft::finish(buf, head) {
+            Ok(draft) => Payload::Draft(draft),
+            Err(payload) => Payload::Owned(scratch::to_bytes(payload)),
         }
     }
 
-    /// The payload as bytes of its own (a copy, if it was borrowed).
+    /// The payload as bytes of its own (a copy, if it was drafted).
     pub(crate) fn into_bytes(self) -> Bytes {
         match self {
             Payload::Owned(bytes) => bytes,
-            Payload::Borrowed(bytes) => Bytes::copy_from_slice(bytes),
+            Payload::Draft(draft) => Bytes::copy_from_slice(draft.payload()),
         }
     }
 }

@@ -35,6 +35,7 @@
 //! ```
 
 mod address;
+pub(crate) mod draft;
 mod error;
 mod multipart;
 mod request;
@@ -47,7 +48,6 @@ pub use error::{FrameError, ReassemblyError};
 pub(crate) use multipart::{write_pieces, WRITE_BATCH};
 pub use multipart::{Limits, Pieces};
 pub use request::{encode_push, encode_request, encode_trace, RequestFrame, TraceTag};
-pub(crate) use request::{encode_small_push, encode_small_request};
 pub(crate) use response::encode_small_ok;
 pub use response::{encode_error, encode_ok, ResponseFrame};
 pub use session::Session;

@@ -14,8 +14,8 @@ use bytes::{Buf, BufMut, Bytes, BytesMut};
 use super::multipart::{PieceKind, Pieces};
 use super::{Address, FrameError, Name, Session, MULTIPART_THRESHOLD};
 
-const SINGLE_HANDLE: u8 = 0x00;
-const SINGLE_NAME: u8 = 0x80;
+pub(super) const SINGLE_HANDLE: u8 = 0x00;
+pub(super) const SINGLE_NAME: u8 = 0x80;
 const MULTI_HANDLE: u8 = 0x01;
 const MULTI_HANDLE_PUSH: u8 = 0x41;
 const MULTI_NAME: u8 = 0x81;
@@ -279,32 +279,6 @@ fn encode(
     dst.put_u32_le(session);
     dst.put_u32_le(total);
     Ok(Some(Pieces::new(PieceKind::Request, session, payload)))
-}
-
-/// Writes a request whose payload is borrowed: the path of typed calls,
-/// encoded into a reused buffer. Returns false, writing nothing, when the
-/// payload needs a multi-part message (which must own it).
-pub(crate) fn encode_small_request(
-    dst: &mut BytesMut,
-    address: &Address,
-    session: Session,
-    payload: &[u8],
-) -> bool {
-    if payload.len() >= MULTIPART_THRESHOLD {
-        return false;
-    }
-    put_single(dst, address, session.get(), payload);
-    true
-}
-
-/// [`encode_small_request`] for a push: session 0, and false, writing
-/// nothing, when the payload needs a multi-part message.
-pub(crate) fn encode_small_push(dst: &mut BytesMut, address: &Address, payload: &[u8]) -> bool {
-    if payload.len() >= MULTIPART_THRESHOLD {
-        return false;
-    }
-    put_single(dst, address, 0, payload);
-    true
 }
 
 /// One frame: size, address, session (0 for a push) and the payload, which

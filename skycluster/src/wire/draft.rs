@@ -1,0 +1,137 @@
+//! A single-frame request written before its session is known.
+//!
+//! A typed call encodes its payload into a scratch buffer outside the
+//! sender's lock, and the sender copies it into its output buffer under
+//! the lock, where the session is handed out. Writing the frame's header
+//! into the scratch buffer first, with the session left blank, makes that
+//! copy the whole frame: one append and four bytes written in, instead of
+//! the header assembled piece by piece inside the lock on every call.
+
+use bytes::BytesMut;
+
+use super::request::{SINGLE_HANDLE, SINGLE_NAME};
+use super::{Address, MULTIPART_THRESHOLD};
+
+/// Bytes before the type byte: the frame's `u16` size.
+const SIZE: usize = 2;
+
+/// The session: the last four bytes of the header.
+const SESSION: usize = 4;
+
+/// Writes the header of a single-frame request to `address` into the
+/// empty `buf`, with the size and session blank, for the payload to be
+/// appended; returns the header's length, for [`Draft::finish`].
+pub(crate) fn start(buf: &mut Vec<u8>, address: &Address) -> usize {
+    debug_assert!(buf.is_empty(), "a draft starts its buffer");
+    buf.extend_from_slice(&[0, 0]);
+    match address {
+        Address::Handle(handle) => {
+            buf.push(SINGLE_HANDLE);
+            buf.extend_from_slice(&handle.to_le_bytes());
+        }
+        Address::Name(name) => {
+            let name = name.as_bytes();
+            // A `Name` is 1..=255 bytes by construction.
+            buf.extend_from_slice(&[SINGLE_NAME, name.len() as u8]);
+            buf.extend_from_slice(name);
+        }
+    }
+    buf.extend_from_slice(&[0; SESSION]);
+    buf.len()
+}
+
+/// A whole request frame but for its session.
+#[derive(Debug)]
+pub(crate) struct Draft<'a> {
+    frame: &'a [u8],
+    head: usize,
+}
+
+impl<'a> Draft<'a> {
+    /// The frame in `buf`, whose header [`start`] wrote as `head` bytes,
+    /// with its size filled in; or, if the payload is too large for a
+    /// single frame, the payload alone (it must travel in pieces).
+    pub(crate) fn finish(buf: &'a mut [u8], head: usize) -> Result<Draft<'a>, &'a [u8]> {
+        if buf.len() - head >= MULTIPART_THRESHOLD {
+            return Err(&buf[head..]);
+        }
+        // Below the threshold, and the header is at most 263 bytes: the
+        // body's length fits the `u16`.
+        let size = (buf.len() - SIZE) as u16;
+        buf[..SIZE].copy_from_slice(&size.to_be_bytes());
+        Ok(Draft { frame: buf, head })
+    }
+
+    /// The payload, without the header.
+    pub(crate) fn payload(&self) -> &'a [u8] {
+        &self.frame[self.head..]
+    }
+
+    /// Appends the frame to `dst` as a request with `session` (0 for a
+    /// push).
+    pub(crate) fn queue(&self, dst: &mut BytesMut, session: u32) {
+        let at = dst.len() + self.head - SESSION;
+        dst.extend_from_slice(self.frame);
+        dst[at..at + SESSION].copy_from_slice(&session.to_le_bytes());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use bytes::Bytes;
+
+    use super::*;
+    use crate::wire::{encode_push, encode_request, Session};
+
+    fn drafted(address: &Address, session: u32, payload: &[u8]) -> Option<BytesMut> {
+        let mut buf = Vec::new();
+        let head = start(&mut buf, address);
+        buf.extend_from_slice(payload);
+        let draft = Draft::finish(&mut buf, head).ok()?;
+        assert_eq!(draft.payload(), payload);
+        let mut out = BytesMut::from(&b"queued before"[..]);
+        draft.queue(&mut out, session);
+        assert_eq!(&out[..13], b"queued before", "what was queued stays");
+        Some(out.split_off(13))
+    }
+
+    #[test]
+    fn a_draft_queued_is_the_frame_the_encoder_writes() {
+        let name: Address = "@a_service_name".parse().unwrap();
+        let long: Address = "@".repeat(255).parse().unwrap();
+        let largest = vec![7; MULTIPART_THRESHOLD - 1];
+        for address in [Address::Handle(0x0a0b_0c0d), name, long] {
+            for payload in [&b""[..], b"\x24echo\x14hi", &largest] {
+                let session = Session::FIRST.next();
+                let mut request = BytesMut::new();
+                let rest = encode_request(
+                    &mut request,
+                    &address,
+                    session,
+                    Bytes::copy_from_slice(payload),
+                );
+                assert!(matches!(rest, Ok(None)));
+                assert_eq!(drafted(&address, session.get(), payload), Some(request));
+
+                let mut push = BytesMut::new();
+                let rest = encode_push(
+                    &mut push,
+                    &address,
+                    session,
+                    Bytes::copy_from_slice(payload),
+                );
+                assert!(matches!(rest, Ok(None)));
+                assert_eq!(drafted(&address, 0, payload), Some(push));
+            }
+        }
+    }
+
+    #[test]
+    fn a_payload_for_pieces_is_handed_back_alone() {
+        let payload = vec![9; MULTIPART_THRESHOLD];
+        let mut buf = Vec::new();
+        let head = start(&mut buf, &Address::Handle(10));
+        buf.extend_from_slice(&payload);
+        assert_eq!(Draft::finish(&mut buf, head).err(), Some(&payload[..]));
+    }
+}
