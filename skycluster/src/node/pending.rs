@@ -43,10 +43,19 @@ pub(crate) struct Waiter {
     /// The sender's read count when the call started: if it is unchanged
     /// when the call times out, the peer said nothing at all meanwhile.
     heard: u64,
-    /// The answer, once it came, until the caller takes it.
-    outcome: Option<Outcome>,
-    /// Whom to wake when the answer comes.
-    waker: Option<Waker>,
+    /// Whom to wake, then the answer.
+    state: State,
+}
+
+/// Where a call stands. The waker and the answer are never wanted
+/// together, so they share their room: a slot is smaller, and every call
+/// moves it around.
+#[derive(Debug)]
+enum State {
+    /// No answer yet: whom to wake when it comes (once the caller polled).
+    Waiting(Option<Waker>),
+    /// The answer, until the caller takes it.
+    Answered(Outcome),
 }
 
 impl Waiter {
@@ -57,8 +66,7 @@ impl Waiter {
             deadline,
             timed: false,
             heard,
-            outcome: None,
-            waker,
+            state: State::Waiting(waker),
         }
     }
 
@@ -72,28 +80,34 @@ impl Waiter {
     /// Records the answer; returns whom to wake. A call answered already
     /// (a late reply after its timeout) keeps its first answer.
     fn answer(&mut self, outcome: Outcome) -> Option<Waker> {
-        if self.outcome.is_some() {
-            return None;
+        match &mut self.state {
+            State::Answered(_) => None,
+            State::Waiting(waker) => {
+                let waker = waker.take();
+                self.state = State::Answered(outcome);
+                waker
+            }
         }
-        self.outcome = Some(outcome);
-        self.waker.take()
     }
 
     fn waiting(&self) -> bool {
-        self.outcome.is_none()
+        matches!(self.state, State::Waiting(_))
     }
 
     /// The caller's side: takes the answer, or leaves `waker` to be woken
     /// when it comes.
     fn take_or_park(&mut self, waker: &Waker) -> Option<Outcome> {
-        let outcome = self.outcome.take();
-        if outcome.is_none() {
-            match &mut self.waker {
-                Some(w) if w.will_wake(waker) => {}
-                other => *other = Some(waker.clone()),
+        match std::mem::replace(&mut self.state, State::Waiting(None)) {
+            State::Answered(outcome) => Some(outcome),
+            State::Waiting(parked) => {
+                let waker = match parked {
+                    Some(parked) if parked.will_wake(waker) => parked,
+                    _ => waker.clone(),
+                };
+                self.state = State::Waiting(Some(waker));
+                None
             }
         }
-        outcome
     }
 }
 
