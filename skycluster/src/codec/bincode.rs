@@ -104,6 +104,7 @@ impl Codec for Bincode {
 }
 
 /// The byte string that is the whole of `encoded`, in its memory.
+#[inline]
 fn shared_byte_string(mut encoded: Bytes) -> Result<Bytes, CodecError> {
     let (len, header) = length_prefix(&encoded)?;
     let body = encoded.len() - header;
@@ -125,6 +126,7 @@ fn shared_byte_string(mut encoded: Bytes) -> Result<Bytes, CodecError> {
 /// `u16`, `u32` or `u64`): bincode's own decoder takes several times the
 /// instructions for these few bytes, on every call's method name and every
 /// `Bytes` reply.
+#[inline]
 fn length_prefix(encoded: &[u8]) -> Result<(u64, usize), CodecError> {
     let truncated = || CodecError::new(FORMAT, "a length is cut short");
     let (&marker, rest) = encoded.split_first().ok_or_else(truncated)?;
@@ -149,23 +151,28 @@ fn length_prefix(encoded: &[u8]) -> Result<(u64, usize), CodecError> {
 }
 
 /// Writes the length a string starts with, as [`length_prefix`] reads it.
+#[inline]
 fn put_length_prefix(dst: &mut Vec<u8>, len: usize) {
-    match len {
-        0..=250 => dst.push(len as u8),
-        _ => match (u16::try_from(len), u32::try_from(len)) {
-            (Ok(len), _) => {
-                dst.push(251);
-                dst.extend_from_slice(&len.to_le_bytes());
-            }
-            (_, Ok(len)) => {
-                dst.push(252);
-                dst.extend_from_slice(&len.to_le_bytes());
-            }
-            _ => {
-                dst.push(253);
-                dst.extend_from_slice(&(len as u64).to_le_bytes());
-            }
-        },
+    match u8::try_from(len) {
+        Ok(short @ 0..=250) => dst.push(short),
+        _ => put_long_length_prefix(dst, len),
+    }
+}
+
+fn put_long_length_prefix(dst: &mut Vec<u8>, len: usize) {
+    match (u16::try_from(len), u32::try_from(len)) {
+        (Ok(len), _) => {
+            dst.push(251);
+            dst.extend_from_slice(&len.to_le_bytes());
+        }
+        (_, Ok(len)) => {
+            dst.push(252);
+            dst.extend_from_slice(&len.to_le_bytes());
+        }
+        _ => {
+            dst.push(253);
+            dst.extend_from_slice(&(len as u64).to_le_bytes());
+        }
     }
 }
 

@@ -114,6 +114,8 @@ struct Target {
     cluster: Cluster,
     node: Arc<str>,
     address: Address,
+    /// The header of every typed call's and push's frame to `address`.
+    header: draft::Header,
     /// Why the address given could not be used; calls fail with it.
     invalid: Option<Arc<str>>,
     /// The node's sender, once resolved. Senders live as long as the
@@ -144,6 +146,7 @@ impl Endpoint {
             target: Arc::new(Target {
                 cluster,
                 node: node.into(),
+                header: draft::Header::new(&address),
                 address,
                 invalid,
                 sender: OnceLock::new(),
@@ -214,7 +217,7 @@ impl Endpoint {
             _ => return encode_owned(encode),
         };
         scratch::with_scratch(|buf| {
-            let head = draft::start(buf, &target.address);
+            let head = target.header.start(buf);
             if let Err(e) = encode(buf) {
                 return Begun::Encode(e);
             }
@@ -328,7 +331,7 @@ impl Endpoint {
         encode: impl FnOnce(&mut Vec<u8>) -> Result<(), CallError>,
     ) -> Result<(), CallError> {
         scratch::with_scratch(|buf| {
-            let head = draft::start(buf, &self.target.address);
+            let head = self.target.header.start(buf);
             encode(buf)?;
             self.send_inner(Payload::from_draft(buf, head))
                 .map_err(|kind| self.error(kind))

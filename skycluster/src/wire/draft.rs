@@ -18,26 +18,38 @@ const SIZE: usize = 2;
 /// The session: the last four bytes of the header.
 const SESSION: usize = 4;
 
-/// Writes the header of a single-frame request to `address` into the
-/// empty `buf`, with the size and session blank, for the payload to be
-/// appended; returns the header's length, for [`Draft::finish`].
-pub(crate) fn start(buf: &mut Vec<u8>, address: &Address) -> usize {
-    debug_assert!(buf.is_empty(), "a draft starts its buffer");
-    buf.extend_from_slice(&[0, 0]);
-    match address {
-        Address::Handle(handle) => {
-            buf.push(SINGLE_HANDLE);
-            buf.extend_from_slice(&handle.to_le_bytes());
+/// The header of every single-frame request to one address, with the size
+/// and session blank: made once per endpoint, so that starting a draft is
+/// one append.
+#[derive(Debug)]
+pub(crate) struct Header(Box<[u8]>);
+
+impl Header {
+    pub(crate) fn new(address: &Address) -> Header {
+        let mut head = vec![0, 0];
+        match address {
+            Address::Handle(handle) => {
+                head.push(SINGLE_HANDLE);
+                head.extend_from_slice(&handle.to_le_bytes());
+            }
+            Address::Name(name) => {
+                let name = name.as_bytes();
+                // A `Name` is 1..=255 bytes by construction.
+                head.extend_from_slice(&[SINGLE_NAME, name.len() as u8]);
+                head.extend_from_slice(name);
+            }
         }
-        Address::Name(name) => {
-            let name = name.as_bytes();
-            // A `Name` is 1..=255 bytes by construction.
-            buf.extend_from_slice(&[SINGLE_NAME, name.len() as u8]);
-            buf.extend_from_slice(name);
-        }
+        head.extend_from_slice(&[0; SESSION]);
+        Header(head.into_boxed_slice())
     }
-    buf.extend_from_slice(&[0; SESSION]);
-    buf.len()
+
+    /// Writes the header into the empty `buf`, for the payload to be
+    /// appended; returns its length, for [`Draft::finish`].
+    pub(crate) fn start(&self, buf: &mut Vec<u8>) -> usize {
+        debug_assert!(buf.is_empty(), "a draft starts its buffer");
+        buf.extend_from_slice(&self.0);
+        self.0.len()
+    }
 }
 
 /// A whole request frame but for its session.
@@ -85,7 +97,7 @@ mod tests {
 
     fn drafted(address: &Address, session: u32, payload: &[u8]) -> Option<BytesMut> {
         let mut buf = Vec::new();
-        let head = start(&mut buf, address);
+        let head = Header::new(address).start(&mut buf);
         buf.extend_from_slice(payload);
         let draft = Draft::finish(&mut buf, head).ok()?;
         assert_eq!(draft.payload(), payload);
@@ -130,7 +142,7 @@ mod tests {
     fn a_payload_for_pieces_is_handed_back_alone() {
         let payload = vec![9; MULTIPART_THRESHOLD];
         let mut buf = Vec::new();
-        let head = start(&mut buf, &Address::Handle(10));
+        let head = Header::new(&Address::Handle(10)).start(&mut buf);
         buf.extend_from_slice(&payload);
         assert_eq!(Draft::finish(&mut buf, head).err(), Some(&payload[..]));
     }
