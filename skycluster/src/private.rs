@@ -127,12 +127,14 @@ impl<A, R> Future for Call<'_, A, R> {
         let this = self.get_mut();
         let endpoint = this.endpoint;
         let method = this.method;
-        this.state = match std::mem::replace(&mut this.state, CallState::Done) {
-            CallState::Start(args) => {
+        // Only the first poll moves the state out (to take the arguments);
+        // the one after the answer reads it where it is.
+        if matches!(this.state, CallState::Start(_)) {
+            if let CallState::Start(args) = std::mem::replace(&mut this.state, CallState::Done) {
                 let encode = this.encode;
                 let begun = endpoint.begin_encoded(|buf| encode(method, &args, buf), cx.waker());
                 drop(args);
-                match begun {
+                this.state = match begun {
                     // Its answer wakes this task.
                     Begun::InFlight(call) => {
                         this.state = CallState::InFlight(call);
@@ -145,10 +147,9 @@ impl<A, R> Future for Call<'_, A, R> {
                     Begun::Encode(e) => {
                         return Poll::Ready(Err(codec_error(endpoint, method, "encode", e)));
                     }
-                }
+                };
             }
-            waiting => waiting,
-        };
+        }
         let outcome = match &mut this.state {
             CallState::InFlight(call) => {
                 ready!(Pin::new(call).poll(cx)).map_err(|kind| endpoint.error(kind))
