@@ -16,7 +16,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
-use bytes::{Bytes, BytesMut};
+use bytes::{Buf, Bytes, BytesMut};
 use futures_util::stream::{FuturesUnordered, StreamExt};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -137,10 +137,15 @@ pub(crate) async fn serve(
                 agent.requests.fetch_sub(1, Ordering::Relaxed);
                 agent.finish(session, push, outcome);
             }
-            written = wr.write_buf(&mut agent.wbuf), if !agent.wbuf.is_empty() => {
-                if let Err(e) = written {
-                    tracing::debug!(%peer, error = %e, "write failed; closing");
-                    break;
+            // `write`, not the vectored write `write_buf` would make of
+            // this one slice: the kernel then has no iovec to import.
+            written = wr.write(&agent.wbuf), if !agent.wbuf.is_empty() => {
+                match written {
+                    Ok(n) => agent.wbuf.advance(n),
+                    Err(e) => {
+                        tracing::debug!(%peer, error = %e, "write failed; closing");
+                        break;
+                    }
                 }
             }
             read = rd.read_buf(&mut rbuf), if can_read => {

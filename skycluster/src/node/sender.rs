@@ -601,9 +601,12 @@ impl Sender {
                 self.wake.notified().await;
                 continue;
             }
-            if let Err(e) = wr.write_all_buf(&mut wbuf).await {
+            // `write`, not the vectored write `write_all_buf` would make of
+            // this one slice: the kernel then has no iovec to import.
+            if let Err(e) = wr.write_all(&wbuf).await {
                 return format!("write failed: {e}");
             }
+            wbuf.clear();
         }
     }
 
