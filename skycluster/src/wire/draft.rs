@@ -93,7 +93,10 @@ mod tests {
     use bytes::Bytes;
 
     use super::*;
-    use crate::wire::{encode_push, encode_request, Session};
+    use crate::wire::{encode_push, encode_request, FrameError, Pieces, Session};
+
+    type Encoder =
+        fn(&mut BytesMut, &Address, Session, Bytes) -> Result<Option<Pieces>, FrameError>;
 
     fn drafted(address: &Address, session: u32, payload: &[u8]) -> Option<BytesMut> {
         let mut buf = Vec::new();
@@ -115,25 +118,16 @@ mod tests {
         for address in [Address::Handle(0x0a0b_0c0d), name, long] {
             for payload in [&b""[..], b"\x24echo\x14hi", &largest] {
                 let session = Session::FIRST.next();
-                let mut request = BytesMut::new();
-                let rest = encode_request(
-                    &mut request,
-                    &address,
-                    session,
-                    Bytes::copy_from_slice(payload),
-                );
-                assert!(matches!(rest, Ok(None)));
-                assert_eq!(drafted(&address, session.get(), payload), Some(request));
-
-                let mut push = BytesMut::new();
-                let rest = encode_push(
-                    &mut push,
-                    &address,
-                    session,
-                    Bytes::copy_from_slice(payload),
-                );
-                assert!(matches!(rest, Ok(None)));
-                assert_eq!(drafted(&address, 0, payload), Some(push));
+                // A push is a request with session 0.
+                let encoders: [(Encoder, u32); 2] =
+                    [(encode_request, session.get()), (encode_push, 0)];
+                for (encode, on_wire) in encoders {
+                    let mut frame = BytesMut::new();
+                    let payload_bytes = Bytes::copy_from_slice(payload);
+                    let rest = encode(&mut frame, &address, session, payload_bytes);
+                    assert!(matches!(rest, Ok(None)));
+                    assert_eq!(drafted(&address, on_wire, payload), Some(frame));
+                }
             }
         }
     }
