@@ -1,10 +1,11 @@
 //! The sender: one TCP connection to one remote node, shared by every call
 //! to it.
 //!
-//! Callers never touch the socket. A call takes the next session, encodes
-//! its frame straight into the shared output buffer, records a waiter and
-//! wakes the connection task. That task swaps the whole buffer out and
-//! writes it in one go, so frames queued together leave together; pieces of
+//! Callers never touch the socket. A call takes the next session, copies
+//! its frame (drafted beforehand: see [`crate::wire::draft`]) into the
+//! shared output buffer, records a waiter and wakes the connection's writer
+//! task. That task swaps the whole buffer out and writes it in one go, so
+//! frames queued together leave together; pieces of
 //! large calls follow, one piece of each in turn up to a batch per write,
 //! so a 10 MB payload does not hold small calls back. (Large pushes go out
 //! whole, to keep pushes in order.) Replies are matched to waiters by
