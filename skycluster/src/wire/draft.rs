@@ -60,7 +60,7 @@ pub(crate) struct Draft<'a> {
 }
 
 impl<'a> Draft<'a> {
-    /// The frame in `buf`, whose header [`start`] wrote as `head` bytes,
+    /// The frame in `buf`, whose header [`Header::start`] wrote as `head` bytes,
     /// with its size filled in; or, if the payload is too large for a
     /// single frame, the payload alone (it must travel in pieces).
     pub(crate) fn finish(buf: &'a mut [u8], head: usize) -> Result<Draft<'a>, &'a [u8]> {
