@@ -114,13 +114,21 @@ struct Target {
     cluster: Cluster,
     node: Arc<str>,
     address: Address,
-    /// The header of every typed call's and push's frame to `address`.
-    header: draft::Header,
+    /// The header of every typed call's and push's frame to `address`,
+    /// made by the first of them (a raw call has no use for it).
+    header: OnceLock<draft::Header>,
     /// Why the address given could not be used; calls fail with it.
     invalid: Option<Arc<str>>,
     /// The node's sender, once resolved. Senders live as long as the
     /// cluster (a reload retargets them), so caching is safe.
     sender: OnceLock<Arc<Sender>>,
+}
+
+impl Target {
+    fn header(&self) -> &draft::Header {
+        self.header
+            .get_or_init(|| draft::Header::new(&self.address))
+    }
 }
 
 impl fmt::Debug for Endpoint {
@@ -146,7 +154,7 @@ impl Endpoint {
             target: Arc::new(Target {
                 cluster,
                 node: node.into(),
-                header: draft::Header::new(&address),
+                header: OnceLock::new(),
                 address,
                 invalid,
                 sender: OnceLock::new(),
@@ -217,7 +225,7 @@ impl Endpoint {
             _ => return encode_owned(encode),
         };
         scratch::with_scratch(|buf| {
-            let head = target.header.start(buf);
+            let head = target.header().start(buf);
             if let Err(e) = encode(buf) {
                 return Begun::Encode(e);
             }
@@ -331,7 +339,7 @@ impl Endpoint {
         encode: impl FnOnce(&mut Vec<u8>) -> Result<(), CallError>,
     ) -> Result<(), CallError> {
         scratch::with_scratch(|buf| {
-            let head = self.target.header.start(buf);
+            let head = self.target.header().start(buf);
             encode(buf)?;
             self.send_inner(Payload::from_draft(buf, head))
                 .map_err(|kind| self.error(kind))

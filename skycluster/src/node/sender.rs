@@ -547,9 +547,8 @@ impl Sender {
     ///
     /// The writer is a task of its own, woken only when callers queue
     /// output; this one reads, woken only when replies arrive. (As two
-    /// branches of one task, each wake-up polled both, and a write could
-    /// go out between a read and the requests its replies set off: at 256
-    /// calls in flight that made about a tenth more, smaller, writes.)
+    /// branches of one task, every wake-up polled both: at 256 calls in
+    /// flight that sent about a tenth more TCP segments per call.)
     async fn pump(self: &Arc<Self>, stream: TcpStream, generation: u64) -> String {
         let (rd, wr) = stream.into_split();
         let writer = Arc::clone(self).write_frames(wr, generation);

@@ -25,6 +25,7 @@ const SESSION: usize = 4;
 pub(crate) struct Header(Box<[u8]>);
 
 impl Header {
+    /// The header for requests to `address`.
     pub(crate) fn new(address: &Address) -> Header {
         let mut head = vec![0, 0];
         match address {
@@ -60,9 +61,9 @@ pub(crate) struct Draft<'a> {
 }
 
 impl<'a> Draft<'a> {
-    /// The frame in `buf`, whose header [`Header::start`] wrote as `head` bytes,
-    /// with its size filled in; or, if the payload is too large for a
-    /// single frame, the payload alone (it must travel in pieces).
+    /// The frame in `buf`, whose header [`Header::start`] wrote as `head`
+    /// bytes, with its size filled in; or, if the payload is too large for
+    /// a single frame, the payload alone (it must travel in pieces).
     pub(crate) fn finish(buf: &'a mut [u8], head: usize) -> Result<Draft<'a>, &'a [u8]> {
         if buf.len() - head >= MULTIPART_THRESHOLD {
             return Err(&buf[head..]);
