@@ -9,7 +9,7 @@
 
 use bytes::BytesMut;
 
-use super::request::{SINGLE_HANDLE, SINGLE_NAME};
+use super::request::put_single;
 use super::{Address, MULTIPART_THRESHOLD};
 
 /// Bytes before the type byte: the frame's `u16` size.
@@ -25,23 +25,12 @@ const SESSION: usize = 4;
 pub(crate) struct Header(Box<[u8]>);
 
 impl Header {
-    /// The header for requests to `address`.
+    /// The header for requests to `address`: the frame the encoder writes
+    /// for an empty payload, whose size and session are filled in later.
     pub(crate) fn new(address: &Address) -> Header {
-        let mut head = vec![0, 0];
-        match address {
-            Address::Handle(handle) => {
-                head.push(SINGLE_HANDLE);
-                head.extend_from_slice(&handle.to_le_bytes());
-            }
-            Address::Name(name) => {
-                let name = name.as_bytes();
-                // A `Name` is 1..=255 bytes by construction.
-                head.extend_from_slice(&[SINGLE_NAME, name.len() as u8]);
-                head.extend_from_slice(name);
-            }
-        }
-        head.extend_from_slice(&[0; SESSION]);
-        Header(head.into_boxed_slice())
+        let mut head = BytesMut::new();
+        put_single(&mut head, address, 0, &[]);
+        Header(Box::from(&head[..]))
     }
 
     /// Writes the header into the empty `buf`, for the payload to be

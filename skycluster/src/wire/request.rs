@@ -14,8 +14,8 @@ use bytes::{Buf, BufMut, Bytes, BytesMut};
 use super::multipart::{PieceKind, Pieces};
 use super::{Address, FrameError, Name, Session, MULTIPART_THRESHOLD};
 
-pub(super) const SINGLE_HANDLE: u8 = 0x00;
-pub(super) const SINGLE_NAME: u8 = 0x80;
+const SINGLE_HANDLE: u8 = 0x00;
+const SINGLE_NAME: u8 = 0x80;
 const MULTI_HANDLE: u8 = 0x01;
 const MULTI_HANDLE_PUSH: u8 = 0x41;
 const MULTI_NAME: u8 = 0x81;
@@ -283,7 +283,7 @@ fn encode(
 
 /// One frame: size, address, session (0 for a push) and the payload, which
 /// is under [`MULTIPART_THRESHOLD`].
-fn put_single(dst: &mut BytesMut, address: &Address, session: u32, payload: &[u8]) {
+pub(super) fn put_single(dst: &mut BytesMut, address: &Address, session: u32, payload: &[u8]) {
     // Written in as few pieces as the layout allows: this is every small
     // call's and push's header.
     let session = session.to_le_bytes();
