@@ -141,25 +141,15 @@ impl HandlerError {
 /// # }
 /// ```
 #[must_use = "a handler's outcome is its reply"]
-pub struct Handled(Outcome);
+pub struct Handled(Option<Now>);
 
-enum Outcome {
-    Ready(Result<Bytes, HandlerError>),
-    /// A small reply, encoded in place: no allocation and no reference
-    /// count, which a ready `Bytes` costs.
-    Inline(Inline),
-    Later(BoxFuture<Result<Bytes, HandlerError>>),
-    /// A future polled once already, and still running.
-    Started(BoxFuture<Result<Bytes, HandlerError>>),
-    /// Polled to completion.
-    Taken,
-}
-
-/// What a [`Handled`] holds, for the agent that answers it.
+/// What a [`Handled`] holds, for the agent that answers it. (A `Handled`
+/// polled to completion holds nothing.)
 pub(crate) enum Now {
     /// The reply or error.
     Reply(Result<Bytes, HandlerError>),
-    /// A small reply's bytes.
+    /// A small reply, encoded in place: no allocation and no reference
+    /// count, which a ready `Bytes` costs.
     Inline(Inline),
     /// The future that will produce it, not polled yet.
     Later(BoxFuture<Result<Bytes, HandlerError>>),
@@ -171,14 +161,14 @@ pub(crate) enum Now {
 impl Handled {
     /// A reply (or an error) known now.
     pub fn ready(outcome: Result<Bytes, HandlerError>) -> Handled {
-        Handled(Outcome::Ready(outcome))
+        Handled(Some(Now::Reply(outcome)))
     }
 
     /// A reply `future` will produce.
     pub fn later(
         future: impl Future<Output = Result<Bytes, HandlerError>> + Send + 'static,
     ) -> Handled {
-        Handled(Outcome::Later(Box::pin(future)))
+        Handled(Some(Now::Later(Box::pin(future))))
     }
 
     /// A reply an already boxed `future` will produce, without boxing it
@@ -195,36 +185,32 @@ impl Handled {
     /// assert!(!handled.is_ready());
     /// ```
     pub fn boxed(future: BoxFuture<Result<Bytes, HandlerError>>) -> Handled {
-        Handled(Outcome::Later(future))
+        Handled(Some(Now::Later(future)))
     }
 
     /// A reply `future` will produce, which was polled once and is still
     /// running.
     pub(crate) fn started(future: BoxFuture<Result<Bytes, HandlerError>>) -> Handled {
-        Handled(Outcome::Started(future))
+        Handled(Some(Now::Started(future)))
     }
 
     /// A small reply, carried in place.
     pub(crate) fn inline(reply: Inline) -> Handled {
-        Handled(Outcome::Inline(reply))
+        Handled(Some(Now::Inline(reply)))
     }
 
     /// Whether the reply is known now.
     pub fn is_ready(&self) -> bool {
-        matches!(self.0, Outcome::Ready(_) | Outcome::Inline(_))
+        matches!(self.0, Some(Now::Reply(_) | Now::Inline(_)))
     }
 
     /// What it holds.
     pub(crate) fn into_now(self) -> Now {
-        match self.0 {
-            Outcome::Ready(outcome) => Now::Reply(outcome),
-            Outcome::Inline(reply) => Now::Inline(reply),
-            Outcome::Later(future) => Now::Later(future),
-            Outcome::Started(future) => Now::Started(future),
-            Outcome::Taken => Now::Reply(Err(HandlerError::new(
+        self.0.unwrap_or_else(|| {
+            Now::Reply(Err(HandlerError::new(
                 "internal error: a handler's reply was taken twice",
-            ))),
-        }
+            )))
+        })
     }
 }
 
@@ -233,13 +219,13 @@ impl Future for Handled {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.get_mut();
-        if let Outcome::Later(future) | Outcome::Started(future) = &mut this.0 {
+        if let Some(Now::Later(future) | Now::Started(future)) = &mut this.0 {
             return future.as_mut().poll(cx);
         }
-        match std::mem::replace(&mut this.0, Outcome::Taken) {
-            Outcome::Ready(outcome) => Poll::Ready(outcome),
-            Outcome::Inline(reply) => Poll::Ready(Ok(reply.to_bytes())),
-            Outcome::Later(_) | Outcome::Started(_) | Outcome::Taken => {
+        match this.0.take() {
+            Some(Now::Reply(outcome)) => Poll::Ready(outcome),
+            Some(Now::Inline(reply)) => Poll::Ready(Ok(reply.to_bytes())),
+            Some(Now::Later(_) | Now::Started(_)) | None => {
                 panic!("a `Handled` was polled after it completed")
             }
         }
@@ -249,10 +235,10 @@ impl Future for Handled {
 impl fmt::Debug for Handled {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.0 {
-            Outcome::Ready(outcome) => f.debug_tuple("Handled::Ready").field(outcome).finish(),
-            Outcome::Inline(reply) => f.debug_tuple("Handled::Ready").field(reply).finish(),
-            Outcome::Later(_) | Outcome::Started(_) => f.write_str("Handled::Later(..)"),
-            Outcome::Taken => f.write_str("Handled::Taken"),
+            Some(Now::Reply(outcome)) => f.debug_tuple("Handled::Ready").field(outcome).finish(),
+            Some(Now::Inline(reply)) => f.debug_tuple("Handled::Ready").field(reply).finish(),
+            Some(Now::Later(_) | Now::Started(_)) => f.write_str("Handled::Later(..)"),
+            None => f.write_str("Handled::Taken"),
         }
     }
 }
