@@ -61,6 +61,27 @@ impl Frames {
     }
 }
 
+/// The least free space a read buffer offers each read.
+///
+/// A read fills at most the buffer's free space. When that space runs low,
+/// a read takes only the front of a batch the peer wrote at once, and an
+/// agent answers that front in one write and the rest in another: one batch
+/// becomes two, for good, since each reply batch brings back one request
+/// batch. Every connection then pays twice the syscalls and wake-ups for
+/// the same calls. (At 32 calls in flight over loopback, a 64 KiB buffer
+/// split one batch in about sixty, and the connection went on in halves.)
+pub(crate) const READ_ROOM: usize = 16 * 1024;
+
+/// Makes [`READ_ROOM`] free in `buf` before a read: by moving what is left
+/// of a half-read frame to the front when nothing else holds the memory,
+/// and otherwise by allocating anew.
+#[inline]
+pub(crate) fn room_to_read(buf: &mut BytesMut) {
+    if buf.capacity() - buf.len() < READ_ROOM {
+        buf.reserve(READ_ROOM);
+    }
+}
+
 /// How many bytes at the start of `src` are whole frames, and how many
 /// more the frame after them still needs.
 fn whole_frames(src: &BytesMut) -> (usize, usize) {
@@ -358,6 +379,33 @@ mod tests {
             session = session.next();
         }
         out
+    }
+
+    #[test]
+    fn a_read_always_has_room_and_reuses_memory_nothing_else_holds() {
+        let mut buf = BytesMut::with_capacity(64 * 1024);
+        let start = buf.as_ptr();
+        // Nearly full: a whole frame taken off the front, half a frame left.
+        buf.resize(64 * 1024 - 100, 7);
+        let taken = buf.split_to(64 * 1024 - 110);
+        drop(taken);
+        room_to_read(&mut buf);
+        assert!(buf.capacity() - buf.len() >= READ_ROOM);
+        assert_eq!(buf.as_ptr(), start, "the half frame moved to the front");
+        assert_eq!(&buf[..], &[7; 10]);
+
+        // While a frame taken off is still held, the room is new memory.
+        buf.resize(64 * 1024 - 100, 8);
+        let held = buf.split_to(64 * 1024 - 110).freeze();
+        room_to_read(&mut buf);
+        assert!(buf.capacity() - buf.len() >= READ_ROOM);
+        assert_eq!(&buf[..], &[8; 10]);
+        assert_eq!(held.len(), 64 * 1024 - 110);
+
+        // Enough room already: nothing moves.
+        let before = buf.as_ptr();
+        room_to_read(&mut buf);
+        assert_eq!(buf.as_ptr(), before);
     }
 
     #[test]
