@@ -150,6 +150,27 @@ async fn replies_are_matched_by_session_in_any_order() {
 }
 
 #[tokio::test]
+async fn a_thousand_calls_in_flight_on_one_connection_each_get_their_own_reply() {
+    // Replies come back in reads of hundreds, which the connection hands
+    // out a batch at a time: none may be lost or crossed between batches.
+    let (_server, addr) = echo_server("battle1", Options::default()).await;
+    let game = client(&[("battle1", addr)], Options::default());
+    let calls = (0..1_000u32).map(|i| {
+        let game = game.clone();
+        tokio::spawn(async move {
+            let payload = Bytes::from(i.to_le_bytes().to_vec());
+            (i, game.call("battle1", ".echo", payload).await)
+        })
+    });
+    let calls: Vec<_> = calls.collect();
+    for call in calls {
+        let (i, reply) = bounded("call", call).await.expect("task");
+        let reply = reply.unwrap_or_else(|e| panic!("call {i}: {e}"));
+        assert_eq!(&reply[..], &i.to_le_bytes(), "call {i} got another's reply");
+    }
+}
+
+#[tokio::test]
 async fn pushes_arrive_in_order_and_get_no_reply() {
     let (_server, addr, mut rx) = sink_server().await;
     let game = client(&[("battle1", addr)], Options::default());
