@@ -126,8 +126,18 @@ fn shared_byte_string(mut encoded: Bytes) -> Result<Bytes, CodecError> {
 /// `u16`, `u32` or `u64`): bincode's own decoder takes several times the
 /// instructions for these few bytes, on every call's method name and every
 /// `Bytes` reply.
+///
+/// Nearly every length is one byte: that case is inlined, the rest is not.
 #[inline]
 fn length_prefix(encoded: &[u8]) -> Result<(u64, usize), CodecError> {
+    match encoded.first() {
+        Some(&short @ 0..=250) => Ok((u64::from(short), 1)),
+        _ => long_length_prefix(encoded),
+    }
+}
+
+/// [`length_prefix`] past its one-byte case.
+fn long_length_prefix(encoded: &[u8]) -> Result<(u64, usize), CodecError> {
     let truncated = || CodecError::new(FORMAT, "a length is cut short");
     let (&marker, rest) = encoded.split_first().ok_or_else(truncated)?;
     Ok(match marker {
