@@ -14,6 +14,7 @@ use std::sync::Arc;
 use std::task::{ready, Context, Poll, Waker};
 use std::time::Duration;
 
+use bytes::Buf;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
@@ -276,29 +277,73 @@ where
     }
 }
 
-/// Splits a request into its method name and encoded arguments.
+/// Splits a request into its method name and where its encoded arguments
+/// are.
 pub fn decode_method<'p, C: Codec>(
     service: &'static str,
-    payload: &'p [u8],
-) -> Result<(&'p str, &'p [u8]), HandlerError> {
-    C::decode_method(payload).map_err(|e| {
+    payload: &'p Bytes,
+) -> Result<(&'p str, Args), HandlerError> {
+    let (method, args) = C::decode_method(payload).map_err(|e| {
         HandlerError::new(format!(
             "cannot decode the method name of a call to service `{service}`: {e}"
         ))
-    })
+    })?;
+    Ok((method, Args::locate(payload, args)))
+}
+
+/// Where a call's encoded arguments are: a range of its payload, or a copy
+/// if the codec returned other memory (its `decode_method` is free to).
+///
+/// A range, not a slice, so the dispatcher can hand the payload itself on
+/// to [`decode_args`] once it has matched the method name: a lone `Bytes`
+/// argument then becomes the payload, cut down, with no reference count
+/// taken and dropped on the way.
+#[derive(Debug)]
+pub enum Args {
+    Within(std::ops::Range<usize>),
+    Copied(Bytes),
+}
+
+impl Args {
+    fn locate(payload: &[u8], args: &[u8]) -> Args {
+        let (within, part) = (payload.as_ptr_range(), args.as_ptr_range());
+        if within.start <= part.start && part.end <= within.end {
+            let start = part.start as usize - within.start as usize;
+            Args::Within(start..start + args.len())
+        } else {
+            Args::Copied(Bytes::copy_from_slice(args))
+        }
+    }
+
+    /// The arguments as bytes of their own, cut from `payload`.
+    fn take(self, mut payload: Bytes) -> Bytes {
+        match self {
+            Args::Within(range) => {
+                // Codecs return the rest of the payload: nothing to cut at
+                // the end, and cutting there would make a `Bytes` built
+                // from a `Vec` share (and allocate) its memory.
+                if range.end < payload.len() {
+                    payload.truncate(range.end);
+                }
+                payload.advance(range.start);
+                payload
+            }
+            Args::Copied(args) => args,
+        }
+    }
 }
 
 /// Decodes the arguments of `method`, the part `args` of `payload`. A lone
-/// `Bytes` argument shares the payload's memory
+/// `Bytes` argument is the payload's own memory
 /// ([`Codec::decode_bytes_args`]).
 pub fn decode_args<C: Codec, A: DeserializeOwned + 'static>(
     service: &'static str,
     method: &'static str,
-    payload: &Bytes,
-    args: &[u8],
+    payload: Bytes,
+    args: Args,
 ) -> Result<A, HandlerError> {
-    if_type(args, |args| C::decode_bytes_args(part_of(payload, args)))
-        .unwrap_or_else(C::decode_args)
+    if_type(args.take(payload), C::decode_bytes_args)
+        .unwrap_or_else(|args| C::decode_args(&args))
         .map_err(|e: CodecError| {
             HandlerError::new(format!(
                 "{BAD_ARGUMENTS}`{method}` of service `{service}`: {e}"
@@ -326,17 +371,6 @@ fn if_type<R: 'static, T: 'static, V>(
                 "internal error: a type matched by id did not downcast",
             ))
         }))
-}
-
-/// `part` as a slice of `whole`, sharing its memory, if it lies within it
-/// (a codec's `decode_method` is free to return another slice).
-fn part_of(whole: &Bytes, part: &[u8]) -> Bytes {
-    let (within, range) = (whole.as_ptr_range(), part.as_ptr_range());
-    if within.start <= range.start && range.end <= within.end {
-        whole.slice_ref(part)
-    } else {
-        Bytes::copy_from_slice(part)
-    }
 }
 
 /// A method's encoded reply, as [`encode_reply`] makes it.
@@ -605,19 +639,26 @@ mod tests {
     #[test]
     fn a_part_within_the_payload_shares_it_and_any_other_is_copied() {
         let whole = Bytes::from_static(b"method:args");
-        let inside = part_of(&whole, &whole[7..]);
+        let part = |payload: &Bytes, args: &[u8]| Args::locate(payload, args).take(payload.clone());
+        let inside = part(&whole, &whole[7..]);
         assert_eq!(
             (&inside[..], inside.as_ptr()),
             (&b"args"[..], whole[7..].as_ptr())
         );
-        assert!(part_of(&whole, &whole[11..]).is_empty());
+        assert!(part(&whole, &whole[11..]).is_empty());
+        // A part in the middle is cut at both ends.
+        let middle = part(&whole, &whole[2..6]);
+        assert_eq!(
+            (&middle[..], middle.as_ptr()),
+            (&b"thod"[..], whole[2..].as_ptr())
+        );
         let elsewhere = b"args".to_vec();
-        let copied = part_of(&whole, &elsewhere);
+        let copied = part(&whole, &elsewhere);
         assert_eq!(&copied[..], b"args");
         assert_ne!(copied.as_ptr(), elsewhere.as_ptr());
         // Starting within but running past the end is not within.
         let shorter = whole.slice(..9);
-        let past = part_of(&shorter, &whole[7..]);
+        let past = part(&shorter, &whole[7..]);
         assert_eq!(&past[..], b"args");
         assert_ne!(past.as_ptr(), whole[7..].as_ptr());
     }

@@ -305,7 +305,7 @@ impl<'a> ServiceGenerator<'a> {
             quote! {
                 #(#cfgs)*
                 #method_name => {
-                    let (#(#bindings,)*) = #decode_args(#name, #method_name, &#payload, #args)?;
+                    let (#(#bindings,)*) = #decode_args(#name, #method_name, #payload, #args)?;
                     ::core::result::Result::Ok(#krate::__private::run_method(
                         #service,
                         move |#service| <dyn #trait_ident as #trait_ident>::#ident(#service, #(#bindings),*),
