@@ -66,9 +66,9 @@ impl Frames {
 /// A read fills at most the buffer's free space. When that space runs low,
 /// a read takes only the front of a batch the peer wrote at once, and an
 /// agent answers that front in one write and the rest in another: one batch
-/// becomes two, for good, since each reply batch brings back one request
-/// batch. Every connection then pays twice the syscalls and wake-ups for
-/// the same calls. (At 32 calls in flight over loopback, a 64 KiB buffer
+/// becomes two, and stays two, since each reply batch brings back one
+/// request batch. The connection then pays twice the syscalls and wake-ups
+/// for the same calls. (At 32 calls in flight over loopback, a 64 KiB buffer
 /// split one batch in about sixty, and the connection went on in halves.)
 pub(crate) const READ_ROOM: usize = 16 * 1024;
 
