@@ -194,11 +194,11 @@ async fn reader(shared: Arc<Shared>, mut rd: OwnedReadHalf) {
             Ok(_) => {}
         }
         while let Some((session, len)) = next_frame(&mut rbuf) {
-            replies.push((session, rbuf.split_to(len).freeze()));
             if replies.len() == REPLY_BATCH {
                 shared.answer(&mut replies);
                 yield_once().await;
             }
+            replies.push((session, rbuf.split_to(len).freeze()));
         }
         shared.answer(&mut replies);
     }

@@ -578,15 +578,17 @@ impl Sender {
             }
             self.heard.fetch_add(1, Ordering::Relaxed);
             loop {
-                match decoder.decode(&mut rbuf) {
-                    Ok(Some(reply)) => replies.push(reply),
+                let reply = match decoder.decode(&mut rbuf) {
+                    Ok(Some(reply)) => reply,
                     Ok(None) => break,
                     Err(e) => return format!("bad reply stream: {e}"),
-                }
+                };
                 if replies.len() == REPLY_BATCH {
+                    // More than a batch came in: this one's callers go first.
                     self.complete(&mut replies, &mut wakers);
                     yield_once().await;
                 }
+                replies.push(reply);
             }
             if !replies.is_empty() {
                 self.complete(&mut replies, &mut wakers);
