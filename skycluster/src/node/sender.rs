@@ -9,8 +9,10 @@
 //! large calls follow, one piece of each in turn up to a batch per write,
 //! so a 10 MB payload does not hold small calls back. (Large pushes go out
 //! whole, to keep pushes in order.) Replies are matched to waiters by
-//! session, in any order. Timeouts are deadlines the connection sweeps
-//! (see [`super::pending`]), not a timer per call.
+//! session, in any order, and handed out at most [`REPLY_BATCH`] at a
+//! time, so that under load the requests of the first callers leave while
+//! the rest are woken. Timeouts are deadlines the connection sweeps (see
+//! [`super::pending`]), not a timer per call.
 //!
 //! Pushes are delivered at most once: those still queued when a connection
 //! drops are lost, never replayed.
