@@ -28,7 +28,7 @@ use super::cluster::Inner;
 use crate::codec::luaseri::{self, Value};
 use crate::service::{BoxFuture, Handled, Handler, HandlerError, Now, Request};
 use crate::wire::{
-    encode_error, encode_ok, encode_small_ok, room_to_read, write_pieces, Address, Inbound, Pieces,
+    encode_error, encode_ok, encode_small_ok, write_pieces, Address, Inbound, Pieces,
     RequestDecoder, WRITE_BATCH,
 };
 
@@ -131,10 +131,6 @@ pub(crate) async fn serve(
         let can_read = reading
             && agent.running.len() < options.max_in_flight
             && unsent <= options.max_queued_bytes;
-        if can_read {
-            // A read cut short by a full buffer would split the peer's batch.
-            room_to_read(&mut rbuf);
-        }
         tokio::select! {
             biased;
             Some((session, push, outcome)) = agent.running.next(), if !agent.running.is_empty() => {

@@ -51,7 +51,6 @@ pub use request::{encode_push, encode_request, encode_trace, RequestFrame, Trace
 pub(crate) use response::encode_small_ok;
 pub use response::{encode_error, encode_ok, ResponseFrame};
 pub use session::Session;
-pub(crate) use stream::room_to_read;
 pub use stream::{Inbound, Reply, ReplyDecoder, ReplyStreamError, Request, RequestDecoder};
 
 /// A request payload of this many bytes or more is sent in pieces; a reply

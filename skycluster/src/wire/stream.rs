@@ -50,10 +50,11 @@ impl Frames {
     fn cut(&mut self, src: &mut BytesMut) -> bool {
         let (whole, missing) = whole_frames(src);
         if whole == 0 {
-            // Room for the rest of the frame that has begun. Only now:
-            // with no frame of the buffer held here, it can take back its
-            // memory instead of allocating anew.
-            src.reserve(missing);
+            // Room for the rest of the frame that has begun, and for the
+            // next read (see [`READ_ROOM`]). Only now: with no frame of the
+            // buffer held here, it can take back its memory instead of
+            // allocating anew.
+            src.reserve(missing.max(READ_ROOM));
             return false;
         }
         self.whole = src.split_to(whole).freeze();
@@ -61,7 +62,8 @@ impl Frames {
     }
 }
 
-/// The least free space a read buffer offers each read.
+/// The least free space a decoder leaves in its read buffer once it has
+/// handed out every whole frame, for the next read.
 ///
 /// A read fills at most the buffer's free space. When that space runs low,
 /// a read takes only the front of a batch the peer wrote at once, and an
@@ -70,17 +72,7 @@ impl Frames {
 /// request batch. The connection then pays twice the syscalls and wake-ups
 /// for the same calls. (At 32 calls in flight over loopback, a 64 KiB buffer
 /// split one batch in about sixty, and the connection went on in halves.)
-pub(crate) const READ_ROOM: usize = 16 * 1024;
-
-/// Makes [`READ_ROOM`] free in `buf` before a read: by moving what is left
-/// of a half-read frame to the front when nothing else holds the memory,
-/// and otherwise by allocating anew.
-#[inline]
-pub(crate) fn room_to_read(buf: &mut BytesMut) {
-    if buf.capacity() - buf.len() < READ_ROOM {
-        buf.reserve(READ_ROOM);
-    }
-}
+const READ_ROOM: usize = 16 * 1024;
 
 /// How many bytes at the start of `src` are whole frames, and how many
 /// more the frame after them still needs.
@@ -383,28 +375,40 @@ mod tests {
 
     #[test]
     fn a_read_always_has_room_and_reuses_memory_nothing_else_holds() {
+        // A buffer nearly full: one large frame, then the start of a small
+        // one, which needs far less than a read's room.
+        let frame = |fill: u8, len: u16| {
+            let mut frame = vec![fill; 2 + usize::from(len)];
+            frame[..2].copy_from_slice(&len.to_be_bytes());
+            frame
+        };
+        let nearly_full = |buf: &mut BytesMut, fill: u8| {
+            buf.extend_from_slice(&frame(fill, 60_000));
+            buf.extend_from_slice(&frame(fill, 100)[..10]);
+        };
+        let mut frames = Frames::default();
         let mut buf = BytesMut::with_capacity(64 * 1024);
         let start = buf.as_ptr();
-        // Nearly full: a whole frame taken off the front, half a frame left.
-        buf.resize(64 * 1024 - 100, 7);
-        let taken = buf.split_to(64 * 1024 - 110);
-        drop(taken);
-        room_to_read(&mut buf);
+        nearly_full(&mut buf, 7);
+        let taken = frames.next_body(&mut buf);
+        assert_eq!(taken.map(|body| body.len()), Some(60_000));
+        assert!(frames.next_body(&mut buf).is_none());
         assert!(buf.capacity() - buf.len() >= READ_ROOM);
         assert_eq!(buf.as_ptr(), start, "the half frame moved to the front");
-        assert_eq!(&buf[..], &[7; 10]);
+        assert_eq!(&buf[..], &frame(7, 100)[..10]);
 
         // While a frame taken off is still held, the room is new memory.
-        buf.resize(64 * 1024 - 100, 8);
-        let held = buf.split_to(64 * 1024 - 110).freeze();
-        room_to_read(&mut buf);
+        buf.clear();
+        nearly_full(&mut buf, 8);
+        let held = frames.next_body(&mut buf);
+        assert!(frames.next_body(&mut buf).is_none());
         assert!(buf.capacity() - buf.len() >= READ_ROOM);
-        assert_eq!(&buf[..], &[8; 10]);
-        assert_eq!(held.len(), 64 * 1024 - 110);
+        assert_eq!(&buf[..], &frame(8, 100)[..10]);
+        assert_eq!(held.map(|body| body.len()), Some(60_000));
 
         // Enough room already: nothing moves.
         let before = buf.as_ptr();
-        room_to_read(&mut buf);
+        assert!(frames.next_body(&mut buf).is_none());
         assert_eq!(buf.as_ptr(), before);
     }
 
@@ -435,9 +439,9 @@ mod tests {
     #[test]
     fn the_read_buffer_keeps_its_memory_once_its_frames_are_gone() {
         let all = requests(3);
-        // No room to spare: the rest of the third frame needs the memory
-        // the first two took.
-        let mut src = BytesMut::with_capacity(all.len() - 4);
+        // Not quite room for the next read: the rest of the third frame
+        // and the room to read it need the memory the first two took.
+        let mut src = BytesMut::with_capacity(all.len() - 4 + READ_ROOM - 1);
         src.extend_from_slice(&all[..all.len() - 4]);
         let start = src.as_ptr();
         let mut decoder = RequestDecoder::default();
