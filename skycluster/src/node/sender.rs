@@ -294,35 +294,31 @@ impl Sender {
         self.ready(&mut st)?;
         self.check_queue(&st)?;
         let queued = st.out.len();
-        let payload = match payload {
-            Payload::Draft(draft) => {
-                draft.queue(&mut st.out, 0);
-                drop(st);
-                if queued == 0 {
-                    self.wake_writer();
+        match payload {
+            Payload::Draft(draft) => draft.queue(&mut st.out, 0),
+            Payload::Owned(payload) => {
+                let session = st.next_session;
+                let len = payload.len();
+                match encode_push(&mut st.out, address, session, payload) {
+                    Ok(Some(mut pieces)) => {
+                        // A multi-part push needs a real session to join its
+                        // pieces.
+                        st.next_session = session.next();
+                        // Its pieces go out whole, as Skynet's do:
+                        // interleaved, later small pushes would overtake it,
+                        // and pushes to one node must arrive in the order
+                        // they were sent. (Large *calls* are interleaved;
+                        // their order does not matter.)
+                        while pieces.write_next(&mut st.out) {}
+                    }
+                    Ok(None) => {}
+                    Err(_) => {
+                        return Err(ErrorKind::TooLarge {
+                            len,
+                            limit: u32::MAX as usize,
+                        })
+                    }
                 }
-                return Ok(());
-            }
-            Payload::Owned(payload) => payload,
-        };
-        let session = st.next_session;
-        let len = payload.len();
-        match encode_push(&mut st.out, address, session, payload) {
-            Ok(Some(mut pieces)) => {
-                // A multi-part push needs a real session to join its pieces.
-                st.next_session = session.next();
-                // Its pieces go out whole, as Skynet's do: interleaved,
-                // later small pushes would overtake it, and pushes to one
-                // node must arrive in the order they were sent. (Large
-                // *calls* are interleaved; their order does not matter.)
-                while pieces.write_next(&mut st.out) {}
-            }
-            Ok(None) => {}
-            Err(_) => {
-                return Err(ErrorKind::TooLarge {
-                    len,
-                    limit: u32::MAX as usize,
-                })
             }
         }
         drop(st);
