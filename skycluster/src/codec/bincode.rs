@@ -130,27 +130,20 @@ fn shared_byte_string(mut encoded: Bytes) -> Result<Bytes, CodecError> {
 /// Nearly every length is one byte: that case is inlined, the rest is not.
 #[inline]
 fn length_prefix(encoded: &[u8]) -> Result<(u64, usize), CodecError> {
-    match encoded.first() {
-        Some(&short @ 0..=250) => Ok((u64::from(short), 1)),
-        _ => long_length_prefix(encoded),
+    match encoded.split_first() {
+        Some((&short @ 0..=250, _)) => Ok((u64::from(short), 1)),
+        Some((&marker, rest)) => long_length_prefix(marker, rest),
+        None => Err(cut_short()),
     }
 }
 
-/// [`length_prefix`] past its one-byte case.
-fn long_length_prefix(encoded: &[u8]) -> Result<(u64, usize), CodecError> {
-    let truncated = || CodecError::new(FORMAT, "a length is cut short");
-    let (&marker, rest) = encoded.split_first().ok_or_else(truncated)?;
+/// [`length_prefix`] past its one-byte case: the `marker` and the bytes
+/// after it.
+fn long_length_prefix(marker: u8, rest: &[u8]) -> Result<(u64, usize), CodecError> {
     Ok(match marker {
-        0..=250 => (u64::from(marker), 1),
-        251 => (
-            u64::from(u16::from_le_bytes(le(rest).ok_or_else(truncated)?)),
-            3,
-        ),
-        252 => (
-            u64::from(u32::from_le_bytes(le(rest).ok_or_else(truncated)?)),
-            5,
-        ),
-        253 => (u64::from_le_bytes(le(rest).ok_or_else(truncated)?), 9),
+        251 => (u64::from(u16::from_le_bytes(le(rest)?)), 3),
+        252 => (u64::from(u32::from_le_bytes(le(rest)?)), 5),
+        253 => (u64::from_le_bytes(le(rest)?), 9),
         _ => {
             return Err(CodecError::new(
                 FORMAT,
@@ -158,6 +151,10 @@ fn long_length_prefix(encoded: &[u8]) -> Result<(u64, usize), CodecError> {
             ))
         }
     })
+}
+
+fn cut_short() -> CodecError {
+    CodecError::new(FORMAT, "a length is cut short")
 }
 
 /// Writes the length a string starts with, as [`length_prefix`] reads it.
@@ -193,9 +190,11 @@ fn past_the_end(len: u64, there: usize) -> CodecError {
     )
 }
 
-/// The first `N` bytes of `rest`, if it has them.
-fn le<const N: usize>(rest: &[u8]) -> Option<[u8; N]> {
-    rest.get(..N)?.try_into().ok()
+/// The first `N` bytes of `rest`, for a length of that many bytes.
+fn le<const N: usize>(rest: &[u8]) -> Result<[u8; N], CodecError> {
+    rest.get(..N)
+        .and_then(|bytes| bytes.try_into().ok())
+        .ok_or_else(cut_short)
 }
 
 /// Appends to a `Vec`: bincode's writer for `std::io::Write` would wrap
