@@ -130,16 +130,16 @@ fn shared_byte_string(mut encoded: Bytes) -> Result<Bytes, CodecError> {
 /// Nearly every length is one byte: that case is inlined, the rest is not.
 #[inline]
 fn length_prefix(encoded: &[u8]) -> Result<(u64, usize), CodecError> {
-    match encoded.split_first() {
-        Some((&short @ 0..=250, _)) => Ok((u64::from(short), 1)),
-        Some((&marker, rest)) => long_length_prefix(marker, rest),
-        None => Err(cut_short()),
+    match encoded.first() {
+        Some(&short @ 0..=250) => Ok((u64::from(short), 1)),
+        _ => long_length_prefix(encoded),
     }
 }
 
-/// [`length_prefix`] past its one-byte case: the `marker` and the bytes
-/// after it.
-fn long_length_prefix(marker: u8, rest: &[u8]) -> Result<(u64, usize), CodecError> {
+/// [`length_prefix`] past its one-byte case (which it never sees): a
+/// marker, then a little-endian length of two, four or eight bytes.
+fn long_length_prefix(encoded: &[u8]) -> Result<(u64, usize), CodecError> {
+    let (&marker, rest) = encoded.split_first().ok_or_else(cut_short)?;
     Ok(match marker {
         251 => (u64::from(u16::from_le_bytes(le(rest)?)), 3),
         252 => (u64::from(u32::from_le_bytes(le(rest)?)), 5),
