@@ -33,7 +33,8 @@ const HEADER: usize = 8;
 /// skycluster's default `max_queued_bytes`).
 const MAX_QUEUED: usize = 64 << 20;
 const BUFFER: usize = 64 << 10;
-/// The least free space the server reads into, as skycluster's agent.
+/// The least free space the server reads into, as skycluster's decoders
+/// leave.
 const READ_ROOM: usize = 16 << 10;
 /// The most replies the client hands out before its callers run, as
 /// skycluster's sender.
