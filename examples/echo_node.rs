@@ -133,8 +133,8 @@ impl Handler for EchoService {
         match method {
             // The arguments are the bytes after the method name: replying
             // with them returns every value exactly as it arrived.
-            "echo" => Handled::ready(Ok(payload.slice_ref(args))),
-            "fail" => {
+            b"echo" => Handled::ready(Ok(payload.slice_ref(args))),
+            b"fail" => {
                 let text = match luaseri::unpack(args) {
                     Ok(values) => match values.first() {
                         Some(v) => v.as_str().map_or_else(|| v.to_string(), str::to_owned),

@@ -65,7 +65,7 @@ proptest! {
         Bincode::encode_call_into(&method, &args, &mut into).unwrap();
         prop_assert_eq!(&into[..], &call[..]);
         let (name, encoded) = Bincode::decode_method(&call).unwrap();
-        prop_assert_eq!(name, method.as_str());
+        prop_assert_eq!(name, method.as_bytes());
         let decoded: (Room, String) = Bincode::decode_args(encoded).unwrap();
         prop_assert_eq!(decoded, args);
     }

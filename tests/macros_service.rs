@@ -507,6 +507,24 @@ async fn a_string_length_past_the_payload_is_refused_not_allocated() {
     assert_eq!(reply.expect("served"), "a-1-None");
 }
 
+#[tokio::test]
+async fn a_method_name_that_is_not_utf8_is_an_unknown_method() {
+    let (_server, addr, _left) = shapes_server().await;
+    let game = client(&[("battle1", addr)], Options::default());
+    // bincode's string: a length, then the bytes; 0xff is never UTF-8.
+    let call = Bytes::from_static(&[4, b'p', b'i', 0xff, b'g']);
+    let err = bounded(
+        "a call of `pi\\xffg`",
+        game.call("battle1", "@shapes", call),
+    )
+    .await
+    .expect_err("no method has that name");
+    assert!(
+        matches!(err.kind(), ErrorKind::UnknownMethod { method } if &**method == "pi\u{fffd}g"),
+        "{err}"
+    );
+}
+
 // ---- the Lua codec, as Lua nodes speak it ----
 
 #[skycluster::service(codec = lua, name = "battle")]

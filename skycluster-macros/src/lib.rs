@@ -186,7 +186,7 @@ mod service;
 ///             let payload = request.into_payload();
 ///             let (method, args) = Bincode::decode_method(&payload).map_err(fail)?;
 ///             match method {
-///                 "create_room" => {
+///                 b"create_room" => {
 ///                     let (mode, players) = Bincode::decode_args(args).map_err(fail)?;
 ///                     let reply = service.create_room(mode, players).await;
 ///                     Bincode::encode_reply(&reply).map_err(fail)

@@ -282,7 +282,7 @@ where
 pub fn decode_method<'p, C: Codec>(
     service: &'static str,
     payload: &'p Bytes,
-) -> Result<(&'p str, Args), HandlerError> {
+) -> Result<(&'p [u8], Args), HandlerError> {
     let (method, args) = C::decode_method(payload).map_err(|e| {
         HandlerError::new(format!(
             "cannot decode the method name of a call to service `{service}`: {e}"

@@ -104,8 +104,22 @@ impl HandlerError {
         HandlerError { text: text.into() }
     }
 
-    /// The error for a method `service` does not have.
-    pub fn unknown_method(service: &str, method: &str) -> HandlerError {
+    /// The error for a method `service` does not have. The method is its
+    /// name as the caller sent it, text or bytes (bytes that are not UTF-8
+    /// are shown lossily).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use skycluster::HandlerError;
+    ///
+    /// let e = HandlerError::unknown_method("BattleMgr", "create");
+    /// assert_eq!(e.text(), "unknown method `create` of service `BattleMgr`");
+    /// let e = HandlerError::unknown_method("BattleMgr", b"cr\xffate");
+    /// assert_eq!(e.text(), "unknown method `cr\u{fffd}ate` of service `BattleMgr`");
+    /// ```
+    pub fn unknown_method(service: &str, method: impl AsRef<[u8]>) -> HandlerError {
+        let method = String::from_utf8_lossy(method.as_ref());
         HandlerError::new(format!(
             "{}`{method}` of service `{service}`",
             Self::UNKNOWN_METHOD

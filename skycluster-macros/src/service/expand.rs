@@ -11,7 +11,7 @@ use proc_macro2::{Span, TokenStream, TokenTree};
 use quote::{format_ident, quote, quote_spanned, ToTokens};
 use syn::ext::IdentExt;
 use syn::spanned::Spanned;
-use syn::{parse_quote, Ident, Path, TypeParamBound};
+use syn::{parse_quote, Ident, LitByteStr, Path, TypeParamBound};
 
 use super::parse::{CodecArg, RpcMethod, Service, ServiceArgs};
 
@@ -296,6 +296,8 @@ impl<'a> ServiceGenerator<'a> {
             let bindings: Vec<Ident> = (0..m.args.len())
                 .map(|i| format_ident!("arg{}", i, span = Span::mixed_site()))
                 .collect();
+            // The name arrives as bytes (`Codec::decode_method`).
+            let pattern = LitByteStr::new(method_name.as_bytes(), ident.span());
             let types = m.args.iter().map(|a| &a.ty);
             let decode_args = quote_spanned!(ident.span()=>
                 #krate::__private::decode_args::<#codec, (#(#types,)*)>
@@ -304,7 +306,7 @@ impl<'a> ServiceGenerator<'a> {
                 quote_spanned!(output.span()=> #krate::__private::encode_reply::<#codec, #output>);
             quote! {
                 #(#cfgs)*
-                #method_name => {
+                #pattern => {
                     let (#(#bindings,)*) = #decode_args(#name, #method_name, #payload, #args)?;
                     ::core::result::Result::Ok(#krate::__private::run_method(
                         #service,

@@ -57,7 +57,7 @@ impl Codec for Bincode {
             .map_err(|e| CodecError::new(FORMAT, e))
     }
 
-    fn decode_method(payload: &[u8]) -> Result<(&str, &[u8]), CodecError> {
+    fn decode_method(payload: &[u8]) -> Result<(&[u8], &[u8]), CodecError> {
         let no_name =
             |why: &dyn std::fmt::Display| CodecError::new(FORMAT, format!("no method name: {why}"));
         let (len, header) = length_prefix(payload).map_err(|e| no_name(&e.reason()))?;
@@ -66,8 +66,7 @@ impl Codec for Bincode {
             .ok()
             .and_then(|len| rest.get(..len))
             .ok_or_else(|| no_name(&past_the_end(len, rest.len()).reason()))?;
-        let method = std::str::from_utf8(name).map_err(|e| no_name(&e))?;
-        Ok((method, &rest[name.len()..]))
+        Ok((name, &rest[name.len()..]))
     }
 
     fn decode_args<A: DeserializeOwned>(args: &[u8]) -> Result<A, CodecError> {
@@ -338,10 +337,15 @@ mod tests {
             err.to_string(),
             "bincode: no method name: a length of 5 bytes where 2 are left"
         );
-        // A name longer than the payload, or not UTF-8.
+        // A name longer than the payload, or none at all.
         assert!(Bincode::decode_method(&[5, b'a', b'b']).is_err());
-        assert!(Bincode::decode_method(&[2, 0xc3, 0x28]).is_err());
         assert!(Bincode::decode_method(&[]).is_err());
+    }
+
+    #[test]
+    fn a_name_that_is_not_utf8_is_read_as_its_bytes() {
+        let (method, args) = Bincode::decode_method(&[2, 0xc3, 0x28, 9]).unwrap();
+        assert_eq!((method, args), (&[0xc3, 0x28][..], &[9][..]));
     }
 
     #[test]
@@ -360,7 +364,7 @@ mod tests {
             theirs.push(7);
             assert_eq!(ours, theirs, "a name of {} bytes", name.len());
             let (method, args) = Bincode::decode_method(&ours).unwrap();
-            assert_eq!((method, args), (name, &[7][..]));
+            assert_eq!((method, args), (name.as_bytes(), &[7][..]));
         }
     }
 }

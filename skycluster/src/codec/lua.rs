@@ -46,7 +46,7 @@ const NIL: &[u8] = &[0];
 /// let payload = Lua::encode_call("create_room", &("duel", vec![1, 2]))?;
 /// assert_eq!(payload, Lua::encode_call("create_room", &("duel", [1, 2]))?);
 /// let (method, args) = Lua::decode_method(&payload)?;
-/// assert_eq!(method, "create_room");
+/// assert_eq!(method, b"create_room");
 /// let (mode, players): (String, Vec<u64>) = Lua::decode_args(args)?;
 /// assert_eq!((mode.as_str(), players), ("duel", vec![1, 2]));
 ///
@@ -81,13 +81,9 @@ impl Codec for Lua {
         luaseri::write_multi(dst, args).map_err(codec_error)
     }
 
-    fn decode_method(payload: &[u8]) -> Result<(&str, &[u8]), CodecError> {
-        let (name, rest) = split_string(payload).map_err(|why| {
-            codec_error(format!("the first value must be the method name: {why}"))
-        })?;
-        let name =
-            std::str::from_utf8(name).map_err(|_| codec_error("the method name is not UTF-8"))?;
-        Ok((name, rest))
+    fn decode_method(payload: &[u8]) -> Result<(&[u8], &[u8]), CodecError> {
+        split_string(payload)
+            .map_err(|why| codec_error(format!("the first value must be the method name: {why}")))
     }
 
     fn decode_args<A: DeserializeOwned>(args: &[u8]) -> Result<A, CodecError> {
@@ -552,9 +548,15 @@ mod tests {
         for name in ["m", &"x".repeat(40), &"y".repeat(70_000)] {
             let payload = pack(&[s(name), Value::Integer(1)]).unwrap();
             let (method, args) = Lua::decode_method(&payload).unwrap();
-            assert_eq!(method, name);
+            assert_eq!(method, name.as_bytes());
             assert_eq!(args, [0x0a, 0x01]);
         }
+        // A Lua string is any bytes; so is the name read from one.
+        let payload = pack(&[Value::String(vec![0xff])]).unwrap();
+        assert_eq!(
+            Lua::decode_method(&payload).unwrap(),
+            (&[0xff][..], &[][..])
+        );
         assert!(Lua::decode_method(&pack(&[Value::Integer(1)]).unwrap()).is_err());
         assert!(Lua::decode_method(&[]).is_err());
         assert!(Lua::decode_method(&[0x15, 0x10]).is_err());

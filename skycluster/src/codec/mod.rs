@@ -35,7 +35,7 @@ use serde::Serialize;
 ///
 /// let payload = Bincode::encode_call("add", &(1i64, 2i64))?;
 /// let (method, args) = Bincode::decode_method(&payload)?;
-/// assert_eq!(method, "add");
+/// assert_eq!(method, b"add");
 /// let (a, b): (i64, i64) = Bincode::decode_args(args)?;
 /// assert_eq!(a + b, 3);
 /// # Ok::<(), skycluster::codec::CodecError>(())
@@ -81,10 +81,16 @@ pub trait Codec: Send + Sync + 'static {
 
     /// Splits a call payload into its method name and the encoded arguments.
     ///
+    /// The name is the bytes the caller sent, not checked as UTF-8: a Lua
+    /// caller's method name is a Lua string, which can hold any bytes, and
+    /// a dispatcher compares it with the names it knows as bytes. A name
+    /// that is not UTF-8 names no Rust method, so it is answered as an
+    /// unknown method, with the name shown lossily.
+    ///
     /// # Errors
     ///
     /// When the payload does not start with a method name.
-    fn decode_method(payload: &[u8]) -> Result<(&str, &[u8]), CodecError>;
+    fn decode_method(payload: &[u8]) -> Result<(&[u8], &[u8]), CodecError>;
 
     /// Decodes the arguments returned by [`Codec::decode_method`].
     ///
@@ -185,7 +191,7 @@ pub trait Codec: Send + Sync + 'static {
     ///
     /// let payload = Bincode::encode_call("store", &(Bytes::from_static(b"blob"),))?;
     /// let (method, args) = Bincode::decode_method(&payload)?;
-    /// assert_eq!(method, "store");
+    /// assert_eq!(method, b"store");
     /// let (blob,) = Bincode::decode_bytes_args(payload.slice_ref(args))?;
     /// assert_eq!(blob, "blob");
     /// // Within the request's memory.
