@@ -37,5 +37,5 @@ pub use async_trait::async_trait;
 pub use skycluster_macros::{cluster_main, service};
 
 #[doc(hidden)]
-#[path = "private.rs"]
+#[path = "private/mod.rs"]
 pub mod __private;
