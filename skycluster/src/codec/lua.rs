@@ -332,6 +332,15 @@ impl<'de> Reply<'de> {
         Some(rest)
     }
 
+    /// Reads the first value (nil if there is none) with `read`.
+    fn one<V: Visitor<'de>>(
+        self,
+        read: impl FnOnce(&mut Deserializer<'de>, V) -> luaseri::Result<V::Value>,
+        visitor: V,
+    ) -> luaseri::Result<V::Value> {
+        read(&mut self.first(), visitor)
+    }
+
     fn values<V: Visitor<'de>>(self, len: usize, visitor: V) -> luaseri::Result<V::Value> {
         let mut de = Deserializer::from_slice(self.input);
         visitor.visit_seq(Values {
@@ -341,44 +350,10 @@ impl<'de> Reply<'de> {
     }
 }
 
-macro_rules! first_value {
-    ($($method:ident($($arg:ident: $t:ty),*);)*) => {$(
-        fn $method<V: Visitor<'de>>(self, $($arg: $t,)* visitor: V) -> luaseri::Result<V::Value> {
-            de::Deserializer::$method(&mut self.first(), $($arg,)* visitor)
-        }
-    )*};
-}
-
 impl<'de> de::Deserializer<'de> for Reply<'de> {
     type Error = luaseri::Error;
 
-    first_value! {
-        deserialize_any();
-        deserialize_bool();
-        deserialize_i8();
-        deserialize_i16();
-        deserialize_i32();
-        deserialize_i64();
-        deserialize_i128();
-        deserialize_u8();
-        deserialize_u16();
-        deserialize_u32();
-        deserialize_u64();
-        deserialize_u128();
-        deserialize_f32();
-        deserialize_f64();
-        deserialize_char();
-        deserialize_str();
-        deserialize_string();
-        deserialize_bytes();
-        deserialize_byte_buf();
-        deserialize_option();
-        deserialize_unit_struct(name: &'static str);
-        deserialize_seq();
-        deserialize_map();
-        deserialize_struct(name: &'static str, fields: &'static [&'static str]);
-        deserialize_identifier();
-    }
+    luaseri::forward_to_one_value!();
 
     /// `()`: a function that returns nothing (or values nobody reads).
     fn deserialize_unit<V: Visitor<'de>>(self, visitor: V) -> luaseri::Result<V::Value> {

@@ -19,6 +19,7 @@ mod multi;
 mod table;
 mod variant;
 
+pub(crate) use multi::forward_to_one_value;
 use multi::MultiDeserializer;
 use table::{TableMap, TableSeq};
 use variant::{TableVariant, UnitVariant};

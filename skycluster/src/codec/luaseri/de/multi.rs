@@ -40,45 +40,76 @@ impl<'de> MultiDeserializer<'_, 'de> {
     }
 }
 
-/// Forwards `deserialize_*` methods to the first value.
-macro_rules! first_value {
-    ($($method:ident($($arg:ident: $t:ty),*);)*) => {$(
-        fn $method<V: Visitor<'de>>(self, $($arg: $t,)* visitor: V) -> Result<V::Value> {
-            self.one(|de, v| de::Deserializer::$method(de, $($arg,)* v), visitor)
+/// Writes, inside an `impl serde::de::Deserializer<'de>`, every
+/// `deserialize_*` method that reads one value (all but unit, tuples,
+/// newtype structs, enums and ignored values) as
+/// `self.one(read, visitor)`, where `read` deserializes from a
+/// `&mut Deserializer<'de>`.
+///
+/// Both readers of a message's top-level values use it: call arguments
+/// here, and a Lua function's return values (`codec::lua`). So neither can
+/// miss a method the other forwards.
+macro_rules! forward_to_one_value {
+    () => {
+        $crate::codec::luaseri::forward_to_one_value! {
+            @each
+            deserialize_any();
+            deserialize_bool();
+            deserialize_i8();
+            deserialize_i16();
+            deserialize_i32();
+            deserialize_i64();
+            deserialize_i128();
+            deserialize_u8();
+            deserialize_u16();
+            deserialize_u32();
+            deserialize_u64();
+            deserialize_u128();
+            deserialize_f32();
+            deserialize_f64();
+            deserialize_char();
+            deserialize_str();
+            deserialize_string();
+            deserialize_bytes();
+            deserialize_byte_buf();
+            deserialize_option();
+            deserialize_unit_struct(name: &'static str);
+            deserialize_seq();
+            deserialize_map();
+            deserialize_struct(name: &'static str, fields: &'static [&'static str]);
+            deserialize_identifier();
+        }
+    };
+    (@each $($method:ident($($arg:ident: $t:ty),*);)*) => {$(
+        fn $method<V: ::serde::de::Visitor<'de>>(
+            self,
+            $($arg: $t,)*
+            visitor: V,
+        ) -> $crate::codec::luaseri::Result<V::Value> {
+            self.one(
+                |de, v| ::serde::de::Deserializer::$method(de, $($arg,)* v),
+                visitor,
+            )
         }
     )*};
 }
+pub(crate) use forward_to_one_value;
 
 impl<'de> de::Deserializer<'de> for MultiDeserializer<'_, 'de> {
     type Error = Error;
 
-    first_value! {
-        deserialize_any();
-        deserialize_bool();
-        deserialize_i8();
-        deserialize_i16();
-        deserialize_i32();
-        deserialize_i64();
-        deserialize_i128();
-        deserialize_u8();
-        deserialize_u16();
-        deserialize_u32();
-        deserialize_u64();
-        deserialize_u128();
-        deserialize_f32();
-        deserialize_f64();
-        deserialize_char();
-        deserialize_str();
-        deserialize_string();
-        deserialize_bytes();
-        deserialize_byte_buf();
-        deserialize_option();
-        deserialize_unit_struct(name: &'static str);
-        deserialize_seq();
-        deserialize_map();
-        deserialize_struct(name: &'static str, fields: &'static [&'static str]);
-        deserialize_enum(name: &'static str, variants: &'static [&'static str]);
-        deserialize_identifier();
+    forward_to_one_value!();
+
+    fn deserialize_enum<V: Visitor<'de>>(
+        self,
+        name: &'static str,
+        variants: &'static [&'static str],
+        visitor: V,
+    ) -> Result<V::Value> {
+        self.one(
+            |de, v| de::Deserializer::deserialize_enum(de, name, variants, v),
+            visitor,
+        )
     }
 
     /// `()` takes no arguments and ignores any it gets.
