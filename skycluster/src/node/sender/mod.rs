@@ -9,7 +9,8 @@
 //! large calls follow, one piece of each in turn up to a batch per write,
 //! so a 10 MB payload does not hold small calls back. (Large pushes go out
 //! whole, to keep pushes in order.) Replies are matched to waiters by
-//! session, in any order, and handed out at most [`REPLY_BATCH`] at a
+//! session, in any order, and handed out at most
+//! [`REPLY_BATCH`](connection::REPLY_BATCH) at a
 //! time, so that under load the requests of the first callers leave while
 //! the rest are woken. Timeouts are deadlines the connection sweeps (see
 //! [`super::pending`]), not a timer per call.
@@ -20,6 +21,10 @@
 //! Failure is loud: when the connection drops every waiter fails at once,
 //! and after a failed connect calls fail fast (with the connect error) for
 //! a capped, jittered back-off, instead of each waiting out a timeout.
+//!
+//! Here: what callers do (queue a call or a push, wait for its answer).
+//! `connection`: the connection's tasks (connect, write, read, back off).
+//! `sweep`: deadlines and liveness probes.
 
 use std::collections::VecDeque;
 use std::future::Future;
@@ -30,12 +35,8 @@ use std::task::{ready, Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
-use tokio::net::TcpStream;
 use tokio::sync::Notify;
 use tokio::task::AbortHandle;
-use tokio_util::codec::Decoder;
 use tracing::Instrument;
 
 use super::clock::Deadline;
@@ -44,11 +45,11 @@ use super::scratch;
 use super::Options;
 use crate::service::HandlerError;
 use crate::wire::draft::Draft;
-use crate::wire::{
-    encode_push, encode_request, encode_trace, write_pieces, Address, Pieces, Reply, ReplyDecoder,
-    Session, TraceTag, WRITE_BATCH,
-};
+use crate::wire::{encode_push, encode_request, encode_trace, Address, Pieces, Session, TraceTag};
 use crate::ErrorKind;
+
+mod connection;
+mod sweep;
 
 /// One call in this many (the first included) reads the precise clock
 /// when it starts, so that status can show a round-trip time; the others
@@ -456,307 +457,8 @@ impl Sender {
         }
     }
 
-    /// The connection task: connect, then write queued frames and read
-    /// replies until the connection ends.
-    async fn run(self: Arc<Self>, addr: String, generation: u64) {
-        // Calls time out while connecting too; the sweeper ends with this
-        // task, however it ends.
-        let sweeper = tokio::spawn(Arc::clone(&self).sweep_loop());
-        let _sweeper = AbortOnDrop(sweeper.abort_handle());
-        let connected =
-            tokio::time::timeout(self.options.connect_timeout, TcpStream::connect(&addr))
-                .await
-                .unwrap_or_else(|_| {
-                    Err(std::io::Error::new(
-                        std::io::ErrorKind::TimedOut,
-                        format!("no answer within {:?}", self.options.connect_timeout),
-                    ))
-                });
-        let mut stream = match connected {
-            Ok(stream) => stream,
-            Err(e) => return self.connect_failed(generation, addr, e),
-        };
-        if let Err(e) = stream.set_nodelay(true) {
-            tracing::debug!(node = %self.node, error = %e, "cannot set TCP_NODELAY");
-        }
-        if let Some(auth) = self
-            .options
-            .auth
-            .as_ref()
-            .filter(|a| a.applies_to(&self.node))
-        {
-            let limit = self.options.connect_timeout;
-            if let Err(e) = super::auth::connect(&mut stream, auth, limit).await {
-                let error = std::io::Error::new(
-                    std::io::ErrorKind::PermissionDenied,
-                    format!("authentication failed: {e}"),
-                );
-                return self.connect_failed(generation, addr, error);
-            }
-        }
-        {
-            let mut st = self.lock();
-            if st.generation != generation {
-                return;
-            }
-            let Conn::Connecting(task) = &st.conn else {
-                return;
-            };
-            st.conn = Conn::Up(task.clone());
-            st.failures = 0;
-        }
-        tracing::debug!(node = %self.node, %addr, "connected");
-        let reason = self.pump(stream, generation).await;
-        tracing::debug!(node = %self.node, %addr, %reason, "connection closed");
-        let mut st = self.lock();
-        if st.generation == generation {
-            st.last_error = Some(reason.clone());
-            self.reset(
-                &mut st,
-                ErrorKind::Disconnected {
-                    reason: reason.into(),
-                },
-            );
-        }
-    }
-
-    fn connect_failed(&self, generation: u64, addr: String, error: std::io::Error) {
-        let mut st = self.lock();
-        if st.generation != generation {
-            return;
-        }
-        st.failures = st.failures.saturating_add(1);
-        let wait = backoff(&self.options, st.failures);
-        tracing::warn!(node = %self.node, %addr, %error, retry_in = ?wait, "connect failed");
-        let error = ErrorKind::Connect {
-            addr,
-            reason: Arc::new(error),
-        };
-        st.last_error = Some(error.to_string());
-        st.generation += 1;
-        fail_all(&mut st, &error);
-        st.conn = Conn::Backoff {
-            until: Instant::now() + wait,
-            error,
-        };
-    }
-
-    /// Moves bytes both ways until the connection fails; returns why.
-    ///
-    /// The writer is a task of its own, woken only when callers queue
-    /// output; this one reads, woken only when replies arrive. (As two
-    /// branches of one task, every wake-up polled both: at 256 calls in
-    /// flight that sent about a tenth more TCP segments per call.)
-    async fn pump(self: &Arc<Self>, stream: TcpStream, generation: u64) -> String {
-        let (rd, wr) = stream.into_split();
-        let writer = Arc::clone(self).write_frames(wr, generation);
-        let writer = tokio::spawn(writer.in_current_span());
-        let _writer = AbortOnDrop(writer.abort_handle());
-        tokio::select! {
-            why = self.read_replies(rd) => why,
-            why = writer => why.unwrap_or_else(|e| format!("writer failed: {e}")),
-        }
-    }
-
-    /// Reads replies and hands them to their callers, a batch at a time.
-    ///
-    /// A batch is at most [`REPLY_BATCH`] replies; between two, the reader
-    /// steps back so that the callers woken so far run, and the requests
-    /// they make in turn leave, before it wakes more.
-    async fn read_replies(&self, mut rd: OwnedReadHalf) -> String {
-        let mut rbuf = BytesMut::with_capacity(64 * 1024);
-        let mut decoder = ReplyDecoder::new(self.options.limits);
-        let mut replies = Vec::new();
-        let mut wakers = Vec::new();
-        loop {
-            match rd.read_buf(&mut rbuf).await {
-                Ok(0) => return "closed by peer".to_owned(),
-                Ok(_) => {}
-                Err(e) => return format!("read failed: {e}"),
-            }
-            self.heard.fetch_add(1, Ordering::Relaxed);
-            loop {
-                let reply = match decoder.decode(&mut rbuf) {
-                    Ok(Some(reply)) => reply,
-                    Ok(None) => break,
-                    Err(e) => return format!("bad reply stream: {e}"),
-                };
-                if replies.len() == REPLY_BATCH {
-                    // More than a batch came in: this one's callers go first.
-                    self.complete(&mut replies, &mut wakers);
-                    yield_once().await;
-                }
-                replies.push(reply);
-            }
-            if !replies.is_empty() {
-                self.complete(&mut replies, &mut wakers);
-            }
-        }
-    }
-
-    /// Writes whatever callers queue, all of it at once, until the
-    /// connection is replaced or a write fails.
-    async fn write_frames(self: Arc<Self>, mut wr: OwnedWriteHalf, generation: u64) -> String {
-        let mut wbuf = BytesMut::with_capacity(64 * 1024);
-        loop {
-            if !self.take_output(&mut wbuf, generation) {
-                return "sender reset".to_owned();
-            }
-            if wbuf.is_empty() {
-                self.wake.notified().await;
-                continue;
-            }
-            // `write`, not the vectored write `write_all_buf` would make of
-            // this one slice: the kernel then has no iovec to import.
-            if let Err(e) = wr.write_all(&wbuf).await {
-                return format!("write failed: {e}");
-            }
-            wbuf.clear();
-        }
-    }
-
-    /// Takes everything queued into the empty `wbuf`: the output buffer by
-    /// swapping, then pieces of large messages up to a batch. Returns false
-    /// if this connection has been replaced.
-    fn take_output(&self, wbuf: &mut BytesMut, generation: u64) -> bool {
-        let mut st = self.lock();
-        if st.generation != generation {
-            return false;
-        }
-        std::mem::swap(&mut st.out, wbuf);
-        write_pieces(&mut st.pieces, wbuf, WRITE_BATCH);
-        true
-    }
-
-    /// Hands replies to their waiters under one lock, and wakes the
-    /// callers once it is released.
-    fn complete(&self, replies: &mut Vec<Reply>, wakers: &mut Vec<Waker>) {
-        let mut st = self.lock();
-        let mut last_started = None;
-        for reply in replies.drain(..) {
-            let session = reply.session;
-            match st
-                .pending
-                .answer(session, reply.result.map_err(remote_error))
-            {
-                Some((waker, started)) => {
-                    last_started = started.or(last_started);
-                    wakers.extend(waker);
-                }
-                // The caller may have given up already; that is fine.
-                None => tracing::debug!(node = %self.node, session, "reply for no waiting call"),
-            }
-        }
-        // One clock read per batch, not per reply, and only for the calls
-        // timed precisely: status shows the last.
-        if let Some(started) = last_started {
-            st.last_rtt = Some(started.elapsed());
-        }
-        drop(st);
-        for waker in wakers.drain(..) {
-            waker.wake();
-        }
-    }
-
-    /// Fails calls whose deadline has passed, and drops the connection if
-    /// a liveness probe goes unanswered, for as long as the connection task
-    /// lives. It sleeps until the earliest deadline that can be due, and is
-    /// woken when a call or a probe brings an earlier one.
-    async fn sweep_loop(self: Arc<Self>) {
-        loop {
-            let next = {
-                let st = self.lock();
-                let probe = st.probe.map(|(deadline, _)| deadline);
-                match (st.pending.next_sweep(), probe) {
-                    (Some(a), Some(b)) => Some(a.min(b)),
-                    (a, b) => a.or(b),
-                }
-            };
-            match next {
-                None => self.sweep_wake.notified().await,
-                Some(at) => {
-                    tokio::select! {
-                        () = tokio::time::sleep_until(at.into()) => self.sweep(),
-                        () = self.sweep_wake.notified() => {}
-                    }
-                }
-            }
-        }
-    }
-
-    fn sweep(&self) {
-        let now = Instant::now();
-        let heard = self.heard.load(Ordering::Relaxed);
-        let mut st = self.lock();
-        if let Some((deadline, heard_then)) = st.probe {
-            if heard != heard_then {
-                // The peer spoke: it is alive.
-                st.probe = None;
-            } else if now >= deadline {
-                let reason = format!(
-                    "no answer to a liveness probe within {:?}",
-                    self.options.probe_timeout
-                );
-                tracing::warn!(node = %self.node, %reason, "dropping the connection");
-                st.last_error = Some(reason.clone());
-                // This aborts the connection task and, with it, the sweeper.
-                self.reset(
-                    &mut st,
-                    ErrorKind::Disconnected {
-                        reason: reason.into(),
-                    },
-                );
-                return;
-            }
-        }
-        let swept = st.pending.sweep(now, heard);
-        drop(st);
-        if swept.expired > 0 {
-            tracing::debug!(node = %self.node, calls = swept.expired, "calls timed out");
-        }
-        if swept.silent {
-            // Nothing at all came back while they waited: is anyone there?
-            self.probe();
-        }
-    }
-
     fn forget(&self, session: u32) {
         self.lock().pending.remove(session);
-    }
-}
-
-/// The most replies a connection hands out before it lets the callers it
-/// woke run: tokio's own budget of work per turn of a task.
-///
-/// Past it, the requests those callers make leave in one write while the
-/// rest of the replies are handed out, so the peer works on them meanwhile
-/// instead of waiting for one large batch. (At 256 calls in flight, one
-/// batch left each side idle half the time: about a third fewer calls per
-/// second than two in turn.)
-const REPLY_BATCH: usize = 128;
-
-/// Lets every task already woken run before this one goes on.
-async fn yield_once() {
-    let mut yielded = false;
-    std::future::poll_fn(|cx| {
-        if yielded {
-            return Poll::Ready(());
-        }
-        yielded = true;
-        // Back of the run queue, behind the callers just woken.
-        cx.waker().wake_by_ref();
-        Poll::Pending
-    })
-    .await;
-}
-
-/// Aborts a task when dropped.
-#[derive(Debug)]
-struct AbortOnDrop(AbortHandle);
-
-impl Drop for AbortOnDrop {
-    fn drop(&mut self) {
-        self.0.abort();
     }
 }
 
@@ -846,48 +548,9 @@ pub(crate) fn remote_error(text: Bytes) -> ErrorKind {
     ErrorKind::Remote { text: text.into() }
 }
 
-/// `backoff_min * 2^(failures-1)`, capped, with up to 25 % taken off at
-/// random so that many callers do not retry in step.
-fn backoff(options: &Options, failures: u32) -> Duration {
-    let exp = failures.saturating_sub(1).min(16);
-    let base = options
-        .backoff_min
-        .saturating_mul(1 << exp)
-        .min(options.backoff_max);
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.subsec_nanos());
-    let jitter = base.mul_f64(f64::from(nanos % 1000) / 4000.0);
-    base - jitter
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[tokio::test]
-    async fn yield_once_lets_the_tasks_woken_before_it_run_first() {
-        let ran = Arc::new(std::sync::atomic::AtomicBool::new(false));
-        let task = tokio::spawn({
-            let ran = Arc::clone(&ran);
-            async move { ran.store(true, Ordering::Relaxed) }
-        });
-        // On this current-thread runtime the task cannot run until the
-        // test's own task steps back.
-        assert!(!ran.load(Ordering::Relaxed));
-        yield_once().await;
-        assert!(ran.load(Ordering::Relaxed));
-        task.await.expect("task");
-    }
-
-    #[test]
-    fn backoff_grows_and_is_capped() {
-        let options = Options::default();
-        let first = backoff(&options, 1);
-        assert!(first <= options.backoff_min && first >= options.backoff_min * 3 / 4);
-        let late = backoff(&options, 40);
-        assert!(late <= options.backoff_max && late >= options.backoff_max * 3 / 4);
-    }
 
     #[test]
     fn unknown_method_text_is_recognised() {
