@@ -342,11 +342,7 @@ impl<'de> Reply<'de> {
     }
 
     fn values<V: Visitor<'de>>(self, len: usize, visitor: V) -> luaseri::Result<V::Value> {
-        let mut de = Deserializer::from_slice(self.input);
-        visitor.visit_seq(Values {
-            de: &mut de,
-            left: len,
-        })
+        luaseri::visit_values(&mut Deserializer::from_slice(self.input), len, visitor)
     }
 }
 
@@ -407,36 +403,6 @@ impl<'de> de::Deserializer<'de> for Reply<'de> {
 
     fn is_human_readable(&self) -> bool {
         true
-    }
-}
-
-/// The top-level values as a tuple's fields, nil past the end.
-struct Values<'a, 'de> {
-    de: &'a mut Deserializer<'de>,
-    left: usize,
-}
-
-impl<'de> de::SeqAccess<'de> for Values<'_, 'de> {
-    type Error = luaseri::Error;
-
-    fn next_element_seed<T: DeserializeSeed<'de>>(
-        &mut self,
-        seed: T,
-    ) -> luaseri::Result<Option<T::Value>> {
-        if self.left == 0 {
-            return Ok(None);
-        }
-        self.left -= 1;
-        if self.de.end().is_ok() {
-            return seed
-                .deserialize(&mut Deserializer::from_slice(NIL))
-                .map(Some);
-        }
-        seed.deserialize(&mut *self.de).map(Some)
-    }
-
-    fn size_hint(&self) -> Option<usize> {
-        Some(self.left)
     }
 }
 
@@ -571,6 +537,20 @@ mod tests {
         for (bytes, values) in cases {
             assert_eq!(unpack(&bytes).unwrap(), values);
         }
+    }
+
+    #[test]
+    fn a_tuple_reply_reads_nil_past_the_values_and_ignores_extra_ones() {
+        // `return 1` read as two values: the second is nil.
+        let one = pack(&[Value::Integer(1)]).unwrap();
+        let r: (u32, Option<String>) = Lua::decode_reply(&one).unwrap();
+        assert_eq!(r, (1, None));
+        // `return 1, "a", true` read as two values: the third is ignored.
+        let three = pack(&[Value::Integer(1), s("a"), Value::Boolean(true)]).unwrap();
+        let r: (u32, Option<String>) = Lua::decode_reply(&three).unwrap();
+        assert_eq!(r, (1, Some("a".to_owned())));
+        // A missing value that cannot be nil is an error, not a default.
+        assert!(Lua::decode_reply::<(u32, String)>(&one).is_err());
     }
 
     #[test]

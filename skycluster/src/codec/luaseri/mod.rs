@@ -82,7 +82,7 @@ mod ser;
 mod value;
 mod value_serde;
 
-pub(crate) use de::forward_to_one_value;
+pub(crate) use de::{forward_to_one_value, visit_values};
 pub use de::{from_slice, from_slice_multi, from_value, Deserializer};
 pub use decode::unpack;
 pub use encode::{pack, pack_into};

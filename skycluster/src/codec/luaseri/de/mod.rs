@@ -19,8 +19,8 @@ mod multi;
 mod table;
 mod variant;
 
-pub(crate) use multi::forward_to_one_value;
 use multi::MultiDeserializer;
+pub(crate) use multi::{forward_to_one_value, visit_values};
 use table::{TableMap, TableSeq};
 use variant::{TableVariant, UnitVariant};
 

@@ -16,11 +16,7 @@ pub(super) struct MultiDeserializer<'a, 'de> {
 
 impl<'de> MultiDeserializer<'_, 'de> {
     fn args<V: Visitor<'de>>(self, len: usize, visitor: V) -> Result<V::Value> {
-        let value = visitor.visit_seq(MultiSeq {
-            de: &mut *self.de,
-            len,
-            yielded: 0,
-        })?;
+        let value = visit_values(&mut *self.de, len, visitor)?;
         self.de.skip_rest()?;
         Ok(value)
     }
@@ -146,6 +142,21 @@ impl<'de> de::Deserializer<'de> for MultiDeserializer<'_, 'de> {
     fn is_human_readable(&self) -> bool {
         true
     }
+}
+
+/// Visits the top-level values left in `de` as the `len` fields of a
+/// tuple, nil past the end, and leaves any after them unread: call
+/// arguments here, a Lua function's return values in `codec::lua`.
+pub(crate) fn visit_values<'de, V: Visitor<'de>>(
+    de: &mut Deserializer<'de>,
+    len: usize,
+    visitor: V,
+) -> Result<V::Value> {
+    visitor.visit_seq(MultiSeq {
+        de,
+        len,
+        yielded: 0,
+    })
 }
 
 /// The top-level values as a tuple's fields, nil past the end.
