@@ -1,7 +1,8 @@
 //! Decodes arbitrary bytes as lua-seri, as `Value`s and through serde into
 //! a few typed shapes. Nothing may panic; whatever decodes must re-encode
 //! without panicking, repack to bytes that decode to the same values, and
-//! print as a Lua literal that parses back to the same value.
+//! print as a Lua literal that parses back to the same value. The bytes
+//! are also read as a Lua reply (`Lua::decode_reply`).
 #![no_main]
 
 use std::collections::HashMap;
@@ -9,6 +10,7 @@ use std::collections::HashMap;
 use libfuzzer_sys::fuzz_target;
 use serde::{Deserialize, Serialize};
 use skycluster::codec::luaseri::{self, Value};
+use skycluster::codec::{Codec, Lua};
 
 #[derive(Debug, Serialize, Deserialize)]
 struct Item<'a> {
@@ -75,4 +77,9 @@ fuzz_target!(|data: &[u8]| {
         let _ = luaseri::to_vec_multi(&args);
     }
     let _ = luaseri::from_slice::<serde::de::IgnoredAny>(data);
+    // The same bytes as a Lua function's return values, as a Rust caller
+    // reads a Lua node's reply: a tuple, a `nil, err` result, one value.
+    let _ = Lua::decode_reply::<(u32, Option<String>, Vec<Value>)>(data);
+    let _ = Lua::decode_reply::<Result<Shape, String>>(data);
+    let _ = Lua::decode_reply::<Value>(data);
 });
