@@ -79,16 +79,16 @@ impl MainOutput for std::process::ExitCode {
 
 /// The node name and clustername path `main` was started with.
 #[derive(Debug, PartialEq, Eq)]
-pub struct MainArgs {
-    pub node: String,
-    pub config: String,
+struct MainArgs {
+    node: String,
+    config: String,
 }
 
 impl MainArgs {
     /// Reads `--node NAME` / `--node=NAME` and `--config FILE` /
     /// `--config=FILE` from `args` (without the program name), falling back
     /// to `env` for each. Other arguments are left to the program.
-    pub fn parse(
+    fn parse(
         args: impl IntoIterator<Item = String>,
         env: impl Fn(&str) -> Option<String>,
     ) -> Result<MainArgs, String> {

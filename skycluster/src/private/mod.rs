@@ -22,7 +22,7 @@ mod cluster_main;
 mod dispatch;
 
 pub use call::{call, send, Call};
-pub use cluster_main::{run_main, MainArgs, MainOptions, MainOutput};
+pub use cluster_main::{run_main, MainOptions, MainOutput};
 pub use dispatch::{
     decode_args, decode_method, encode_reply, run_method, Args, Encoded, MethodFuture,
 };
