@@ -2,7 +2,7 @@
 """Seeds the fuzz corpora from the recorded Skynet vectors.
 
 Run from the repository root: python3 fuzz/seed_corpus.py
-(reads ../shared/vectors, or $SKYCLUSTER_VECTORS). Request frames seed the
+(reads tests/vectors, or $SKYCLUSTER_VECTORS). Request frames seed the
 request-side targets, response frames the reply decoder, payloads the
 lua-seri decoder.
 """
@@ -11,7 +11,7 @@ import json
 import os
 import pathlib
 
-VECTORS = pathlib.Path(os.environ.get("SKYCLUSTER_VECTORS", "../shared/vectors"))
+VECTORS = pathlib.Path(os.environ.get("SKYCLUSTER_VECTORS", "tests/vectors"))
 CORPUS = pathlib.Path("fuzz/corpus")
 
 

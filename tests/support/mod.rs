@@ -11,11 +11,11 @@ pub mod shapes;
 use std::path::PathBuf;
 
 /// The directory of the recorded Skynet vectors: `SKYCLUSTER_VECTORS`, or
-/// `../shared/vectors` beside the repository.
+/// the copy vendored in `tests/vectors`.
 pub fn vectors_dir() -> PathBuf {
     match std::env::var_os("SKYCLUSTER_VECTORS") {
         Some(dir) => PathBuf::from(dir),
-        None => PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/vectors")),
+        None => PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/vectors")),
     }
 }
 
