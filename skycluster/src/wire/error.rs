@@ -28,6 +28,15 @@ pub enum FrameError {
         /// The body's length.
         actual: usize,
     },
+    /// A body too short to hold even the bytes that say its type: a reply
+    /// body under 5 bytes, whose type byte comes after the session.
+    #[error("body is too short: {actual} bytes, at least {minimum}")]
+    TooShort {
+        /// The fewest bytes any body in this direction has.
+        minimum: usize,
+        /// The body's length.
+        actual: usize,
+    },
     /// A name of zero bytes, or longer than 255.
     #[error("name length is invalid, must be between 1 and 255 bytes, got {len}")]
     NameLength {

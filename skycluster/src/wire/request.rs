@@ -415,6 +415,33 @@ mod tests {
     }
 
     #[test]
+    fn a_short_body_names_its_own_type_and_minimum() {
+        // The type byte comes first in a request, so a short body always
+        // has one to name (unlike a reply's, which comes after the session).
+        for (hex, kind, expected) in [
+            ("000a000000", 0x00, 9),
+            ("010a", 0x01, 13),
+            ("41", 0x41, 13),
+            ("80", 0x80, 2),
+            ("c103414243", 0xc1, 13),
+            ("0201", 0x02, 5),
+            ("03", 0x03, 5),
+        ] {
+            let actual = hex.len() / 2;
+            assert_eq!(
+                parse_hex(hex),
+                Err(FrameError::BadLength {
+                    kind,
+                    expected,
+                    actual
+                }),
+                "{hex}"
+            );
+        }
+        assert_eq!(parse_hex(""), Err(FrameError::Empty));
+    }
+
+    #[test]
     fn empty_trace_tag_parses() {
         assert_eq!(parse_hex("04"), Ok(RequestFrame::Trace(Bytes::new())));
     }

@@ -73,15 +73,16 @@ impl ResponseFrame {
     ///
     /// # Errors
     ///
-    /// [`FrameError`] for a body under 5 bytes, an unknown type, or a start
-    /// frame that is not exactly 9 bytes. Skynet's sender treats each of
-    /// these as a broken stream.
+    /// [`FrameError::TooShort`] for a body under 5 bytes (too short to
+    /// have a type), [`FrameError::UnknownType`] for an unknown type, or
+    /// [`FrameError::BadLength`] for a start frame that is not exactly 9
+    /// bytes. Skynet's sender treats each of these as a broken stream.
     pub fn parse(mut body: Bytes) -> Result<ResponseFrame, FrameError> {
         let len = body.len();
         if len < 5 {
-            return Err(FrameError::BadLength {
-                kind: body.get(4).copied().unwrap_or(0),
-                expected: 5,
+            // The type byte is the fifth: none has arrived to name.
+            return Err(FrameError::TooShort {
+                minimum: 5,
                 actual: len,
             });
         }
@@ -237,6 +238,26 @@ mod tests {
             Err(FrameError::UnknownType { kind: 9 })
         );
         assert!(ResponseFrame::parse(Bytes::from_static(b"\x01\x00\x00\x00\x02\x00")).is_err());
+    }
+
+    #[test]
+    fn a_body_under_5_bytes_is_reported_as_too_short_not_as_a_type() {
+        // No type byte has arrived: the error names the length and the
+        // minimum, not a type read from past the end.
+        for body in [&b""[..], b"\x01", b"\x01\x00\x00\x00"] {
+            let err = ResponseFrame::parse(Bytes::from_static(body)).unwrap_err();
+            assert_eq!(
+                err.to_string(),
+                format!("body is too short: {} bytes, at least 5", body.len())
+            );
+            assert_eq!(
+                err,
+                FrameError::TooShort {
+                    minimum: 5,
+                    actual: body.len()
+                }
+            );
+        }
     }
 
     #[test]
