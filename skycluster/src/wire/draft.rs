@@ -9,11 +9,9 @@
 
 use bytes::BytesMut;
 
+use super::frame::{self, PREFIX};
 use super::request::put_single;
 use super::{Address, MULTIPART_THRESHOLD};
-
-/// Bytes before the type byte: the frame's `u16` size.
-const SIZE: usize = 2;
 
 /// The session: the last four bytes of the header.
 const SESSION: usize = 4;
@@ -58,9 +56,9 @@ impl<'a> Draft<'a> {
             return Err(&buf[head..]);
         }
         // Below the threshold, and the header is at most 263 bytes: the
-        // body's length fits the `u16`.
-        let size = (buf.len() - SIZE) as u16;
-        buf[..SIZE].copy_from_slice(&size.to_be_bytes());
+        // body's length fits the prefix.
+        let prefix = frame::prefix(buf.len() - PREFIX);
+        buf[..PREFIX].copy_from_slice(&prefix);
         Ok(Draft { frame: buf, head })
     }
 

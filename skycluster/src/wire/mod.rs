@@ -37,6 +37,7 @@
 mod address;
 pub(crate) mod draft;
 mod error;
+mod frame;
 mod multipart;
 mod request;
 mod response;

@@ -5,11 +5,12 @@ use std::collections::{HashMap, VecDeque};
 
 use bytes::{BufMut, Bytes, BytesMut};
 
+use super::frame::{self, PREFIX};
 use super::{ReassemblyError, PIECE_SIZE};
 
-/// What each piece adds to its chunk: a 2-byte size, a type byte and a
+/// What each piece adds to its chunk: the frame's prefix, a type byte and a
 /// 4-byte session.
-const PIECE_HEADER: usize = 7;
+const PIECE_HEADER: usize = PREFIX + 5;
 
 /// Whether pieces belong to a request (types 2/3) or a reply (types 3/4).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -76,8 +77,7 @@ impl Pieces {
             (PieceKind::Response, false) => super::response::PIECE_MORE,
             (PieceKind::Response, true) => super::response::PIECE_LAST,
         };
-        dst.reserve(PIECE_HEADER + size);
-        dst.put_u16((PIECE_HEADER - 2 + size) as u16);
+        frame::begin(dst, PIECE_HEADER - PREFIX + size);
         match self.kind {
             PieceKind::Request => {
                 dst.put_u8(kind);

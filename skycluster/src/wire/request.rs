@@ -11,6 +11,7 @@
 
 use bytes::{Buf, BufMut, Bytes, BytesMut};
 
+use super::frame::{self, PREFIX};
 use super::multipart::{PieceKind, Pieces};
 use super::{Address, FrameError, Name, Session, MULTIPART_THRESHOLD};
 
@@ -273,8 +274,7 @@ fn encode(
     } else {
         (MULTI_HANDLE, MULTI_NAME)
     };
-    dst.reserve(2 + head + 4);
-    dst.put_u16((head + 4) as u16);
+    frame::begin(dst, head + 4);
     put_address(dst, address, handle_kind, name_kind);
     dst.put_u32_le(session);
     dst.put_u32_le(total);
@@ -290,20 +290,20 @@ pub(super) fn put_single(dst: &mut BytesMut, address: &Address, session: u32, pa
     match address {
         Address::Handle(handle) => {
             // The type byte, the handle, the session.
-            let size = (1 + 4 + 4 + payload.len()) as u16;
-            let [s0, s1] = size.to_be_bytes();
+            let size = 1 + 4 + 4 + payload.len();
+            let [s0, s1] = frame::prefix(size);
             let [h0, h1, h2, h3] = handle.to_le_bytes();
             let [t0, t1, t2, t3] = session;
-            dst.reserve(2 + usize::from(size));
+            dst.reserve(PREFIX + size);
             dst.extend_from_slice(&[s0, s1, SINGLE_HANDLE, h0, h1, h2, h3, t0, t1, t2, t3]);
         }
         Address::Name(name) => {
             // The type byte, the name's length and bytes (1..=255 by
             // construction), the session.
             let name = name.as_bytes();
-            let size = (1 + 1 + name.len() + 4 + payload.len()) as u16;
-            let [s0, s1] = size.to_be_bytes();
-            dst.reserve(2 + usize::from(size));
+            let size = 1 + 1 + name.len() + 4 + payload.len();
+            let [s0, s1] = frame::prefix(size);
+            dst.reserve(PREFIX + size);
             dst.extend_from_slice(&[s0, s1, SINGLE_NAME, name.len() as u8]);
             dst.extend_from_slice(name);
             dst.extend_from_slice(&session);
@@ -376,8 +376,7 @@ impl TraceTag {
 /// assert_eq!(&out[..], b"\x00\x04\x04abc");
 /// ```
 pub fn encode_trace(dst: &mut BytesMut, tag: &TraceTag) {
-    dst.reserve(3 + tag.0.len());
-    dst.put_u16(1 + tag.0.len() as u16);
+    frame::begin(dst, 1 + tag.0.len());
     dst.put_u8(TRACE);
     dst.extend_from_slice(&tag.0);
 }

@@ -11,6 +11,7 @@
 
 use bytes::{Buf, BufMut, Bytes, BytesMut};
 
+use super::frame::{self, PREFIX};
 use super::multipart::{PieceKind, Pieces};
 use super::{FrameError, MAX_ERROR_TEXT, PIECE_SIZE};
 
@@ -152,8 +153,7 @@ pub fn encode_ok(
         encode_small_ok(dst, session, &payload)?;
         return Ok(None);
     }
-    dst.reserve(11);
-    dst.put_u16(9);
+    frame::begin(dst, 9);
     dst.put_u32_le(session);
     dst.put_u8(MULTI_START);
     dst.put_u32_le(total);
@@ -176,9 +176,10 @@ pub(crate) fn encode_small_ok(
         return Err(FrameError::TooLarge { len: payload.len() });
     }
     // The header in one piece.
-    let [s0, s1] = (5 + payload.len() as u16).to_be_bytes();
+    let size = 5 + payload.len();
+    let [s0, s1] = frame::prefix(size);
     let [t0, t1, t2, t3] = session.to_le_bytes();
-    dst.reserve(7 + payload.len());
+    dst.reserve(PREFIX + size);
     dst.extend_from_slice(&[s0, s1, t0, t1, t2, t3, OK]);
     dst.extend_from_slice(payload);
     Ok(())
@@ -199,8 +200,7 @@ pub(crate) fn encode_small_ok(
 /// ```
 pub fn encode_error(dst: &mut BytesMut, session: u32, text: &[u8]) {
     let text = &text[..text.len().min(MAX_ERROR_TEXT)];
-    dst.reserve(7 + text.len());
-    dst.put_u16(5 + text.len() as u16);
+    frame::begin(dst, 5 + text.len());
     dst.put_u32_le(session);
     dst.put_u8(ERROR);
     dst.extend_from_slice(text);

@@ -1,92 +1,12 @@
 //! Reading frames off a TCP byte stream: length framing, parsing and
 //! reassembly in one `tokio_util` [`Decoder`] per direction.
 
-use bytes::{Buf, Bytes, BytesMut};
+use bytes::{Bytes, BytesMut};
 use tokio_util::codec::Decoder;
 
+use super::frame::Frames;
 use super::multipart::Reassembly;
 use super::{Address, FrameError, Limits, ReassemblyError, RequestFrame, ResponseFrame};
-
-/// Whole frames cut from a read buffer together, handed out one body at a
-/// time.
-///
-/// Every frame is a big-endian `u16` length and that many bytes of body.
-/// Cutting each frame from the `BytesMut` on its own costs the buffer's
-/// bookkeeping twice per frame; cutting all the whole ones at once costs it
-/// once per read, and each body after that is a slice of shared memory.
-#[derive(Debug, Default)]
-struct Frames {
-    /// Whole frames, length prefixes included, not yet handed out.
-    whole: Bytes,
-}
-
-impl Frames {
-    /// The next frame's body, if a whole one has arrived.
-    ///
-    /// Inlined into the decoders: it runs once per frame, and most of the
-    /// time it is a slice of what was cut already.
-    #[inline]
-    fn next_body(&mut self, src: &mut BytesMut) -> Option<Bytes> {
-        if self.whole.is_empty() && !self.cut(src) {
-            return None;
-        }
-        let len = usize::from(u16::from_be_bytes([
-            *self.whole.first()?,
-            *self.whole.get(1)?,
-        ]));
-        if self.whole.len() < 2 + len {
-            // `whole_frames` measured every frame: not reached.
-            self.whole = Bytes::new();
-            return None;
-        }
-        // The last frame takes the reference to the read buffer with it,
-        // so that the buffer can reuse its memory once the frame is gone.
-        let mut body = self.whole.split_to(2 + len);
-        body.advance(2);
-        Some(body)
-    }
-
-    /// Cuts the whole frames in `src`; false if there is none yet.
-    fn cut(&mut self, src: &mut BytesMut) -> bool {
-        let (whole, missing) = whole_frames(src);
-        if whole == 0 {
-            // Room for the rest of the frame that has begun, and for the
-            // next read (see [`READ_ROOM`]). Only now: with no frame of the
-            // buffer held here, it can take back its memory instead of
-            // allocating anew.
-            src.reserve(missing.max(READ_ROOM));
-            return false;
-        }
-        self.whole = src.split_to(whole).freeze();
-        true
-    }
-}
-
-/// The least free space a decoder leaves in its read buffer once it has
-/// handed out every whole frame, for the next read.
-///
-/// A read fills at most the buffer's free space. When that space runs low,
-/// a read takes only the front of a batch the peer wrote at once, and an
-/// agent answers that front in one write and the rest in another: one batch
-/// becomes two, and stays two, since each reply batch brings back one
-/// request batch. The connection then pays twice the syscalls and wake-ups
-/// for the same calls. (At 32 calls in flight over loopback, a 64 KiB buffer
-/// split one batch in about sixty, and the connection went on in halves.)
-const READ_ROOM: usize = 16 * 1024;
-
-/// How many bytes at the start of `src` are whole frames, and how many
-/// more the frame after them still needs.
-fn whole_frames(src: &BytesMut) -> (usize, usize) {
-    let mut at = 0;
-    while let (Some(&hi), Some(&lo)) = (src.get(at), src.get(at + 1)) {
-        let end = at + 2 + usize::from(u16::from_be_bytes([hi, lo]));
-        if end > src.len() {
-            return (at, end - src.len());
-        }
-        at = end;
-    }
-    (at, 0)
-}
 
 /// A complete request or push, as an agent receives it.
 ///
@@ -359,6 +279,7 @@ impl Decoder for ReplyDecoder {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::wire::frame::READ_ROOM;
     use crate::wire::{encode_ok, encode_request, Session};
 
     fn requests(n: u32) -> BytesMut {
@@ -371,45 +292,6 @@ mod tests {
             session = session.next();
         }
         out
-    }
-
-    #[test]
-    fn a_read_always_has_room_and_reuses_memory_nothing_else_holds() {
-        // A buffer nearly full: one large frame, then the start of a small
-        // one, which needs far less than a read's room.
-        let frame = |fill: u8, len: u16| {
-            let mut frame = vec![fill; 2 + usize::from(len)];
-            frame[..2].copy_from_slice(&len.to_be_bytes());
-            frame
-        };
-        let nearly_full = |buf: &mut BytesMut, fill: u8| {
-            buf.extend_from_slice(&frame(fill, 60_000));
-            buf.extend_from_slice(&frame(fill, 100)[..10]);
-        };
-        let mut frames = Frames::default();
-        let mut buf = BytesMut::with_capacity(64 * 1024);
-        let start = buf.as_ptr();
-        nearly_full(&mut buf, 7);
-        let taken = frames.next_body(&mut buf);
-        assert_eq!(taken.map(|body| body.len()), Some(60_000));
-        assert!(frames.next_body(&mut buf).is_none());
-        assert!(buf.capacity() - buf.len() >= READ_ROOM);
-        assert_eq!(buf.as_ptr(), start, "the half frame moved to the front");
-        assert_eq!(&buf[..], &frame(7, 100)[..10]);
-
-        // While a frame taken off is still held, the room is new memory.
-        buf.clear();
-        nearly_full(&mut buf, 8);
-        let held = frames.next_body(&mut buf);
-        assert!(frames.next_body(&mut buf).is_none());
-        assert!(buf.capacity() - buf.len() >= READ_ROOM);
-        assert_eq!(&buf[..], &frame(8, 100)[..10]);
-        assert_eq!(held.map(|body| body.len()), Some(60_000));
-
-        // Enough room already: nothing moves.
-        let before = buf.as_ptr();
-        assert!(frames.next_body(&mut buf).is_none());
-        assert_eq!(buf.as_ptr(), before);
     }
 
     #[test]
