@@ -4,7 +4,7 @@ use std::fmt;
 
 use bytes::Bytes;
 
-use super::FrameError;
+use super::error::FrameError;
 
 /// The destination of a request.
 ///
@@ -36,6 +36,20 @@ pub enum Address {
 impl Address {
     /// The address Skynet uses for name queries.
     pub const QUERY: Address = Address::Handle(0);
+
+    /// Whether this is address 0, which asks for a registered name's handle.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use skycluster::wire::Address;
+    ///
+    /// assert!(Address::QUERY.is_query());
+    /// assert!(!Address::Handle(10).is_query());
+    /// ```
+    pub fn is_query(&self) -> bool {
+        matches!(self, Address::Handle(0))
+    }
 }
 
 impl From<u32> for Address {

@@ -9,9 +9,10 @@
 
 use bytes::BytesMut;
 
+use super::address::Address;
 use super::frame::{self, PREFIX};
+use super::multipart::MULTIPART_THRESHOLD;
 use super::request::put_single;
-use super::{Address, MULTIPART_THRESHOLD};
 
 /// The session: the last four bytes of the header.
 const SESSION: usize = 4;

@@ -47,19 +47,9 @@ mod stream;
 pub use address::{Address, Name};
 pub use error::{FrameError, ReassemblyError};
 pub(crate) use multipart::{write_pieces, WRITE_BATCH};
-pub use multipart::{Limits, Pieces};
+pub use multipart::{Limits, Pieces, MULTIPART_THRESHOLD, PIECE_SIZE};
 pub use request::{encode_push, encode_request, encode_trace, RequestFrame, TraceTag};
 pub(crate) use response::encode_small_ok;
-pub use response::{encode_error, encode_ok, ResponseFrame};
+pub use response::{encode_error, encode_ok, ResponseFrame, MAX_ERROR_TEXT};
 pub use session::Session;
 pub use stream::{Inbound, Reply, ReplyDecoder, ReplyStreamError, Request, RequestDecoder};
-
-/// A request payload of this many bytes or more is sent in pieces; a reply
-/// only when it is larger than this.
-pub const MULTIPART_THRESHOLD: usize = 0x8000;
-
-/// The size of every piece but the last.
-pub const PIECE_SIZE: usize = 0x8000;
-
-/// Error replies are cut to this many bytes.
-pub const MAX_ERROR_TEXT: usize = 0x8000;

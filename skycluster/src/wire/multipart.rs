@@ -1,22 +1,46 @@
 //! Multi-part messages: cutting large payloads into pieces, and joining
 //! pieces back into messages without trusting the sizes a peer claims.
+//!
+//! Requests and replies cut their pieces the same way and differ only in
+//! each piece's header: the type bytes, and whether the type comes before
+//! the session or after it. So [`request`](super::request) and
+//! [`response`](super::response) each hand this module a [`PieceHeader`]
+//! describing theirs, and this module knows nothing else of either; its
+//! frames go out through [`frame`](super::frame). Joining works on
+//! sessions and byte counts only: the callers parse the pieces' frames
+//! and pass in what they carry.
 
 use std::collections::{HashMap, VecDeque};
 
 use bytes::{BufMut, Bytes, BytesMut};
 
+use super::error::ReassemblyError;
 use super::frame::{self, PREFIX};
-use super::{ReassemblyError, PIECE_SIZE};
+
+/// A request payload of this many bytes or more is sent in pieces; a reply
+/// only when it is larger than this.
+pub const MULTIPART_THRESHOLD: usize = 0x8000;
+
+/// The size of every piece but the last.
+pub const PIECE_SIZE: usize = 0x8000;
 
 /// What each piece adds to its chunk: the frame's prefix, a type byte and a
 /// 4-byte session.
 const PIECE_HEADER: usize = PREFIX + 5;
 
-/// Whether pieces belong to a request (types 2/3) or a reply (types 3/4).
+/// How one direction heads its pieces, in the 5 bytes after the prefix.
+///
+/// Given by the module that owns the direction's frame types, so that
+/// cutting pieces needs nothing else from it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum PieceKind {
-    Request,
-    Response,
+pub(crate) struct PieceHeader {
+    /// The type byte of a piece that more pieces follow.
+    pub(crate) more: u8,
+    /// The type byte of the last piece.
+    pub(crate) last: u8,
+    /// Whether the type byte comes before the session (a request's pieces)
+    /// or after it (a reply's).
+    pub(crate) type_first: bool,
 }
 
 /// The pieces of a multi-part message still to be written, after its header.
@@ -46,16 +70,17 @@ pub(crate) enum PieceKind {
 /// ```
 #[derive(Debug)]
 pub struct Pieces {
-    kind: PieceKind,
+    header: PieceHeader,
     session: u32,
     payload: Bytes,
     offset: usize,
 }
 
 impl Pieces {
-    pub(crate) fn new(kind: PieceKind, session: u32, payload: Bytes) -> Pieces {
+    /// The pieces of `payload`, each headed as `header` says.
+    pub(crate) fn new(header: PieceHeader, session: u32, payload: Bytes) -> Pieces {
         Pieces {
-            kind,
+            header,
             session,
             payload,
             offset: 0,
@@ -71,22 +96,18 @@ impl Pieces {
         }
         let size = remaining.min(PIECE_SIZE);
         let last = size == remaining;
-        let kind = match (self.kind, last) {
-            (PieceKind::Request, false) => super::request::PIECE_MORE,
-            (PieceKind::Request, true) => super::request::PIECE_LAST,
-            (PieceKind::Response, false) => super::response::PIECE_MORE,
-            (PieceKind::Response, true) => super::response::PIECE_LAST,
+        let kind = if last {
+            self.header.last
+        } else {
+            self.header.more
         };
         frame::begin(dst, PIECE_HEADER - PREFIX + size);
-        match self.kind {
-            PieceKind::Request => {
-                dst.put_u8(kind);
-                dst.put_u32_le(self.session);
-            }
-            PieceKind::Response => {
-                dst.put_u32_le(self.session);
-                dst.put_u8(kind);
-            }
+        if self.header.type_first {
+            dst.put_u8(kind);
+            dst.put_u32_le(self.session);
+        } else {
+            dst.put_u32_le(self.session);
+            dst.put_u8(kind);
         }
         dst.extend_from_slice(&self.payload[self.offset..self.offset + size]);
         self.offset += size;
@@ -453,15 +474,50 @@ mod tests {
         assert_eq!(r.buffered, 99);
     }
 
+    /// A reply's piece header, written out here so that these tests need
+    /// nothing from the response module either.
+    const REPLY: PieceHeader = PieceHeader {
+        more: 0x03,
+        last: 0x04,
+        type_first: false,
+    };
+
+    #[test]
+    fn pieces_are_headed_as_their_direction_says() {
+        let payload = Bytes::from(vec![5u8; PIECE_SIZE + 2]);
+        let request = PieceHeader {
+            more: 0x02,
+            last: 0x03,
+            type_first: true,
+        };
+        for (header, more, last) in [
+            (
+                request,
+                &b"\x80\x05\x02\x09\x00\x00\x00"[..],
+                &b"\x00\x07\x03\x09\x00\x00\x00"[..],
+            ),
+            (
+                REPLY,
+                b"\x80\x05\x09\x00\x00\x00\x03",
+                b"\x00\x07\x09\x00\x00\x00\x04",
+            ),
+        ] {
+            let mut pieces = Pieces::new(header, 9, payload.clone());
+            let mut out = BytesMut::new();
+            assert!(pieces.write_next(&mut out));
+            assert_eq!(&out[..PIECE_HEADER], more);
+            assert_eq!(out.len(), PIECE_HEADER + PIECE_SIZE);
+            out.clear();
+            assert!(pieces.write_next(&mut out));
+            assert_eq!(&out[..], [last, b"\x05\x05"].concat());
+            assert!(pieces.is_done());
+            assert!(!pieces.write_next(&mut out), "nothing more to write");
+        }
+    }
+
     #[test]
     fn pieces_take_turns_up_to_the_batch() {
-        let big = |session| {
-            Pieces::new(
-                PieceKind::Response,
-                session,
-                Bytes::from(vec![7u8; 3 * PIECE_SIZE]),
-            )
-        };
+        let big = |session| Pieces::new(REPLY, session, Bytes::from(vec![7u8; 3 * PIECE_SIZE]));
         let mut queue = VecDeque::from([big(1), big(2)]);
         let mut out = BytesMut::new();
         write_pieces(&mut queue, &mut out, 3 * PIECE_SIZE);

@@ -11,9 +11,11 @@
 
 use bytes::{Buf, BufMut, Bytes, BytesMut};
 
+use super::address::{Address, Name};
+use super::error::FrameError;
 use super::frame::{self, PREFIX};
-use super::multipart::{PieceKind, Pieces};
-use super::{Address, FrameError, Name, Session, MULTIPART_THRESHOLD};
+use super::multipart::{PieceHeader, Pieces, MULTIPART_THRESHOLD};
+use super::session::Session;
 
 const SINGLE_HANDLE: u8 = 0x00;
 const SINGLE_NAME: u8 = 0x80;
@@ -21,9 +23,16 @@ const MULTI_HANDLE: u8 = 0x01;
 const MULTI_HANDLE_PUSH: u8 = 0x41;
 const MULTI_NAME: u8 = 0x81;
 const MULTI_NAME_PUSH: u8 = 0xC1;
-pub(crate) const PIECE_MORE: u8 = 0x02;
-pub(crate) const PIECE_LAST: u8 = 0x03;
+const PIECE_MORE: u8 = 0x02;
+const PIECE_LAST: u8 = 0x03;
 const TRACE: u8 = 0x04;
+
+/// A request's pieces: the type byte, then the session.
+const PIECES: PieceHeader = PieceHeader {
+    more: PIECE_MORE,
+    last: PIECE_LAST,
+    type_first: true,
+};
 
 /// One request frame body, parsed.
 ///
@@ -278,7 +287,7 @@ fn encode(
     put_address(dst, address, handle_kind, name_kind);
     dst.put_u32_le(session);
     dst.put_u32_le(total);
-    Ok(Some(Pieces::new(PieceKind::Request, session, payload)))
+    Ok(Some(Pieces::new(PIECES, session, payload)))
 }
 
 /// One frame: size, address, session (0 for a push) and the payload, which

@@ -11,15 +11,25 @@
 
 use bytes::{Buf, BufMut, Bytes, BytesMut};
 
+use super::error::FrameError;
 use super::frame::{self, PREFIX};
-use super::multipart::{PieceKind, Pieces};
-use super::{FrameError, MAX_ERROR_TEXT, PIECE_SIZE};
+use super::multipart::{PieceHeader, Pieces, PIECE_SIZE};
 
 const ERROR: u8 = 0x00;
 const OK: u8 = 0x01;
 const MULTI_START: u8 = 0x02;
-pub(crate) const PIECE_MORE: u8 = 0x03;
-pub(crate) const PIECE_LAST: u8 = 0x04;
+const PIECE_MORE: u8 = 0x03;
+const PIECE_LAST: u8 = 0x04;
+
+/// A reply's pieces: the session, then the type byte, as in every reply.
+const PIECES: PieceHeader = PieceHeader {
+    more: PIECE_MORE,
+    last: PIECE_LAST,
+    type_first: false,
+};
+
+/// Error replies are cut to this many bytes.
+pub const MAX_ERROR_TEXT: usize = 0x8000;
 
 /// One response frame body, parsed.
 ///
@@ -157,7 +167,7 @@ pub fn encode_ok(
     dst.put_u32_le(session);
     dst.put_u8(MULTI_START);
     dst.put_u32_le(total);
-    Ok(Some(Pieces::new(PieceKind::Response, session, payload)))
+    Ok(Some(Pieces::new(PIECES, session, payload)))
 }
 
 /// Writes a successful reply to `session` that fits in one frame, as

@@ -4,9 +4,12 @@
 use bytes::{Bytes, BytesMut};
 use tokio_util::codec::Decoder;
 
+use super::address::Address;
+use super::error::{FrameError, ReassemblyError};
 use super::frame::Frames;
-use super::multipart::Reassembly;
-use super::{Address, FrameError, Limits, ReassemblyError, RequestFrame, ResponseFrame};
+use super::multipart::{Limits, Reassembly};
+use super::request::RequestFrame;
+use super::response::ResponseFrame;
 
 /// A complete request or push, as an agent receives it.
 ///
@@ -35,13 +38,6 @@ pub struct Request {
     pub push: bool,
     /// The whole payload.
     pub payload: Bytes,
-}
-
-impl Address {
-    /// Whether this is address 0, which asks for a registered name's handle.
-    pub fn is_query(&self) -> bool {
-        matches!(self, Address::Handle(0))
-    }
 }
 
 /// What an agent reads from a connection.
