@@ -240,7 +240,7 @@ impl Agent {
         }
     }
 
-    fn dispatch(&mut self, request: crate::wire::Request) -> Dispatch {
+    fn dispatch(&mut self, request: crate::wire::InboundRequest) -> Dispatch {
         let cluster = &self.cluster;
         if request.address.is_query() {
             return Dispatch::Answer(query_name(cluster, &request.payload));

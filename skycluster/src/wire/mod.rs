@@ -52,4 +52,4 @@ pub use request::{encode_push, encode_request, encode_trace, RequestFrame, Trace
 pub(crate) use response::encode_small_ok;
 pub use response::{encode_error, encode_ok, ResponseFrame, MAX_ERROR_TEXT};
 pub use session::Session;
-pub use stream::{Inbound, Reply, ReplyDecoder, ReplyStreamError, Request, RequestDecoder};
+pub use stream::{Inbound, InboundRequest, Reply, ReplyDecoder, ReplyStreamError, RequestDecoder};

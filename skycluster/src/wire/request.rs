@@ -38,7 +38,7 @@ const PIECES: PieceHeader = PieceHeader {
 ///
 /// A multi-part message is a [`RequestFrame::Start`] followed by
 /// [`RequestFrame::Piece`]s; [`RequestDecoder`](super::RequestDecoder) joins
-/// them into a [`Request`](super::Request).
+/// them into an [`InboundRequest`](super::InboundRequest).
 ///
 /// # Examples
 ///

@@ -11,7 +11,11 @@ use super::multipart::{Limits, Reassembly};
 use super::request::RequestFrame;
 use super::response::ResponseFrame;
 
-/// A complete request or push, as an agent receives it.
+/// A complete request or push, as an agent reads it off the wire: where it
+/// goes and its session, with the payload still encoded.
+///
+/// The agent turns it into the [`Request`](crate::Request) a service's
+/// handler receives, which keeps the payload and drops the addressing.
 ///
 /// # Examples
 ///
@@ -29,7 +33,7 @@ use super::response::ResponseFrame;
 /// # Ok::<(), std::io::Error>(())
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Request {
+pub struct InboundRequest {
     /// Where it goes.
     pub address: Address,
     /// Its session; 0 for a single-frame push.
@@ -44,7 +48,7 @@ pub struct Request {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Inbound {
     /// A complete request or push.
-    Request(Request),
+    Request(InboundRequest),
     /// A trace tag for the next request.
     Trace(Bytes),
     /// A multi-part message that could not be joined. Skynet answers these
@@ -96,7 +100,7 @@ impl RequestDecoder {
                 address,
                 session,
                 payload,
-            } => Some(Inbound::Request(Request {
+            } => Some(Inbound::Request(InboundRequest {
                 address,
                 session,
                 push: session == 0,
@@ -119,7 +123,7 @@ impl RequestDecoder {
                 last,
             } => match self.reassembly.piece(session, chunk, last) {
                 Ok(None) => None,
-                Ok(Some((meta, payload))) => Some(Inbound::Request(Request {
+                Ok(Some((meta, payload))) => Some(Inbound::Request(InboundRequest {
                     address: meta.address,
                     session,
                     push: meta.push,
