@@ -1,4 +1,6 @@
-//! What can be wrong with a frame.
+//! What can be wrong with a frame: [`FrameError`] for one body that cannot
+//! be parsed or a value that cannot be framed, [`ReassemblyError`] for the
+//! pieces of a multi-part message that cannot be joined.
 
 /// Why a frame body could not be parsed, or a value could not be framed.
 ///

@@ -6,9 +6,9 @@
 //! the session or after it. So [`request`](super::request) and
 //! [`response`](super::response) each hand this module a [`PieceHeader`]
 //! describing theirs, and this module knows nothing else of either; its
-//! frames go out through [`frame`](super::frame). Joining works on
-//! sessions and byte counts only: the callers parse the pieces' frames
-//! and pass in what they carry.
+//! frames go out through [`frame`]. Joining works on sessions and byte
+//! counts only: the callers parse the pieces' frames and pass in what they
+//! carry.
 
 use std::collections::{HashMap, VecDeque};
 

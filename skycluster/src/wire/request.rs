@@ -1,13 +1,11 @@
 //! Request frames: what a sender writes and an agent reads.
 //!
-//! | type | body after the type byte |
-//! | --- | --- |
-//! | `0x00` | `addr`, `session`, payload (< 0x8000 bytes) |
-//! | `0x80` | `namelen`, name, `session`, payload |
-//! | `0x01` / `0x41` | `addr`, `session`, `total_size`: multi-part request / push |
-//! | `0x81` / `0xC1` | `namelen`, name, `session`, `total_size` |
-//! | `0x02` / `0x03` | `session`, piece: more follow / the last one |
-//! | `0x04` | trace tag for the next request |
+//! The type bytes and what follows each are in the request table of the
+//! [module docs](super). Parsing a body gives a [`RequestFrame`]; the
+//! encoders write whole frames, and hand a large payload to
+//! [`multipart`](super::multipart) as [`Pieces`] headed the way requests
+//! head theirs ([`PIECES`]). [`put_single`] is also the header the
+//! sender's [`draft`](super::draft) reuses.
 
 use bytes::{Buf, BufMut, Bytes, BytesMut};
 

@@ -1,13 +1,10 @@
 //! Response frames: what an agent writes and a sender reads.
 //!
-//! Every body is `session`, a type byte, then:
-//!
-//! | type | rest |
-//! | --- | --- |
-//! | `0x00` | error text (not lua-seri), at most 0x8000 bytes |
-//! | `0x01` | the whole payload, at most 0x8000 bytes |
-//! | `0x02` | `total_size`: a multi-part reply starts |
-//! | `0x03` / `0x04` | a piece: more follow / the last one |
+//! Every body is the session, a type byte, then what the reply table of the
+//! [module docs](super) gives for that type. Parsing a body gives a
+//! [`ResponseFrame`]; the encoders write whole frames, and hand a large
+//! payload to [`multipart`](super::multipart) as [`Pieces`] headed the way
+//! replies head theirs ([`PIECES`]).
 
 use bytes::{Buf, BufMut, Bytes, BytesMut};
 

@@ -1,5 +1,11 @@
-//! Reading frames off a TCP byte stream: length framing, parsing and
-//! reassembly in one `tokio_util` [`Decoder`] per direction.
+//! Reading frames off a TCP byte stream: one `tokio_util` [`Decoder`] per
+//! direction.
+//!
+//! Each decoder is the three other layers in a row: [`Frames`] cuts the
+//! bodies out of the read buffer, [`RequestFrame::parse`] or
+//! [`ResponseFrame::parse`] reads each one, and [`Reassembly`] joins the
+//! pieces of multi-part messages. What comes out is an [`Inbound`] item
+//! (an agent's side) or a [`Reply`] (a sender's).
 
 use bytes::{Bytes, BytesMut};
 use tokio_util::codec::Decoder;
