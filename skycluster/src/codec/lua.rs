@@ -362,9 +362,13 @@ impl<'de> de::Deserializer<'de> for Reply<'de> {
 
     fn deserialize_newtype_struct<V: Visitor<'de>>(
         self,
-        _name: &'static str,
+        name: &'static str,
         visitor: V,
     ) -> luaseri::Result<V::Value> {
+        if name == luaseri::VALUES_TOKEN {
+            // `Values`: however many values came back.
+            return luaseri::visit_rest(&mut Deserializer::from_slice(self.input), visitor);
+        }
         visitor.visit_newtype_struct(self)
     }
 
@@ -467,7 +471,7 @@ impl<'de> de::VariantAccess<'de> for ReplyVariant<'de> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::codec::luaseri::{pack, unpack, Value};
+    use crate::codec::luaseri::{pack, unpack, Value, Values};
 
     fn s(text: &str) -> Value {
         Value::from(text)
@@ -571,6 +575,51 @@ mod tests {
         round_trip(Ok::<(u8, u8), String>((1, 2)));
         round_trip(Err::<u32, (u8, String)>((3, "x".into())));
         round_trip(vec![Ok::<u8, u8>(1), Err(2)]);
+    }
+
+    #[test]
+    fn values_take_every_argument_left_and_answer_with_any_number() {
+        // cluster.call(node, addr, "route", "chat", 1, nil, "x", nil)
+        let rest = [Value::Integer(1), Value::Nil, s("x"), Value::Nil];
+        let mut sent = vec![s("route"), s("chat")];
+        sent.extend(rest.iter().cloned());
+        let payload = pack(&sent).unwrap();
+        let (method, args) = Lua::decode_method(&payload).unwrap();
+        assert_eq!(method, b"route");
+        let (cmd, got): (String, Values) = Lua::decode_args(args).unwrap();
+        assert_eq!((cmd.as_str(), got.as_slice()), ("chat", &rest[..]));
+        // A Rust client sends the same bytes.
+        let args = ("chat".to_owned(), Values::from(rest.to_vec()));
+        assert_eq!(Lua::encode_call("route", &args).unwrap(), payload);
+
+        // `return 1, nil, "x", nil`, and `return` with nothing.
+        let reply = Lua::encode_reply(&Values::from(rest.to_vec())).unwrap();
+        assert_eq!(unpack(&reply).unwrap(), rest);
+        assert_eq!(
+            Lua::decode_reply::<Values>(&reply).unwrap().as_slice(),
+            rest
+        );
+        assert!(Lua::encode_reply(&Values::new()).unwrap().is_empty());
+        assert!(Lua::decode_reply::<Values>(&[]).unwrap().is_empty());
+
+        // Fixed values first, then the rest: `return "chat", ...`.
+        let both = (s("chat"), Values::from(rest.to_vec()));
+        let reply = Lua::encode_reply(&both).unwrap();
+        assert_eq!(unpack(&reply).unwrap().len(), 5);
+        assert_eq!(Lua::decode_reply::<(Value, Values)>(&reply).unwrap(), both);
+
+        // Inside `Ok`, the same; `Err` is still `nil, err`.
+        let ok = Ok::<Values, String>(Values::from(rest.to_vec()));
+        assert_eq!(Lua::encode_reply(&ok).unwrap(), pack(&rest).unwrap());
+        let err = Err::<Values, String>("full".into());
+        let reply = Lua::encode_reply(&err).unwrap();
+        assert_eq!(
+            Lua::decode_reply::<Result<Values, String>>(&reply).unwrap(),
+            err
+        );
+        let ok = pack(&[Value::Integer(1), Value::Nil, Value::Nil]).unwrap();
+        let r: Result<Values, String> = Lua::decode_reply(&ok).unwrap();
+        assert_eq!(r.map(|v| v.len()), Ok(3));
     }
 
     #[test]

@@ -10,6 +10,8 @@
 //! * [`Value`] and [`Table`]: dynamic Lua values, with [`pack`] and
 //!   [`unpack`] for a whole sequence of them. `Value` prints as a Lua
 //!   literal and parses from one ([`Value::from_str`](std::str::FromStr)).
+//!   [`Values`] is any number of them as one serde value: a Lua
+//!   function's `...` or its `return a, b, c`.
 //! * serde: [`to_vec`] / [`from_slice`] turn one Rust value into one Lua
 //!   value; [`to_vec_multi`] / [`from_slice_multi`] turn a tuple into
 //!   several, the way `skynet.call(addr, "lua", "method", a, b)` sends its
@@ -32,6 +34,7 @@
 //! | newtype struct | the inner value |
 //! | unit enum variant | its name as a string: `"Idle"` |
 //! | other enum variants | a one-key table: `{Move = {x = 1, y = 2}}`, `{Hit = 30}`, `{Pair = {1, 2}}` |
+//! | [`Values`] | at the top level, every value left (any number); inside a table, an array table |
 //!
 //! Deserializing is lenient where Lua programs are: an integer reads into a
 //! float field, and a float with an exact integral value reads into an
@@ -81,8 +84,9 @@ mod literal;
 mod ser;
 mod value;
 mod value_serde;
+mod values;
 
-pub(crate) use de::{forward_to_one_value, visit_values};
+pub(crate) use de::{forward_to_one_value, visit_rest, visit_values};
 pub use de::{from_slice, from_slice_multi, from_value, Deserializer};
 pub use decode::unpack;
 pub use encode::{pack, pack_into};
@@ -91,6 +95,8 @@ pub use ser::{
     to_value, to_vec, to_vec_multi, write, write_multi, MapSerializer, SeqSerializer, Serializer,
 };
 pub use value::{Table, Value};
+pub use values::Values;
+pub(crate) use values::VALUES_TOKEN;
 
 /// The deepest table nesting Skynet packs: a value inside more than this
 /// many tables is refused with [`ErrorKind::TooDeepToPack`].

@@ -18,6 +18,7 @@ use super::encode::{
 };
 use super::error::{Error, ErrorKind, Result};
 use super::value::Value;
+use super::values::VALUES_TOKEN;
 use super::MAX_PACK_DEPTH;
 
 /// The newtype-struct name under which [`Value::LightUserdata`] serializes,
@@ -406,6 +407,10 @@ impl<'b, 'a> ser::Serializer for &'b mut Serializer<'a> {
     ) -> Result<()> {
         if name == LIGHTUSERDATA_TOKEN {
             return self.light_userdata(value);
+        }
+        if name == VALUES_TOKEN && self.depth == 0 {
+            // At the top level, `Values` is as many values as it holds.
+            return value.serialize(MultiSerializer { inner: self });
         }
         value.serialize(self)
     }

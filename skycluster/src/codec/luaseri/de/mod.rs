@@ -14,13 +14,14 @@ use super::encode::TYPE_NIL;
 use super::error::{Error, ErrorKind, Result};
 use super::value::{f64_to_i64, Value};
 use super::value_serde::{visit_table, ValueDeserializer};
+use super::values::VALUES_TOKEN;
 
 mod multi;
 mod table;
 mod variant;
 
 use multi::MultiDeserializer;
-pub(crate) use multi::{forward_to_one_value, visit_values};
+pub(crate) use multi::{forward_to_one_value, visit_rest, visit_values};
 use table::{TableMap, TableSeq};
 use variant::{TableVariant, UnitVariant};
 
@@ -536,9 +537,13 @@ impl<'de> de::Deserializer<'de> for &mut Deserializer<'de> {
     #[inline]
     fn deserialize_newtype_struct<V: Visitor<'de>>(
         self,
-        _name: &'static str,
+        name: &'static str,
         visitor: V,
     ) -> Result<V::Value> {
+        if name == VALUES_TOKEN && self.depth == 0 {
+            // At the top level, `Values` is every value left.
+            return visit_rest(self, visitor);
+        }
         visitor.visit_newtype_struct(self)
     }
 

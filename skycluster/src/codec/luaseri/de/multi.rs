@@ -8,6 +8,7 @@ use crate::codec::luaseri::encode::TYPE_NIL;
 use crate::codec::luaseri::error::{Error, Result};
 use crate::codec::luaseri::value::Value;
 use crate::codec::luaseri::value_serde::ValueDeserializer;
+use crate::codec::luaseri::values::VALUES_TOKEN;
 
 /// Reads a tuple from the top-level values and anything else from the first one.
 pub(super) struct MultiDeserializer<'a, 'de> {
@@ -120,9 +121,12 @@ impl<'de> de::Deserializer<'de> for MultiDeserializer<'_, 'de> {
 
     fn deserialize_newtype_struct<V: Visitor<'de>>(
         self,
-        _name: &'static str,
+        name: &'static str,
         visitor: V,
     ) -> Result<V::Value> {
+        if name == VALUES_TOKEN {
+            return visit_rest(self.de, visitor);
+        }
         visitor.visit_newtype_struct(self)
     }
 
@@ -183,5 +187,30 @@ impl<'de> de::SeqAccess<'de> for MultiSeq<'_, 'de> {
 
     fn size_hint(&self) -> Option<usize> {
         Some(self.len - self.yielded)
+    }
+}
+
+/// Visits every top-level value left in `de` as a sequence, nils included:
+/// [`Values`](crate::codec::luaseri::Values) at the top level of a message.
+pub(crate) fn visit_rest<'de, V: Visitor<'de>>(
+    de: &mut Deserializer<'de>,
+    visitor: V,
+) -> Result<V::Value> {
+    visitor.visit_seq(RestSeq { de })
+}
+
+/// The top-level values left, to the end of the message.
+struct RestSeq<'a, 'de> {
+    de: &'a mut Deserializer<'de>,
+}
+
+impl<'de> de::SeqAccess<'de> for RestSeq<'_, 'de> {
+    type Error = Error;
+
+    fn next_element_seed<T: DeserializeSeed<'de>>(&mut self, seed: T) -> Result<Option<T::Value>> {
+        if self.de.reader.is_at_end() {
+            return Ok(None);
+        }
+        seed.deserialize(&mut *self.de).map(Some)
     }
 }
