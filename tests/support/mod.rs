@@ -7,6 +7,7 @@ pub mod process;
 pub mod run;
 pub mod services;
 pub mod shapes;
+pub mod skynet;
 
 use std::path::PathBuf;
 
