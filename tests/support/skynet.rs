@@ -661,6 +661,8 @@ pub trait RTyped {
     async fn huge(&self) -> u64;
     /// Its one argument back, through serde.
     async fn echo1(&self, v: Value) -> Value;
+    /// Its one optional argument back.
+    async fn maybe(&self, v: Option<i64>) -> Option<i64>;
     /// The room with `-1` appended to its name and its players reversed.
     async fn room(&self, room: Room) -> Room;
     /// Reports `seq` on the typed channel.
@@ -696,6 +698,10 @@ impl RTyped for RTypedImpl {
     }
 
     async fn echo1(&self, v: Value) -> Value {
+        v
+    }
+
+    async fn maybe(&self, v: Option<i64>) -> Option<i64> {
         v
     }
 
