@@ -729,6 +729,7 @@ pub struct Fixture {
     pub lua: LuaNode,
     pub echo: skycluster::Handle,
     pub seen: mpsc::UnboundedReceiver<Seen>,
+    pub fail: skycluster::Handle,
     pub typed: skycluster::Handle,
     pub notes: mpsc::UnboundedReceiver<i64>,
 }
@@ -766,6 +767,7 @@ impl Fixture {
             lua,
             echo,
             seen,
+            fail,
             typed,
             notes,
         }
