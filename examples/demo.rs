@@ -105,7 +105,7 @@ impl BattleMgr for Battle {
             .query::<dyn Db>("db")
             .await
             .map_err(|e| e.to_string())?;
-        let host = self.cluster.name().unwrap_or("?").to_owned();
+        let host = self.cluster.node_name().unwrap_or("?").to_owned();
         db.new_room(host).await.map_err(|e| e.to_string())
     }
 }
@@ -141,7 +141,7 @@ impl Game for Lobby {
 /// One node process: `demo --node NAME --config FILE`.
 #[skycluster::cluster_main(grace_ms = 2000)]
 async fn run_node(cluster: Cluster) -> Result<(), skycluster::Error> {
-    match cluster.name().unwrap_or_default() {
+    match cluster.node_name().unwrap_or_default() {
         "db" => {
             let db = cluster.spawn::<dyn Db>(Arc::new(Rooms::default()));
             cluster.register::<dyn Db>(db)?;
@@ -167,7 +167,7 @@ async fn run_node(cluster: Cluster) -> Result<(), skycluster::Error> {
                 cluster: cluster.clone(),
             };
             let mgr = cluster.spawn::<dyn BattleMgr>(Arc::new(battle));
-            cluster.name_local(".battle_mgr", mgr)?;
+            cluster.name(".battle_mgr", mgr)?;
         }
     }
     println!("ready");

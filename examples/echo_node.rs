@@ -154,7 +154,7 @@ async fn main(cluster: Cluster) -> Result<(), skycluster::Error> {
     let typed = <dyn Echo as Service>::handler(Arc::new(Fixture));
     let echo = cluster.spawn_handler(EchoService { typed });
     cluster.register_name("echo", echo)?;
-    cluster.name_local(".echo", echo)?;
+    cluster.name(".echo", echo)?;
     println!("ready");
     if examples::has_flag("--exit-with-stdin") {
         let _ = examples::stdin_closed().await;

@@ -64,7 +64,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         let mgr = node.spawn::<dyn BattleMgr>(Arc::new(Battle {
             node: name.to_owned(),
         }));
-        node.name_local(".battle_mgr", mgr)?;
+        node.name(".battle_mgr", mgr)?;
         battles.push(node);
     }
 

@@ -94,7 +94,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         cluster: battle1.clone(),
         next_id: AtomicU32::new(0),
     }));
-    battle1.name_local(".battle_mgr", mgr)?;
+    battle1.name(".battle_mgr", mgr)?;
 
     // game1: `cluster.proxy("battle1", ".battle_mgr")`, typed.
     let game1 = Cluster::load(&config)?;

@@ -31,7 +31,7 @@ pub use node::{
     Auth, Cluster, Config, Endpoint, Handle, IntoAddress, ListenerStatus, NodeAddr, NodeStatus,
     Options, Query, Status,
 };
-pub use service::{BoxFuture, Handled, Handler, HandlerError, Request, Service};
+pub use service::{BoxFuture, Handled, Handler, HandlerError, IntoService, Request, Service};
 
 pub use async_trait::async_trait;
 pub use skycluster_macros::{cluster_main, service};

@@ -80,6 +80,13 @@ impl Request {
 /// Why a local service did not produce a reply. The text goes back to the
 /// caller in an error frame.
 ///
+/// A raw [`Handler`] returns it, and so does a `#[service]` method whose
+/// return type is written `Result<T, HandlerError>`: its `Err` is answered
+/// with an error frame, as Lua's `error("room is full")` is, instead of a
+/// reply. A Rust caller gets `ErrorKind::Remote` with the text; a Lua
+/// caller's `cluster.call` raises (Skynet's sender turns every error frame
+/// into `call failed`, and logs the text).
+///
 /// # Examples
 ///
 /// ```
@@ -87,6 +94,37 @@ impl Request {
 ///
 /// let e = HandlerError::new("room is full");
 /// assert_eq!(e.to_string(), "room is full");
+/// assert_eq!(HandlerError::from("room is full"), e);
+/// ```
+///
+/// A method that fails like Lua's `error(...)`:
+///
+/// ```
+/// use skycluster::HandlerError;
+///
+/// #[skycluster::service(codec = lua)]
+/// pub trait Rooms {
+///     /// Lua: `if n > 8 then error("room is full") end; return n`
+///     async fn join(&self, n: u32) -> Result<u32, HandlerError>;
+/// }
+///
+/// struct Lobby;
+///
+/// #[skycluster::async_trait]
+/// impl Rooms for Lobby {
+///     async fn join(&self, n: u32) -> Result<u32, HandlerError> {
+///         if n > 8 {
+///             return Err("room is full".into());
+///         }
+///         Ok(n)
+///     }
+/// }
+///
+/// // The client's method returns `Result<u32, CallError>`: an error frame
+/// // is a `CallError` of kind `ErrorKind::Remote`.
+/// async fn join(rooms: &RoomsClient) -> Result<u32, skycluster::CallError> {
+///     rooms.join(3).await
+/// }
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[error("{text}")]
@@ -129,6 +167,18 @@ impl HandlerError {
     /// The text sent to the caller.
     pub fn text(&self) -> &str {
         &self.text
+    }
+}
+
+impl From<String> for HandlerError {
+    fn from(text: String) -> HandlerError {
+        HandlerError::new(text)
+    }
+}
+
+impl From<&str> for HandlerError {
+    fn from(text: &str) -> HandlerError {
+        HandlerError::new(text)
     }
 }
 
@@ -372,6 +422,79 @@ pub trait Service: Send + Sync + 'static {
 
     /// The handler that serves calls with `implementation`.
     fn handler(implementation: Arc<Self>) -> Arc<dyn Handler>;
+}
+
+/// What `cluster.spawn::<dyn S>(..)` serves `S` with: an implementation of
+/// `S` itself, an `Arc` of one (to keep a reference), or an `Arc<dyn S>`.
+///
+/// Implemented for every type `#[service]` can turn into the `Arc<dyn S>`
+/// its dispatcher holds; there is nothing to implement by hand.
+///
+/// # Examples
+///
+/// ```no_run
+/// use std::sync::Arc;
+///
+/// #[skycluster::service]
+/// pub trait Counter {
+///     async fn add(&self, n: u64) -> u64;
+/// }
+///
+/// #[derive(Default)]
+/// struct Total(std::sync::atomic::AtomicU64);
+///
+/// #[skycluster::async_trait]
+/// impl Counter for Total {
+///     async fn add(&self, n: u64) -> u64 {
+///         self.0.fetch_add(n, std::sync::atomic::Ordering::Relaxed) + n
+///     }
+/// }
+///
+/// # fn spawn(cluster: skycluster::Cluster) {
+/// // The implementation itself...
+/// let a = cluster.spawn::<dyn Counter>(Total::default());
+/// // ...or shared, to read it from here too...
+/// let total = Arc::new(Total::default());
+/// let b = cluster.spawn::<dyn Counter>(Arc::clone(&total));
+/// // ...or already a trait object.
+/// let any: Arc<dyn Counter> = Arc::new(Total::default());
+/// let c = cluster.spawn::<dyn Counter>(any);
+/// # }
+/// ```
+pub trait IntoService<S: ?Sized> {
+    /// The implementation, shared, as the dispatcher holds it.
+    fn into_service(self) -> Arc<S>;
+}
+
+impl<I, S: ?Sized + ServiceFrom<I>> IntoService<S> for I {
+    fn into_service(self) -> Arc<S> {
+        S::service_from(self)
+    }
+}
+
+/// How service `Self` (a `dyn Trait`) is made from `I`, for
+/// [`IntoService`]: `#[service]` implements it for every implementation of
+/// the trait and an `Arc` of one, and this crate for `Arc<dyn Trait>`.
+///
+/// The other way round from `IntoService`, because a crate may implement
+/// skycluster's trait for its own `dyn Trait` with any `I`, but not for
+/// any `I` with its own `dyn Trait` as the parameter (the orphan rule).
+#[doc(hidden)]
+#[diagnostic::on_unimplemented(
+    message = "`{I}` is not an implementation of `{Self}`",
+    label = "not an implementation of `{Self}`",
+    note = "`cluster.spawn::<{Self}>(..)` takes an implementation of the trait, an `Arc` of \
+            one, or an `Arc<{Self}>`"
+)]
+pub trait ServiceFrom<I> {
+    /// `implementation`, as the dispatcher holds it.
+    fn service_from(implementation: I) -> Arc<Self>;
+}
+
+impl<S: ?Sized + Service> ServiceFrom<Arc<S>> for S {
+    fn service_from(implementation: Arc<S>) -> Arc<S> {
+        implementation
+    }
 }
 
 #[cfg(test)]

@@ -65,7 +65,7 @@ pub async fn sink_server() -> (
             Ok::<_, HandlerError>(Bytes::new())
         }
     });
-    server.name_local(".sink", sink).expect("name");
+    server.name(".sink", sink).expect("name");
     (server, addr, rx)
 }
 

@@ -13,7 +13,7 @@ pub fn install(cluster: &Cluster) -> skycluster::Result<()> {
     let echo = cluster
         .spawn_handler(|req: Request| async move { Ok::<_, HandlerError>(req.into_payload()) });
     cluster.register_name("echo", echo)?;
-    cluster.name_local(".echo", echo)?;
+    cluster.name(".echo", echo)?;
     let slow = cluster.spawn_handler(|req: Request| async move {
         let text = String::from_utf8_lossy(req.payload()).into_owned();
         let ms: u64 = text
@@ -22,10 +22,10 @@ pub fn install(cluster: &Cluster) -> skycluster::Result<()> {
         tokio::time::sleep(Duration::from_millis(ms)).await;
         Ok(req.into_payload())
     });
-    cluster.name_local(".slow", slow)?;
+    cluster.name(".slow", slow)?;
     let fail = cluster.spawn_handler(|_req: Request| async move {
         Err::<Bytes, _>(HandlerError::new("room is full"))
     });
-    cluster.name_local(".fail", fail)?;
+    cluster.name(".fail", fail)?;
     Ok(())
 }

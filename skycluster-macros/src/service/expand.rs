@@ -23,6 +23,9 @@ pub(crate) struct ServiceGenerator<'a> {
     krate: &'a Path,
     /// The type implementing `Codec`.
     codec: TokenStream,
+    /// Whether the codec may be lua-seri, where a `Values` parameter takes
+    /// every argument left (not bincode).
+    may_take_values: bool,
     /// The cluster name (`Service::NAME`).
     name: String,
     trait_ident: &'a Ident,
@@ -47,6 +50,7 @@ impl<'a> ServiceGenerator<'a> {
             service,
             krate,
             codec,
+            may_take_values: args.codec != CodecArg::Bincode,
             name,
             trait_ident,
             client_ident: format_ident!("{}Client", trait_ident.unraw()),
@@ -81,11 +85,9 @@ impl<'a> ServiceGenerator<'a> {
         let krate = self.krate;
         let checks = self.service.methods.iter().map(|method| {
             let cfgs = &method.cfgs;
-            let types = method
-                .args
-                .iter()
-                .map(|arg| &arg.ty)
-                .chain(Some(&method.output));
+            // A method that raises sends `T` of `Result<T, HandlerError>`.
+            let output = method.raises.as_ref().unwrap_or(&method.output);
+            let types = method.args.iter().map(|arg| &arg.ty).chain(Some(output));
             let asserts = types.map(|ty| quote_spanned!(ty.span()=> must_be_serde::<#ty>();));
             quote! {
                 #(#cfgs)*
@@ -101,6 +103,61 @@ impl<'a> ServiceGenerator<'a> {
                 fn argument_and_return_types_are_serde() {
                     #(#checks)*
                 }
+            };
+        }
+    }
+
+    /// Compile-time checks that no parameter but the last is
+    /// `luaseri::Values`, which would take every argument left. Told by
+    /// type, not by name: `IsValues<Values>` has an inherent `IS_VALUES`
+    /// (true), which path resolution prefers over the `false` the
+    /// `NotValues` trait gives every other type. Only for codecs that may
+    /// be lua-seri, and without borrowed types (which fail already).
+    fn assert_values_last(&self) -> TokenStream {
+        if !self.may_take_values {
+            return TokenStream::new();
+        }
+        let krate = self.krate;
+        let checks: Vec<TokenStream> = self
+            .service
+            .methods
+            .iter()
+            .filter_map(|method| {
+                let (_last, fixed) = method.args.split_last()?;
+                let asserts: Vec<TokenStream> = fixed
+                    .iter()
+                    .filter(|arg| !borrows(arg.ty.to_token_stream()))
+                    .map(|arg| {
+                        let ty = &arg.ty;
+                        quote_spanned! {ty.span()=>
+                            ::core::assert!(
+                                !<#krate::__private::IsValues<#ty>>::IS_VALUES,
+                                "a `Values` parameter takes every argument left, so only the \
+                                 last parameter can be one",
+                            );
+                        }
+                    })
+                    .collect();
+                if asserts.is_empty() {
+                    return None;
+                }
+                let cfgs = &method.cfgs;
+                Some(quote! {
+                    #(#cfgs)*
+                    {
+                        #(#asserts)*
+                    }
+                })
+            })
+            .collect();
+        if checks.is_empty() {
+            return TokenStream::new();
+        }
+        quote! {
+            const _: () = {
+                #[allow(unused_imports)]
+                use #krate::__private::NotValues as _;
+                #(#checks)*
             };
         }
     }
@@ -176,12 +233,10 @@ impl<'a> ServiceGenerator<'a> {
         let Self { krate, codec, .. } = self;
         let vis = &self.service.item.vis;
         let RpcMethod {
-            ident,
-            name,
-            cfgs,
-            output,
-            ..
+            ident, name, cfgs, ..
         } = method;
+        // A method that raises: its `Err` arrives as a `CallError`.
+        let output = method.raises.as_ref().unwrap_or(&method.output);
         let args = method.args.iter().map(|a| {
             let (ident, ty) = (&a.ident, &a.ty);
             quote!(#ident: #ty)
@@ -191,6 +246,13 @@ impl<'a> ServiceGenerator<'a> {
         if method.docs.is_empty() {
             let doc = format!("Calls `{name}` on the remote service.");
             docs = quote!(#[doc = #doc]);
+        }
+        if method.raises.is_some() {
+            docs.extend(quote! {
+                ///
+                /// The service fails this method with an error frame: its
+                /// `HandlerError` arrives as `ErrorKind::Remote`, with its text.
+            });
         }
         // A type that is not serde fails these calls too: point them at the
         // method (for the arguments) and at the return type.
@@ -302,8 +364,24 @@ impl<'a> ServiceGenerator<'a> {
             let decode_args = quote_spanned!(ident.span()=>
                 #krate::__private::decode_args::<#codec, (#(#types,)*)>
             );
-            let encode_reply =
-                quote_spanned!(output.span()=> #krate::__private::encode_reply::<#codec, #output>);
+            // `Result<T, HandlerError>`: `Ok` is the reply, `Err` an error frame.
+            let finish = match &m.raises {
+                Some(ok) => {
+                    // An error type that is not skycluster's fails here: point
+                    // at the return type.
+                    let reply = Ident::new("reply", Span::mixed_site().located_at(output.span()));
+                    quote_spanned!(output.span()=>
+                        |#reply: #output| #krate::__private::encode_or_raise::<#codec, #ok>(
+                            #name, #method_name, #reply,
+                        )
+                    )
+                }
+                None => quote_spanned!(output.span()=>
+                    |#reply: #output| #krate::__private::encode_reply::<#codec, #output>(
+                        #name, #method_name, &#reply,
+                    )
+                ),
+            };
             quote! {
                 #(#cfgs)*
                 #pattern => {
@@ -311,7 +389,7 @@ impl<'a> ServiceGenerator<'a> {
                     ::core::result::Result::Ok(#krate::__private::run_method(
                         #service,
                         move |#service| <dyn #trait_ident as #trait_ident>::#ident(#service, #(#bindings),*),
-                        |#reply: #output| #encode_reply(#name, #method_name, &#reply),
+                        #finish,
                     ))
                 }
             }
@@ -385,6 +463,37 @@ impl<'a> ServiceGenerator<'a> {
             }
         }
     }
+
+    /// What `cluster.spawn::<dyn Trait>(..)` accepts besides an
+    /// `Arc<dyn Trait>` (which skycluster covers for every service): an
+    /// implementation, or an `Arc` of one. Generated because only here is
+    /// the trait known, to turn an implementation into a `dyn Trait`.
+    fn impl_service_from(&self) -> TokenStream {
+        let Self {
+            krate, trait_ident, ..
+        } = self;
+        // Any name but the trait's own.
+        let imp = if *trait_ident == "I" {
+            format_ident!("Implementation")
+        } else {
+            format_ident!("I")
+        };
+        quote! {
+            impl<#imp: #trait_ident> #krate::__private::ServiceFrom<#imp> for dyn #trait_ident {
+                fn service_from(implementation: #imp) -> ::std::sync::Arc<Self> {
+                    ::std::sync::Arc::new(implementation)
+                }
+            }
+
+            impl<#imp: #trait_ident> #krate::__private::ServiceFrom<::std::sync::Arc<#imp>>
+                for dyn #trait_ident
+            {
+                fn service_from(implementation: ::std::sync::Arc<#imp>) -> ::std::sync::Arc<Self> {
+                    implementation
+                }
+            }
+        }
+    }
 }
 
 impl ToTokens for ServiceGenerator<'_> {
@@ -392,12 +501,14 @@ impl ToTokens for ServiceGenerator<'_> {
         tokens.extend([
             self.trait_item(),
             self.assert_serde(),
+            self.assert_values_last(),
             self.struct_client(),
             self.impl_client(),
             self.struct_server(),
             self.impl_server(),
             self.impl_handler(),
             self.impl_service(),
+            self.impl_service_from(),
         ]);
     }
 }
@@ -480,8 +591,86 @@ mod tests {
                 "impl ServeBattleMgr",
                 "impl Handler for ServeBattleMgr",
                 "impl Service for dyn BattleMgr",
+                "impl ServiceFrom for dyn BattleMgr",
+                "impl ServiceFrom for dyn BattleMgr",
             ]
         );
+    }
+
+    /// The tokens of the item of `file` that `name` (as `item_names` gives
+    /// it) names.
+    fn item_text(file: &syn::File, name: &str) -> String {
+        let names = item_names(file);
+        let at = names.iter().position(|n| n == name).expect(name);
+        file.items[at].to_token_stream().to_string()
+    }
+
+    #[test]
+    fn a_method_that_raises_answers_err_with_an_error_frame() {
+        let file = expand(
+            quote!(),
+            quote! {
+                pub trait Rooms {
+                    async fn join(&self, n: u32) -> Result<u32, HandlerError>;
+                    async fn plain(&self) -> Result<u32, String>;
+                }
+            },
+        );
+        let client = item_text(&file, "impl RoomsClient");
+        // The client returns `T` or the transport's error, the frame included.
+        assert!(
+            client.contains(
+                "Output = :: core :: result :: Result < u32 , :: skycluster :: CallError >"
+            ),
+            "{client}"
+        );
+        assert!(client.contains("Result < Result < u32 , String > , :: skycluster :: CallError >"));
+        let server = item_text(&file, "impl ServeRooms");
+        assert!(
+            server.contains("encode_or_raise :: < :: skycluster :: codec :: Bincode , u32 >"),
+            "{server}"
+        );
+        assert!(server.contains(
+            "encode_reply :: < :: skycluster :: codec :: Bincode , Result < u32 , String > >"
+        ));
+        // The static check covers `T`, not the `Result` (not serde).
+        let check = item_text(&file, "const _");
+        assert!(check.contains("must_be_serde :: < u32 >"), "{check}");
+        assert!(!check.contains("HandlerError"), "{check}");
+    }
+
+    #[test]
+    fn only_a_lua_service_checks_that_values_come_last() {
+        let trait_item = quote! {
+            pub trait Router {
+                async fn route(&self, cmd: String, n: u8, rest: Values) -> Values;
+                async fn one(&self, rest: Values);
+            }
+        };
+        let lua = expand(quote!(codec = lua), trait_item.clone());
+        let names = item_names(&lua);
+        assert_eq!(names.iter().filter(|n| *n == "const _").count(), 2);
+        let checks = lua.items[2].to_token_stream().to_string();
+        assert!(checks.contains("IsValues < String >"), "{checks}");
+        assert!(checks.contains("IsValues < u8 >"), "{checks}");
+        // The last parameter may be one.
+        assert!(!checks.contains("IsValues < Values >"), "{checks}");
+
+        let bincode = expand(quote!(), trait_item);
+        let names = item_names(&bincode);
+        assert_eq!(names.iter().filter(|n| *n == "const _").count(), 1);
+    }
+
+    #[test]
+    fn the_implementation_parameter_never_takes_the_trait_s_name() {
+        let file = expand(
+            quote!(),
+            quote!(
+                trait I {}
+            ),
+        );
+        let text = item_text(&file, "impl ServiceFrom for dyn I");
+        assert!(text.starts_with("impl < Implementation : I >"), "{text}");
     }
 
     #[test]

@@ -14,8 +14,8 @@ use syn::parse::Parser;
 use syn::spanned::Spanned;
 use syn::visit::Visit;
 use syn::{
-    parse_quote, Attribute, FnArg, Ident, ItemTrait, LitStr, Pat, Path, ReturnType, Signature,
-    Token, TraitItem, TraitItemFn, Type,
+    parse_quote, Attribute, FnArg, GenericArgument, Ident, ItemTrait, LitStr, Pat, Path,
+    PathArguments, ReturnType, Signature, Token, TraitItem, TraitItemFn, Type,
 };
 
 use crate::ctxt::Ctxt;
@@ -171,6 +171,10 @@ pub(crate) struct RpcMethod {
     pub(crate) args: Vec<RpcArg>,
     /// The return type; `()` when the method has none.
     pub(crate) output: Type,
+    /// `T` when the return type is written `Result<T, HandlerError>`: the
+    /// method fails like Lua's `error(...)`, its `Err` answered with an
+    /// error frame, and the client returns `Result<T, CallError>`.
+    pub(crate) raises: Option<Type>,
     /// Marked `#[push]`: the client sends without waiting for a reply.
     pub(crate) push: bool,
 }
@@ -283,6 +287,8 @@ impl RpcMethod {
             );
         }
 
+        let raises = raised_ok(&output);
+
         let of = |name: &str| -> Vec<Attribute> {
             method
                 .attrs
@@ -298,6 +304,7 @@ impl RpcMethod {
             cfgs: of("cfg"),
             args,
             output,
+            raises,
             push,
         }
     }
@@ -387,6 +394,38 @@ fn reject_impl_trait(cx: &Ctxt, ty: &Type, what: &str) {
     }
 }
 
+/// `T`, when `ty` is written `Result<T, HandlerError>`: any path ending
+/// in `Result` with two type arguments, the second a path ending in
+/// `HandlerError`. The generated dispatcher then takes the error as
+/// `skycluster::HandlerError`, so another type of that name does not
+/// compile rather than being taken for it.
+fn raised_ok(ty: &Type) -> Option<Type> {
+    let path = match ty {
+        Type::Group(group) => return raised_ok(&group.elem),
+        Type::Paren(paren) => return raised_ok(&paren.elem),
+        Type::Path(path) if path.qself.is_none() => &path.path,
+        _ => return None,
+    };
+    let result = path.segments.last()?;
+    let PathArguments::AngleBracketed(args) = &result.arguments else {
+        return None;
+    };
+    let mut types = args.args.iter().filter_map(|arg| match arg {
+        GenericArgument::Type(ty) => Some(ty),
+        _ => None,
+    });
+    let (Some(ok), Some(Type::Path(err)), None) = (types.next(), types.next(), types.next()) else {
+        return None;
+    };
+    let is_handler_error = err.qself.is_none()
+        && err
+            .path
+            .segments
+            .last()
+            .is_some_and(|e| e.ident == "HandlerError" && e.arguments.is_none());
+    (result.ident == "Result" && is_handler_error).then(|| ok.clone())
+}
+
 /// Whether `ty` is `()`.
 fn is_unit(ty: &Type) -> bool {
     match ty {
@@ -455,6 +494,37 @@ mod tests {
             panic!()
         };
         assert!(f.attrs.is_empty());
+    }
+
+    #[test]
+    fn a_result_of_handler_error_raises_and_nothing_else_does() {
+        let ok_of = |ty: TokenStream| {
+            raised_ok(&syn::parse2(ty).unwrap()).map(|t| t.to_token_stream().to_string())
+        };
+        assert_eq!(
+            ok_of(quote!(Result<u32, HandlerError>)).as_deref(),
+            Some("u32")
+        );
+        assert_eq!(
+            ok_of(quote!(::core::result::Result<(), skycluster::HandlerError>)).as_deref(),
+            Some("()")
+        );
+        assert_eq!(
+            ok_of(quote!(sc::Result<Result<u8, String>, sc::HandlerError>)).as_deref(),
+            Some("Result < u8 , String >")
+        );
+        for ty in [
+            quote!(Result<u32, String>),
+            quote!(Result<HandlerError, u8>),
+            quote!(Result<u32>),
+            quote!(Option<HandlerError>),
+            quote!(Result<u32, HandlerError<u8>>),
+            quote!(Vec<Result<u32, HandlerError>>),
+            quote!(<X as Y>::Result<u32, HandlerError>),
+            quote!(u32),
+        ] {
+            assert_eq!(ok_of(ty.clone()), None, "{ty}");
+        }
     }
 
     #[test]

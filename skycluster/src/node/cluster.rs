@@ -27,7 +27,7 @@ use super::sender::{Sender, Target};
 use super::status::{ListenerStatus, NodeStatus, Status};
 use super::Options;
 use crate::codec::luaseri::{self, Value};
-use crate::service::{BoxFuture, Handler, Service};
+use crate::service::{BoxFuture, Handler, IntoService, Service};
 use crate::wire::{Address, Name};
 use crate::{CallError, Error, ErrorKind, Result};
 
@@ -122,8 +122,20 @@ impl Cluster {
         Ok(Cluster::new(Config::load(path)?))
     }
 
-    /// This node's name, if it has one.
-    pub fn name(&self) -> Option<&str> {
+    /// This node's name, if it has one (`open` or `set_name` gives it).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use skycluster::{Cluster, Config};
+    ///
+    /// let cluster = Cluster::new(Config::new());
+    /// assert_eq!(cluster.node_name(), None);
+    /// cluster.set_name("game1")?;
+    /// assert_eq!(cluster.node_name(), Some("game1"));
+    /// # Ok::<(), skycluster::Error>(())
+    /// ```
+    pub fn node_name(&self) -> Option<&str> {
         self.inner.name.get().map(|n| &**n)
     }
 
@@ -191,7 +203,7 @@ impl Cluster {
             slots: Arc::clone(&slots),
             requests: Arc::clone(&requests),
         });
-        tracing::info!(node = ?self.name(), addr = %local, "listening");
+        tracing::info!(node = ?self.node_name(), addr = %local, "listening");
         let inner = Arc::clone(&self.inner);
         self.inner
             .tasks
@@ -340,12 +352,61 @@ impl Cluster {
         }
     }
 
-    /// Starts a local service of type `S` and returns its handle.
-    pub fn spawn<S: Service + ?Sized>(&self, implementation: Arc<S>) -> Handle {
-        self.spawn_handler_arc(S::handler(implementation))
+    /// Starts a local service of type `S` (`dyn Trait` of a `#[service]`
+    /// trait) served by `implementation`, and returns its handle:
+    /// Skynet's `skynet.newservice`.
+    ///
+    /// `implementation` is the implementation itself, an `Arc` of one (to
+    /// keep a reference to it), or an `Arc<dyn Trait>`; see
+    /// [`IntoService`]. Calls run concurrently on it, so it takes `&self`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// #[skycluster::service]
+    /// pub trait BattleMgr {
+    ///     async fn create_room(&self, mode: u8) -> u32;
+    /// }
+    ///
+    /// #[derive(Default)]
+    /// struct Rooms;
+    ///
+    /// #[skycluster::async_trait]
+    /// impl BattleMgr for Rooms {
+    ///     async fn create_room(&self, mode: u8) -> u32 {
+    ///         u32::from(mode) + 100
+    ///     }
+    /// }
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let cluster = skycluster::Cluster::new(skycluster::Config::new());
+    /// let handle = cluster.spawn::<dyn BattleMgr>(Rooms::default());
+    /// cluster.name(".battle_mgr", handle)?;
+    /// # cluster.set_name("battle1")?;
+    /// let room = cluster.proxy::<dyn BattleMgr>("battle1", ".battle_mgr").create_room(1).await?;
+    /// assert_eq!(room, 101);
+    /// # Ok(()) }
+    /// ```
+    pub fn spawn<S: Service + ?Sized>(&self, implementation: impl IntoService<S>) -> Handle {
+        self.spawn_handler_arc(S::handler(implementation.into_service()))
     }
 
-    /// Starts a local raw-bytes service.
+    /// Starts a local raw-bytes service: any [`Handler`], a closure from
+    /// [`Request`](crate::Request) to a future of the reply included.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use skycluster::{Cluster, Config, HandlerError, Request};
+    ///
+    /// let cluster = Cluster::new(Config::new());
+    /// let echo = cluster.spawn_handler(|req: Request| async move {
+    ///     Ok::<_, HandlerError>(req.into_payload())
+    /// });
+    /// cluster.register_name("echo", echo)?;
+    /// # Ok::<(), skycluster::Error>(())
+    /// ```
     pub fn spawn_handler(&self, handler: impl Handler) -> Handle {
         self.spawn_handler_arc(Arc::new(handler))
     }
@@ -359,13 +420,40 @@ impl Cluster {
         self.inner.registry.kill(handle)
     }
 
-    /// Gives a local service a node-local name, `.name` (`skynet.name`).
+    /// Gives a local service a node-local name, `.name`: Skynet's
+    /// `skynet.name(".name", handle)`. Other nodes reach it as
+    /// `cluster.proxy(node, ".name")`, or `"node.name"`; the leading `.`
+    /// may be left out. A name another service holds moves to `handle`
+    /// (Skynet's `skynet.name` leaves it with the first holder, silently).
     ///
     /// # Errors
     ///
     /// [`Error::InvalidName`] or [`Error::UnknownHandle`].
-    pub fn name_local(&self, name: &str, handle: Handle) -> Result<()> {
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use skycluster::{Cluster, Config, HandlerError, Request};
+    ///
+    /// let cluster = Cluster::new(Config::new());
+    /// let echo = cluster.spawn_handler(|req: Request| async move {
+    ///     Ok::<_, HandlerError>(req.into_payload())
+    /// });
+    /// cluster.name(".echo", echo)?;
+    /// # Ok::<(), skycluster::Error>(())
+    /// ```
+    pub fn name(&self, name: &str, handle: Handle) -> Result<()> {
         self.inner.registry.name(name, handle)
+    }
+
+    /// The former name of [`Cluster::name`], kept for one release.
+    ///
+    /// # Errors
+    ///
+    /// As [`Cluster::name`].
+    #[deprecated(note = "use Cluster::name")]
+    pub fn name_local(&self, name: &str, handle: Handle) -> Result<()> {
+        self.name(name, handle)
     }
 
     /// Registers service `S`'s handle under `@` plus its cluster name, for
@@ -479,7 +567,7 @@ impl Cluster {
             .await
             .is_err()
         {
-            tracing::warn!(node = ?self.name(), ?grace, "requests still running after the grace period");
+            tracing::warn!(node = ?self.node_name(), ?grace, "requests still running after the grace period");
         }
         for sender in lock(&inner.senders).values() {
             sender.close();

@@ -214,6 +214,20 @@ pub fn encode_reply<C: Codec, R: Serialize>(
     })
 }
 
+/// Encodes what a method returning `Result<T, HandlerError>` returned:
+/// `Ok` as [`encode_reply`] would, `Err` as an error frame with its text,
+/// the way a Lua service's `error(...)` answers.
+pub fn encode_or_raise<C: Codec, T: Serialize>(
+    service: &'static str,
+    method: &'static str,
+    reply: Result<T, HandlerError>,
+) -> Encoded {
+    match reply {
+        Ok(value) => encode_reply::<C, T>(service, method, &value),
+        Err(e) => Encoded(EncodedReply::Shared(Err(e))),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::sync::atomic::{AtomicBool, Ordering};
@@ -245,6 +259,20 @@ mod tests {
         let past = part(&shorter, &whole[7..]);
         assert_eq!(&past[..], b"args");
         assert_ne!(past.as_ptr(), whole[7..].as_ptr());
+    }
+
+    #[test]
+    fn a_raised_error_is_an_error_and_ok_a_reply() {
+        use crate::codec::Bincode;
+
+        let raised = encode_or_raise::<Bincode, u32>("Rooms", "open", Err("full".into()));
+        assert_eq!(raised.into_result(), Err(HandlerError::new("full")));
+        let mut ok = Handled::from(encode_or_raise::<Bincode, u32>("Rooms", "open", Ok(7)));
+        assert!(ok.is_ready());
+        assert_eq!(
+            poll(&mut ok),
+            Poll::Ready(Ok(Bincode::encode_reply(&7u32).expect("encodes")))
+        );
     }
 
     /// A service that says when it is dropped.

@@ -11,20 +11,24 @@
 #![allow(missing_docs, unreachable_pub)]
 
 use std::any::{Any, TypeId};
+use std::marker::PhantomData;
 
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
+use crate::codec::luaseri::Values;
 use crate::codec::CodecError;
 
 mod call;
 mod cluster_main;
 mod dispatch;
 
+pub use crate::service::ServiceFrom;
 pub use call::{call, send, Call};
 pub use cluster_main::{run_main, MainOptions, MainOutput};
 pub use dispatch::{
-    decode_args, decode_method, encode_reply, run_method, Args, Encoded, MethodFuture,
+    decode_args, decode_method, encode_or_raise, encode_reply, run_method, Args, Encoded,
+    MethodFuture,
 };
 
 pub use ::async_trait::async_trait;
@@ -44,6 +48,25 @@ pub use ::serde;
 pub trait ServiceType: Serialize + DeserializeOwned {}
 
 impl<T: Serialize + DeserializeOwned> ServiceType for T {}
+
+/// Tells `Values` from every other type in `#[service]`'s check that only
+/// a method's last parameter is one: `IsValues<Values>::IS_VALUES` is this
+/// inherent `true`, which path resolution prefers over the `false` that
+/// [`NotValues`] gives every `IsValues<T>`. (A trait bound could not say
+/// "not `Values`" on stable Rust.)
+#[derive(Debug)]
+pub struct IsValues<T: ?Sized>(PhantomData<T>);
+
+impl IsValues<Values> {
+    pub const IS_VALUES: bool = true;
+}
+
+/// `IS_VALUES` for every type but `Values`; see [`IsValues`].
+pub trait NotValues {
+    const IS_VALUES: bool = false;
+}
+
+impl<T: ?Sized> NotValues for IsValues<T> {}
 
 /// How a dispatcher's error text starts when a method's arguments do not
 /// decode; the client turns such a reply into [`ErrorKind::Codec`].

@@ -20,7 +20,7 @@ impl Echo for Impl {
 
 #[skycluster::cluster_main(grace_ms = 100, worker_threads = 2)]
 async fn main(cluster: skycluster::Cluster) -> Result<(), Box<dyn std::error::Error>> {
-    assert_eq!(cluster.name(), Some("ui"));
+    assert_eq!(cluster.node_name(), Some("ui"));
     let handle = cluster.spawn::<dyn Echo>(Arc::new(Impl));
     cluster.register::<dyn Echo>(handle)?;
     let echo = cluster.proxy::<dyn Echo>("ui", "@Echo");

@@ -20,6 +20,8 @@ pub trait Bincoded {
 #[sc::service(crate = "sc", codec = lua, name = "lua_side")]
 pub trait Lua {
     async fn echo(&self, text: ::std::vec::Vec<u8>) -> ::std::vec::Vec<u8>;
+    async fn route(&self, cmd: u8, rest: sc::codec::luaseri::Values) -> sc::codec::luaseri::Values;
+    async fn raise(&self) -> ::core::result::Result<u8, sc::HandlerError>;
 }
 
 struct Impl;
@@ -29,11 +31,22 @@ impl Lua for Impl {
     async fn echo(&self, text: ::std::vec::Vec<u8>) -> ::std::vec::Vec<u8> {
         text
     }
+
+    async fn route(&self, _: u8, rest: sc::codec::luaseri::Values) -> sc::codec::luaseri::Values {
+        rest
+    }
+
+    async fn raise(&self) -> ::core::result::Result<u8, sc::HandlerError> {
+        ::core::result::Result::Err(sc::HandlerError::new("raised"))
+    }
 }
 
 fn main() {
     let imp: ::std::sync::Arc<dyn Lua> = ::std::sync::Arc::new(Impl);
     let _ = ServeLua::new(imp);
+    let cluster = sc::Cluster::new(sc::Config::new());
+    let _ = cluster.spawn::<dyn Lua>(Impl);
+    let _ = cluster.spawn::<dyn Lua>(::std::sync::Arc::new(Impl));
     let _ = <dyn Bincoded as sc::Service>::NAME;
     let _ = <dyn Lua as sc::Service>::NAME;
 }
