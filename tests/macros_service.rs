@@ -1,6 +1,7 @@
 //! `#[service]` end to end: typed calls between two nodes over TCP on
-//! 127.0.0.1, pushes, the Lua codec as a Lua node speaks it, and clients
-//! that disagree with the server.
+//! 127.0.0.1, pushes, the Lua codec as a Lua node speaks it (variadic
+//! methods included), methods that fail with an error frame, the forms
+//! `spawn` takes, and clients that disagree with the server.
 
 mod support;
 
@@ -10,7 +11,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
-use skycluster::codec::luaseri::{self, Table, Value};
+use skycluster::codec::luaseri::{self, Table, Value, Values};
 use skycluster::codec::{Bincode, Codec};
 use skycluster::wire::TraceTag;
 use skycluster::{CallError, Cluster, Config, ErrorKind, HandlerError, Options, Request, Service};
@@ -714,4 +715,301 @@ async fn a_rust_client_of_a_lua_codec_trait_calls_rust_and_lua_services_alike() 
     lua_client
         .left(1, 2)
         .expect("a push to a live node is queued");
+}
+
+// ---- variadic methods and error frames, as Lua nodes see them ----
+
+/// What Lua services commonly accept and answer: `...` in, any number of
+/// values out, and `error(...)`.
+#[skycluster::service(codec = lua, name = "router")]
+pub trait Router {
+    /// `function(...) return ... end`
+    async fn echo(&self, args: Values) -> Values;
+    /// `function(room, ...) return room, select("#", ...), ... end`
+    async fn route(&self, room: u32, rest: Values) -> (u32, usize, Values);
+    /// `error(...)` when `n` is negative, `return nil, err` above 100.
+    async fn check(&self, n: i64) -> Result<Result<i64, String>, HandlerError>;
+    /// `error(...)` always, with the values it got in the message.
+    async fn refuse(&self, why: Values) -> Result<(), HandlerError>;
+    #[push]
+    async fn notify(&self, args: Values);
+}
+
+struct RouterImpl {
+    notified: mpsc::UnboundedSender<Values>,
+}
+
+#[skycluster::async_trait]
+impl Router for RouterImpl {
+    async fn echo(&self, args: Values) -> Values {
+        args
+    }
+
+    async fn route(&self, room: u32, rest: Values) -> (u32, usize, Values) {
+        (room, rest.len(), rest)
+    }
+
+    async fn check(&self, n: i64) -> Result<Result<i64, String>, HandlerError> {
+        if n < 0 {
+            return Err(format!("check: {n} is negative").into());
+        }
+        Ok(if n > 100 {
+            Err(format!("{n} is too big"))
+        } else {
+            Ok(n)
+        })
+    }
+
+    async fn refuse(&self, why: Values) -> Result<(), HandlerError> {
+        Err(HandlerError::new(format!("refused: {why}")))
+    }
+
+    async fn notify(&self, args: Values) {
+        let _ = self.notified.send(args);
+    }
+}
+
+async fn router_server() -> (Cluster, SocketAddr, mpsc::UnboundedReceiver<Values>) {
+    let (tx, rx) = mpsc::unbounded_channel();
+    let (cluster, addr) = serve::<dyn Router>("rust1", Arc::new(RouterImpl { notified: tx })).await;
+    (cluster, addr, rx)
+}
+
+/// `cluster.call("rust1", "@router", ...)` from Lua.
+async fn router_call(game: &Cluster, values: &[Value]) -> Result<Vec<Value>, CallError> {
+    let reply = bounded("lua call", game.call("rust1", "@router", pack(values))).await?;
+    Ok(luaseri::unpack(&reply).expect("the reply is lua-seri"))
+}
+
+fn int(i: i64) -> Value {
+    Value::Integer(i)
+}
+
+#[tokio::test]
+async fn a_lua_node_calls_variadic_methods_and_every_nil_is_kept() {
+    let (_server, addr, mut notified) = router_server().await;
+    let game = client(&[("rust1", addr)], Options::default());
+    let nil = Value::Nil;
+
+    // No arguments, and `return` with no values.
+    assert_eq!(router_call(&game, &[s("echo")]).await.expect("call"), []);
+    // Nils between and at the end travel both ways.
+    let args = [int(1), nil.clone(), s("x"), nil.clone(), nil.clone()];
+    let mut call = vec![s("echo")];
+    call.extend(args.iter().cloned());
+    assert_eq!(router_call(&game, &call).await.expect("call"), args);
+    let table = array(vec![int(1), int(2)]);
+    let reply = router_call(&game, &[s("echo"), table.clone(), Value::Boolean(false)]).await;
+    assert_eq!(reply.expect("call"), [table, Value::Boolean(false)]);
+
+    // A fixed parameter, then the rest; a tuple whose last is the rest.
+    let reply = router_call(&game, &[s("route"), int(7)]).await;
+    assert_eq!(reply.expect("call"), [int(7), int(0)]);
+    let reply = router_call(&game, &[s("route"), int(7), nil.clone(), nil.clone()]).await;
+    assert_eq!(
+        reply.expect("call"),
+        [int(7), int(2), nil.clone(), nil.clone()]
+    );
+    let reply = router_call(&game, &[s("route"), int(7), s("a"), int(2)]).await;
+    assert_eq!(reply.expect("call"), [int(7), int(2), s("a"), int(2)]);
+    let err = router_call(&game, &[s("route"), s("seven")])
+        .await
+        .expect_err("a fixed parameter of the wrong type");
+    assert!(
+        matches!(err.kind(), ErrorKind::Remote { text } if text.contains("`route`")),
+        "{err}"
+    );
+
+    // cluster.send("rust1", "@router", "notify", 1, nil)
+    game.send(
+        "rust1",
+        "@router",
+        pack(&[s("notify"), int(1), nil.clone()]),
+    )
+    .expect("queued");
+    let got = bounded("push", notified.recv()).await.expect("a push");
+    assert_eq!(got, Values::from(vec![int(1), nil]));
+}
+
+#[tokio::test]
+async fn a_method_that_raises_answers_lua_with_an_error_frame() {
+    let (_server, addr, _notified) = router_server().await;
+    let game = client(&[("rust1", addr)], Options::default());
+
+    assert_eq!(
+        router_call(&game, &[s("check"), int(5)])
+            .await
+            .expect("call"),
+        [int(5)]
+    );
+    // The inner `Err` is still Lua's `return nil, err`...
+    assert_eq!(
+        router_call(&game, &[s("check"), int(500)])
+            .await
+            .expect("call"),
+        [Value::Nil, s("500 is too big")]
+    );
+    // ...and the outer one an error frame, what `error(...)` sends.
+    let err = router_call(&game, &[s("check"), int(-1)])
+        .await
+        .expect_err("an error frame");
+    assert!(
+        matches!(err.kind(), ErrorKind::Remote { text } if &**text == "check: -1 is negative"),
+        "{err}"
+    );
+    let err = router_call(&game, &[s("refuse"), s("closed"), Value::Nil, int(3)])
+        .await
+        .expect_err("an error frame");
+    assert!(
+        matches!(err.kind(), ErrorKind::Remote { text } if &**text == r#"refused: "closed", nil, 3"#),
+        "{err}"
+    );
+    // The connection goes on serving.
+    assert_eq!(
+        router_call(&game, &[s("echo"), int(1)])
+            .await
+            .expect("call"),
+        [int(1)]
+    );
+}
+
+#[tokio::test]
+async fn a_rust_client_calls_variadic_and_raising_methods_of_rust_and_lua_services() {
+    let (_server, rust_addr, _notified) = router_server().await;
+
+    // A Lua router, played by a raw handler that speaks as Skynet would.
+    let lua = Cluster::new(Config::new());
+    lua.set_name("lua1").expect("fresh cluster");
+    let lua_addr = lua.listen("127.0.0.1:0").await.expect("listen");
+    let handle = lua.spawn_handler(|req: Request| async move {
+        let mut args =
+            luaseri::unpack(req.payload()).map_err(|e| HandlerError::new(e.to_string()))?;
+        let method = args.remove(0);
+        match method.as_str() {
+            // return ...
+            Some("echo") => Ok(pack(&args)),
+            // return room, select("#", ...), ...
+            Some("route") => {
+                let mut reply = vec![args[0].clone(), int(args.len() as i64 - 1)];
+                reply.extend(args.into_iter().skip(1));
+                Ok(pack(&reply))
+            }
+            // error("lua.lua:9: no check here")
+            _ => Err(HandlerError::new("lua.lua:9: no check here")),
+        }
+    });
+    lua.register_name("router", handle).expect("register");
+
+    let game = client(
+        &[("rust1", rust_addr), ("lua1", lua_addr)],
+        Options::default(),
+    );
+    let values = Values::from(vec![int(1), Value::Nil, s("x"), Value::Nil]);
+    for node in ["rust1", "lua1"] {
+        let router = game.proxy::<dyn Router>(node, "@router");
+        let echoed = bounded("echo", router.echo(values.clone())).await;
+        assert_eq!(echoed.expect("echo"), values, "{node}");
+        let none = bounded("echo nothing", router.echo(Values::new())).await;
+        assert!(none.expect("echo").is_empty(), "{node}");
+        let routed = bounded("route", router.route(9, values.clone())).await;
+        assert_eq!(routed.expect("route"), (9, 4, values.clone()), "{node}");
+    }
+
+    let rust = game.proxy::<dyn Router>("rust1", "@router");
+    assert_eq!(bounded("check", rust.check(5)).await.expect("call"), Ok(5));
+    assert_eq!(
+        bounded("check", rust.check(500)).await.expect("call"),
+        Err("500 is too big".to_owned())
+    );
+    // An error frame is the call's error, with the method's text.
+    let err = bounded("check", rust.check(-1))
+        .await
+        .expect_err("an error frame");
+    assert!(
+        matches!(err.kind(), ErrorKind::Remote { text } if &**text == "check: -1 is negative"),
+        "{err}"
+    );
+    assert_eq!(err.method(), Some("check"));
+    let lua_router = game.proxy::<dyn Router>("lua1", "@router");
+    let err = bounded("lua check", lua_router.check(1))
+        .await
+        .expect_err("Lua raised");
+    assert!(
+        matches!(err.kind(), ErrorKind::Remote { text } if &**text == "lua.lua:9: no check here"),
+        "{err}"
+    );
+    rust.notify(values)
+        .expect("a push to a live node is queued");
+}
+
+/// A bincode service fails the same way.
+#[skycluster::service(name = "vault")]
+pub trait Vault {
+    async fn open(&self, code: u32) -> Result<String, HandlerError>;
+}
+
+struct VaultImpl;
+
+#[skycluster::async_trait]
+impl Vault for VaultImpl {
+    async fn open(&self, code: u32) -> Result<String, HandlerError> {
+        match code {
+            1234 => Ok("gold".to_owned()),
+            _ => Err(format!("wrong code {code}").into()),
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_bincode_method_that_raises_answers_with_an_error_frame() {
+    let (_server, addr) = serve::<dyn Vault>("bank1", Arc::new(VaultImpl)).await;
+    let game = client(&[("bank1", addr)], Options::default());
+    let vault = game.proxy::<dyn Vault>("bank1", "@vault");
+    assert_eq!(
+        bounded("open", vault.open(1234)).await.expect("call"),
+        "gold"
+    );
+    let err = bounded("open", vault.open(1))
+        .await
+        .expect_err("an error frame");
+    assert!(
+        matches!(err.kind(), ErrorKind::Remote { text } if &**text == "wrong code 1"),
+        "{err}"
+    );
+    assert_eq!(err.method(), Some("open"));
+    // A raw caller sees the frame too.
+    let call = Bincode::encode_call("open", &(7u32,)).expect("encodes");
+    let err = bounded("raw open", game.call("bank1", "@vault", call))
+        .await
+        .expect_err("an error frame");
+    assert!(
+        matches!(err.kind(), ErrorKind::Remote { text } if &**text == "wrong code 7"),
+        "{err}"
+    );
+}
+
+// ---- what spawn takes ----
+
+#[tokio::test]
+async fn spawn_takes_an_implementation_an_arc_of_one_or_an_arc_dyn() {
+    let server = Cluster::new(Config::new());
+    server.set_name("bank1").expect("fresh cluster");
+    let addr = server.listen("127.0.0.1:0").await.expect("listen");
+    let shared = Arc::new(VaultImpl);
+    let dynamic: Arc<dyn Vault> = Arc::new(VaultImpl);
+    let handles = [
+        server.spawn::<dyn Vault>(VaultImpl),
+        server.spawn::<dyn Vault>(Arc::clone(&shared)),
+        server.spawn::<dyn Vault>(dynamic),
+    ];
+    // The service holds its own reference to a shared implementation.
+    assert_eq!(Arc::strong_count(&shared), 2);
+    let game = client(&[("bank1", addr)], Options::default());
+    for (i, handle) in handles.into_iter().enumerate() {
+        let name = format!(".vault{i}");
+        server.name(&name, handle).expect("a valid name");
+        let vault = game.proxy::<dyn Vault>("bank1", name.as_str());
+        let opened = bounded("open", vault.open(1234)).await;
+        assert_eq!(opened.expect("call"), "gold", "{name}");
+    }
 }

@@ -271,6 +271,71 @@ async fn calls_to_the_local_node_skip_the_network() {
 }
 
 #[tokio::test]
+async fn cluster_name_gives_a_local_name_other_nodes_reach() {
+    let server = Cluster::new(Config::new());
+    server.set_name("battle1").expect("fresh cluster");
+    let addr = server.listen("127.0.0.1:0").await.expect("listen");
+    assert_eq!(server.node_name(), Some("battle1"));
+    let reply_with = |text: &'static str| {
+        move |_req: Request| async move { Ok::<_, HandlerError>(pack(&[s(text)])) }
+    };
+    let first = server.spawn_handler(reply_with("first"));
+    let second = server.spawn_handler(reply_with("second"));
+    // `skynet.name(".mgr", handle)`; the `.` may be left out.
+    server.name(".mgr", first).expect("a valid name");
+    server.name("other", second).expect("a valid name");
+
+    let game = client(&[("battle1", addr)], Options::default());
+    let call = |address: &'static str| {
+        let game = game.clone();
+        async move {
+            let reply = bounded(address, game.call("battle1", address, pack(&[s("x")]))).await;
+            reply.expect("the name resolves")
+        }
+    };
+    assert_eq!(call(".mgr").await, pack(&[s("first")]));
+    assert_eq!(call(".other").await, pack(&[s("second")]));
+    let at = game.endpoint_at("battle1.mgr").expect("one-string form");
+    let reply = bounded("battle1.mgr", at.call(pack(&[s("x")]))).await;
+    assert_eq!(reply.expect("resolves"), pack(&[s("first")]));
+
+    // A taken name moves to the service named last.
+    server.name(".mgr", second).expect("a valid name");
+    assert_eq!(call(".mgr").await, pack(&[s("second")]));
+
+    for bad in ["", ".", "..x", ".@x"] {
+        let err = server.name(bad, first).expect_err(bad);
+        assert!(
+            matches!(err, skycluster::Error::InvalidName { .. }),
+            "{bad}: {err}"
+        );
+    }
+    assert!(server.kill(first));
+    let err = server.name(".gone", first).expect_err("a killed service");
+    assert!(
+        matches!(err, skycluster::Error::UnknownHandle { .. }),
+        "{err}"
+    );
+}
+
+/// `name_local` is `name`'s former name, kept for one release.
+#[tokio::test]
+#[allow(deprecated)]
+async fn the_deprecated_name_local_still_names_a_local_service() {
+    let (server, addr) = echo_server("battle1", Options::default()).await;
+    let echo = server
+        .spawn_handler(|req: Request| async move { Ok::<_, HandlerError>(req.into_payload()) });
+    server.name_local(".old_echo", echo).expect("a valid name");
+    let game = client(&[("battle1", addr)], Options::default());
+    let reply = bounded(
+        ".old_echo",
+        game.call("battle1", ".old_echo", pack(&[s("x")])),
+    )
+    .await;
+    assert_eq!(reply.expect("the name resolves"), pack(&[s("x")]));
+}
+
+#[tokio::test]
 async fn status_reports_connections_and_round_trips() {
     let (_server, addr) = echo_server("battle1", Options::default()).await;
     let game = client(&[("battle1", addr)], Options::default());
