@@ -436,6 +436,108 @@ async fn a_lua_trace_tag_reaches_a_rust_handler() {
     pcall_ok("call", reply);
     let seen = next_seen(&mut f.seen).await;
     assert_eq!(seen.trace, None);
+
+    // A multi-part request takes the tag sent before its header.
+    let big = s(&"t".repeat(100 * 1024));
+    let reply = f
+        .control("traced_call", &[s("rust1"), s("@echo"), big.clone()])
+        .await;
+    let [Value::String(tag), Value::Boolean(true), echoed] = &reply[..] else {
+        panic!("traced_call: {}", show_all(&reply));
+    };
+    assert!(echoed == &big, "the 100 KiB echo differs");
+    let tag = String::from_utf8_lossy(tag).into_owned();
+    let seen = next_seen(&mut f.seen).await;
+    let trace = seen.trace.expect("the multi-part request carries the tag");
+    assert!(trace.ends_with(&format!("){tag}")), "{trace}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(
+    not(skynet),
+    ignore = "needs SKYNET_HOME: a built Skynet tree (see tests/lua/README.md)"
+)]
+async fn a_trace_tag_marks_calls_in_flight_on_skynet_but_only_its_own_call_on_rust() {
+    let mut f = Fixture::start("sk-trace-inflight").await;
+    // A traced call A that the callee holds, then an untraced call B on
+    // the same connection while A is in flight. The fork sends A first:
+    // it wakes the main coroutine, which runs once A has yielded in
+    // cluster.call, its request already with the sender.
+    let code = r#"
+        local node, hold, key, probe, method = ...
+        cluster.call(node, probe, method)  -- the sender exists and is connected
+        local main = coroutine.running()
+        skynet.fork(function()
+            skynet.trace("held")
+            skynet.wakeup(main)
+            pcall(cluster.call, node, hold, "hold", key)
+        end)
+        skynet.wait(main)
+        return skynet.tracetag(), cluster.call(node, probe, method)
+    "#;
+
+    // Lua to Lua (the node calls itself through its own cluster port):
+    // Skynet's agent keeps the tag until A returns, so B carries it too.
+    let reply = f
+        .control(
+            "eval",
+            &[
+                s(code),
+                s("lua1"),
+                s("@callee"),
+                s("k"),
+                s("@callee"),
+                s("trace"),
+            ],
+        )
+        .await;
+    let reply = pcall_ok("lua to lua", reply);
+    let [Value::Nil, Value::String(b_tag)] = &reply[..] else {
+        panic!(
+            "B's own tag is nil, and the callee saw one: {}",
+            show_all(&reply)
+        );
+    };
+    let b_tag = String::from_utf8_lossy(b_tag).into_owned();
+    assert!(
+        b_tag.ends_with(&format!(":{:08x}-1", f.lua.control)),
+        "B carried A's tag on Skynet: {b_tag}"
+    );
+    let released = f.callee("@callee", "release", &[s("k")]).await;
+    assert_eq!(released.expect("release"), [Value::Boolean(true)]);
+
+    // Lua to Rust: skycluster's agent gives the tag to A only.
+    let release = std::sync::Arc::new(tokio::sync::Notify::new());
+    let held = {
+        let release = std::sync::Arc::clone(&release);
+        f.rust.spawn_handler(move |req: skycluster::Request| {
+            let release = std::sync::Arc::clone(&release);
+            async move {
+                release.notified().await;
+                Ok::<_, skycluster::HandlerError>(req.into_payload())
+            }
+        })
+    };
+    f.rust.register_name("hold", held).expect("register");
+    let reply = f
+        .control(
+            "eval",
+            &[
+                s(code),
+                s("rust1"),
+                s("@hold"),
+                s("k"),
+                s("@echo"),
+                s("trace"),
+            ],
+        )
+        .await;
+    assert_eq!(pcall_ok("lua to rust", reply), [Value::Nil, s("trace")]);
+    let warm = next_seen(&mut f.seen).await;
+    assert_eq!(warm.trace, None);
+    let b = next_seen(&mut f.seen).await;
+    assert_eq!(b.trace, None, "B carried no tag on skycluster");
+    release.notify_one();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -463,6 +565,11 @@ async fn a_rust_trace_tag_reaches_the_lua_callee() {
     // A tag that starts with `(` goes as it is.
     let reply = bounded("traced", traced("(mine)x").call(pack(&[s("trace")]))).await;
     assert_eq!(unpack(&reply.expect("trace")), [s("(mine)x")]);
+
+    // A multi-part request takes the tag sent before its header.
+    let big = s(&"t".repeat(100 * 1024));
+    let reply = bounded("traced", traced("(big)y").call(pack(&[s("trace"), big]))).await;
+    assert_eq!(unpack(&reply.expect("trace")), [s("(big)y")]);
 
     // The typed client's next call carries no tag.
     let client = f.rust.proxy::<dyn Callee>("lua1", "@callee");

@@ -254,3 +254,50 @@ async fn a_killed_lua_node_fails_every_pending_rust_call_naming_it() {
     let seen = support::skynet::next_seen(&mut f.seen).await;
     assert_eq!(seen.values, [int(2)]);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(
+    not(skynet),
+    ignore = "needs SKYNET_HOME: a built Skynet tree (see tests/lua/README.md)"
+)]
+async fn a_lua_node_answers_the_liveness_probe_so_the_connection_stays() {
+    let options = Options {
+        probe_timeout: Duration::from_millis(300),
+        ..Options::default()
+    };
+    let f = Fixture::start_with("sk-probe", options).await;
+    let mark = f.lua.mark();
+    let reply = lua_call(&f.rust, "lua1", "@callee", "echo", &[int(1)]).await;
+    assert_eq!(reply.expect("echo"), [int(1)]);
+
+    // A name with no prefix goes to Skynet's harbor and is never answered:
+    // the call times out in silence, and the sender probes the connection
+    // with a name query, which the Lua agent answers (`name not found`).
+    let silent = |timeout: Duration| {
+        let endpoint = f.rust.endpoint("lua1", "callee").with_timeout(timeout);
+        async move { endpoint.call(support::skynet::pack(&[s("echo")])).await }
+    };
+    let err = bounded("silent call", silent(Duration::from_millis(200)))
+        .await
+        .expect_err("never answered");
+    assert!(err.is_timeout(), "{err}");
+    // Were the probe unanswered, the connection would drop within
+    // `probe_timeout` and this longer call would end disconnected; since
+    // the Lua node answered, it ends at its own timeout.
+    let err = bounded("second silent call", silent(Duration::from_millis(900)))
+        .await
+        .expect_err("never answered");
+    assert!(err.is_timeout(), "the probe went unanswered: {err}");
+
+    // Same connection all along: the Lua node accepted one.
+    let reply = lua_call(&f.rust, "lua1", "@callee", "echo", &[int(2)]).await;
+    assert_eq!(reply.expect("echo"), [int(2)]);
+    let accepted = f
+        .lua
+        .output()
+        .lines()
+        .skip(mark)
+        .filter(|l| l.contains("socket accept from"))
+        .count();
+    assert_eq!(accepted, 1, "{}", f.lua.output());
+}

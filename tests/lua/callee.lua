@@ -85,6 +85,29 @@ function methods.sleep(ms)
 	return true
 end
 
+-- Calls held until released, by key.
+local held = {}
+
+-- Replies (with the trace tag it arrived with) once `release(key)` comes.
+function methods.hold(key)
+	local co = coroutine.running()
+	held[key] = co
+	skynet.error(string.format("SKYTEST holding %s", key))
+	skynet.wait(co)
+	return skynet.tracetag()
+end
+
+-- Lets `hold(key)` reply: true if one was waiting.
+function methods.release(key)
+	local co = held[key]
+	if not co then
+		return false
+	end
+	held[key] = nil
+	skynet.wakeup(co)
+	return true
+end
+
 skynet.start(function()
 	skytest.serve("callee", methods)
 end)
