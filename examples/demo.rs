@@ -22,7 +22,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use examples::{Node, Scratch};
@@ -143,7 +143,7 @@ impl Game for Lobby {
 async fn run_node(cluster: Cluster) -> Result<(), skycluster::Error> {
     match cluster.node_name().unwrap_or_default() {
         "db" => {
-            let db = cluster.spawn::<dyn Db>(Arc::new(Rooms::default()));
+            let db = cluster.spawn::<dyn Db>(Rooms::default());
             cluster.register::<dyn Db>(db)?;
         }
         "game1" => {
@@ -159,14 +159,14 @@ async fn run_node(cluster: Cluster) -> Result<(), skycluster::Error> {
                 battles,
                 next: AtomicUsize::new(0),
             };
-            let game = cluster.spawn::<dyn Game>(Arc::new(lobby));
+            let game = cluster.spawn::<dyn Game>(lobby);
             cluster.register::<dyn Game>(game)?;
         }
         _ => {
             let battle = Battle {
                 cluster: cluster.clone(),
             };
-            let mgr = cluster.spawn::<dyn BattleMgr>(Arc::new(battle));
+            let mgr = cluster.spawn::<dyn BattleMgr>(battle);
             cluster.name(".battle_mgr", mgr)?;
         }
     }

@@ -21,14 +21,18 @@
 //! Ctrl-C. With `--exit-with-stdin` it also exits when its stdin closes,
 //! so a test or supervisor that dies cannot leave it running.
 //!
-//! # Why two methods are dispatched by hand
+//! # Why `echo` is dispatched by hand
 //!
-//! `add`, `big` and `sleep` come from `#[service(codec = lua)]`. `echo` and
-//! `fail` cannot: the macro has no variadic methods (a rest parameter
-//! taking every remaining argument, and a return of any number of values),
-//! and a method cannot raise a Lua error: an `Err` is the *reply*
-//! `nil, err`, not an error frame. So one raw [`Handler`] answers those two
-//! and hands every other call to the generated dispatcher, unchanged.
+//! `add`, `big`, `sleep` and `fail` come from `#[service(codec = lua)]`;
+//! `fail` returns `Result<(), HandlerError>`, so its `Err` is an error
+//! frame, as Lua's `error(...)` sends. `echo` could too, as
+//! `async fn echo(&self, args: Values) -> Values`, and a Lua caller would
+//! get the same values back. But it would decode and re-encode them, and a
+//! table holding both an array and a hash part would go back with its
+//! array as pairs (`[1] = a`): the same Lua table, other bytes. A fixture
+//! answers with the very bytes it got, so one raw [`Handler`] answers
+//! `echo` with the arguments' own bytes and hands every other call to the
+//! generated dispatcher, unchanged.
 
 use std::fmt;
 use std::sync::Arc;
@@ -36,7 +40,8 @@ use std::time::Duration;
 
 use serde::de::{self, Deserializer, Visitor};
 use serde::{Deserialize, Serialize};
-use skycluster::codec::{luaseri, Codec, Lua};
+use skycluster::codec::luaseri::Value;
+use skycluster::codec::{Codec, Lua};
 use skycluster::{Cluster, Handled, Handler, HandlerError, Request, Service};
 
 /// The largest `big(n)`: well under the 64 MiB message limit, and no
@@ -84,6 +89,8 @@ pub trait Echo {
     /// `nil, err` above [`MAX_BIG`].
     async fn big(&self, n: u64) -> Result<String, String>;
     async fn sleep(&self, ms: u64) -> bool;
+    /// Raises `fail: MSG`, as `error("fail: " .. tostring(msg))` would.
+    async fn fail(&self, msg: Value) -> Result<(), HandlerError>;
 }
 
 struct Fixture;
@@ -109,6 +116,11 @@ impl Echo for Fixture {
         tokio::time::sleep(Duration::from_millis(ms)).await;
         true
     }
+
+    async fn fail(&self, msg: Value) -> Result<(), HandlerError> {
+        let text = msg.as_str().map_or_else(|| msg.to_string(), str::to_owned);
+        Err(HandlerError::new(format!("fail: {text}")))
+    }
 }
 
 fn real(n: Number) -> f64 {
@@ -118,7 +130,7 @@ fn real(n: Number) -> f64 {
     }
 }
 
-/// `echo` and `fail` by hand; everything else to the generated dispatcher.
+/// `echo` by hand; everything else to the generated dispatcher.
 struct EchoService {
     typed: Arc<dyn Handler>,
 }
@@ -134,16 +146,6 @@ impl Handler for EchoService {
             // The arguments are the bytes after the method name: replying
             // with them returns every value exactly as it arrived.
             b"echo" => Handled::ready(Ok(payload.slice_ref(args))),
-            b"fail" => {
-                let text = match luaseri::unpack(args) {
-                    Ok(values) => match values.first() {
-                        Some(v) => v.as_str().map_or_else(|| v.to_string(), str::to_owned),
-                        None => "nil".to_owned(),
-                    },
-                    Err(e) => format!("undecodable arguments: {e}"),
-                };
-                Handled::ready(Err(HandlerError::new(format!("fail: {text}"))))
-            }
             _ => self.typed.handle(request),
         }
     }

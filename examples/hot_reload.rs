@@ -1,7 +1,6 @@
 //! Config hot reload: move a node to a new address, disable it, bring it
 //! back, without restarting the caller (Skynet's `cluster.reload`).
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use skycluster::{Cluster, Config, ErrorKind};
@@ -25,7 +24,7 @@ impl Db for Instance {
 async fn start_db(config: &std::path::Path, label: &'static str) -> skycluster::Result<Cluster> {
     let db = Cluster::load(config)?;
     db.open("db").await?;
-    let handle = db.spawn::<dyn Db>(Arc::new(Instance(label)));
+    let handle = db.spawn::<dyn Db>(Instance(label));
     db.register::<dyn Db>(handle)?;
     Ok(db)
 }

@@ -4,7 +4,6 @@
 //! `game1` tells `chat` that players joined; `chat` hands each notice to
 //! this program through a channel so we can see them arrive.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use skycluster::Cluster;
@@ -44,7 +43,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let (notices, mut received) = mpsc::unbounded_channel();
     let chat = Cluster::load(&config)?;
     chat.open("chat").await?;
-    let board = chat.spawn::<dyn Chat>(Arc::new(Board { notices }));
+    let board = chat.spawn::<dyn Chat>(Board { notices });
     chat.register::<dyn Chat>(board)?;
 
     let game1 = Cluster::load(&config)?;

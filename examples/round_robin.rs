@@ -2,7 +2,6 @@
 //! `battle3` in turn, and a node that fails is skipped.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
 use std::time::Duration;
 
 use skycluster::{CallError, Cluster};
@@ -61,9 +60,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     for name in names {
         let node = Cluster::load(&config)?;
         node.open(name).await?;
-        let mgr = node.spawn::<dyn BattleMgr>(Arc::new(Battle {
+        let mgr = node.spawn::<dyn BattleMgr>(Battle {
             node: name.to_owned(),
-        }));
+        });
         node.name(".battle_mgr", mgr)?;
         battles.push(node);
     }

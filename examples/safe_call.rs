@@ -6,7 +6,6 @@
 //! `with_timeout` bounds how long we are willing to wait.
 
 use std::future::Future;
-use std::sync::Arc;
 use std::time::Duration;
 
 use skycluster::{CallError, Cluster};
@@ -52,7 +51,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     let rank = Cluster::load(&config)?;
     rank.open("rank").await?;
-    let live = rank.spawn::<dyn Ranking>(Arc::new(Live));
+    let live = rank.spawn::<dyn Ranking>(Live);
     rank.register::<dyn Ranking>(live)?;
 
     let game1 = Cluster::load(&config)?;

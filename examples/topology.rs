@@ -7,7 +7,6 @@
 //! `demo` binary runs the same topology as separate processes.
 
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::Arc;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
@@ -83,17 +82,17 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     // db: `cluster.register("db", handle)`, so any node can query it.
     let db = Cluster::load(&config)?;
     db.open("db").await?;
-    let store = db.spawn::<dyn Db>(Arc::new(Store::default()));
+    let store = db.spawn::<dyn Db>(Store::default());
     db.register::<dyn Db>(store)?;
 
     // battle1: a node-local name, `.battle_mgr`, like `skynet.name`.
     // Other nodes reach it by naming both node and service.
     let battle1 = Cluster::load(&config)?;
     battle1.open("battle1").await?;
-    let mgr = battle1.spawn::<dyn BattleMgr>(Arc::new(Battle {
+    let mgr = battle1.spawn::<dyn BattleMgr>(Battle {
         cluster: battle1.clone(),
         next_id: AtomicU32::new(0),
-    }));
+    });
     battle1.name(".battle_mgr", mgr)?;
 
     // game1: `cluster.proxy("battle1", ".battle_mgr")`, typed.

@@ -5,8 +5,6 @@
 //! in production each is its own process, started with its own node name
 //! and the same clustername file.
 
-use std::sync::Arc;
-
 use skycluster::Cluster;
 
 /// The interface both sides compile against. `#[service]` generates
@@ -37,7 +35,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     // a registered name, `@Greeter`, that other nodes can address.
     let hello = Cluster::load(&config)?;
     hello.open("hello").await?;
-    let greeter = hello.spawn::<dyn Greeter>(Arc::new(English));
+    let greeter = hello.spawn::<dyn Greeter>(English);
     hello.register::<dyn Greeter>(greeter)?;
 
     // Node `world`: a typed client for `@Greeter` on `hello`. The outer

@@ -79,7 +79,14 @@ fn hot_reload_moves_disables_and_restores_a_node() {
 fn lua_service_answers_lua_style_calls() {
     example(
         env!("CARGO_BIN_EXE_examples_lua_service"),
-        &["returns 5", "returns nil, ", "{potion = 5, sword = 2}"],
+        &[
+            "returns 5",
+            "returns nil, ",
+            "returns 2, nil, 5",
+            "remove_item(\"sword\", 3) raises: ",
+            "remote error: cannot remove 3 of sword",
+            "{potion = 5, sword = 1}",
+        ],
     );
 }
 

@@ -3,7 +3,6 @@
 //! default options.
 
 use std::net::SocketAddr;
-use std::sync::Arc;
 
 use bytes::Bytes;
 use skycluster::{Cluster, Config, ErrorKind};
@@ -42,7 +41,7 @@ pub(crate) async fn serve(addr: &str) -> Result<Server, String> {
     let cluster = Cluster::new(Config::new());
     cluster.set_name(SERVER_NODE).map_err(|e| e.to_string())?;
     let addr = cluster.listen(addr).await.map_err(|e| e.to_string())?;
-    let handle = cluster.spawn::<dyn Echo>(Arc::new(Service));
+    let handle = cluster.spawn::<dyn Echo>(Service);
     cluster
         .register::<dyn Echo>(handle)
         .map_err(|e| e.to_string())?;

@@ -49,7 +49,7 @@ mod service;
 ///
 /// async fn play(cluster: skycluster::Cluster) -> Result<(), Box<dyn std::error::Error>> {
 ///     // Serve it here...
-///     let handle = cluster.spawn::<dyn BattleMgr>(std::sync::Arc::new(Rooms));
+///     let handle = cluster.spawn::<dyn BattleMgr>(Rooms);
 ///     cluster.register::<dyn BattleMgr>(handle)?;
 ///     // ...and call it on another node: `?` for the call, then the method's own result.
 ///     let battle = cluster.proxy::<dyn BattleMgr>("battle1", "@BattleMgr");
@@ -75,7 +75,9 @@ mod service;
 ///   -> impl Future<Output = Result<R, CallError>>`, awaited like an `async
 ///   fn`: the outer `Result` is the transport, `R` is exactly the trait's
 ///   return type, so a method returning `Result<RoomId, RoomError>` brings
-///   `RoomError` back typed. The future is the call itself: it encodes and
+///   `RoomError` back typed (a method returning `Result<T, HandlerError>`
+///   is the one exception: see *Failing like Lua's `error()`* below). The
+///   future is the call itself: it encodes and
 ///   queues the request when first polled and decodes the reply, with no
 ///   `async fn` state machine around it. A lone `bytes::Bytes` argument or
 ///   a `Bytes` return value is not copied: it shares the frame's memory
@@ -99,9 +101,13 @@ mod service;
 ///   its types change incompatibly.
 /// * **`impl Service for dyn BattleMgr`**: the cluster name, the client and
 ///   the dispatcher, which `Cluster::proxy`, `spawn`, `register` and
-///   `query` use.
+///   `query` use; and two small impls that turn an implementation, or an
+///   `Arc` of one, into the `Arc<dyn BattleMgr>` the dispatcher holds, so
+///   that `cluster.spawn::<dyn BattleMgr>(Rooms)` takes either (see
+///   `skycluster::IntoService`).
 /// * A static check that every argument and return type is
-///   `Serialize + DeserializeOwned`; the error points at the type.
+///   `Serialize + DeserializeOwned`; the error points at the type. Under
+///   `codec = lua`, also that no parameter but the last is `Values`.
 ///
 /// Why `dyn BattleMgr`: in Rust 2021 a trait is named as a type only as
 /// `dyn Trait`, so that is the spelling `Service` is implemented for and
@@ -120,8 +126,10 @@ mod service;
 ///   so that Lua nodes can call the service and Rust can call Lua services.
 ///   The request is `skynet.pack(method, arg1, arg2, ..)`, and the reply is
 ///   the packed return value: `Ok(v)` packs as `v`, `Err(e)` as `nil, e`
-///   (Lua's `return nil, err`), a tuple as several values and `()` as none.
-///   See `skycluster::codec::Lua`. The default is `codec = bincode`; any
+///   (Lua's `return nil, err`), a tuple as several values, `()` as none
+///   and `Values` as however many it holds. A last parameter of type
+///   `Values` takes every argument left (see below). See
+///   `skycluster::codec::Lua`. The default is `codec = bincode`; any
 ///   other path names a type implementing `skycluster::codec::Codec`.
 /// * `#[service(crate = "path")]`: where the skycluster crate is, when it
 ///   is renamed.
@@ -130,6 +138,90 @@ mod service;
 /// Methods must be `async fn m(&self, ...)`, without generics, and must not
 /// be named `new`, `endpoint`, `with_timeout` or `with_trace`. Default bodies
 /// are allowed.
+///
+/// # Failing like Lua's `error()`
+///
+/// A method whose return type is written `Result<T, HandlerError>` (any
+/// path to `Result` and to `skycluster::HandlerError`) fails the way a Lua
+/// service's `error("room is full")` does: `Ok(v)` is the reply, as a `T`
+/// method's `v` would be, and `Err(e)` is answered with an error frame
+/// carrying `e`'s text, under every codec. On the other side:
+///
+/// * the generated client's method returns `Result<T, CallError>`, not
+///   `Result<Result<T, HandlerError>, CallError>`: the error frame is the
+///   call's error, of kind `ErrorKind::Remote { text }`;
+/// * a Lua caller's `cluster.call` raises. (Skynet's sender raises
+///   `call failed` whatever the frame says, and logs the text.)
+///
+/// Any other error type is a value: `Result<T, RoomError>` under bincode,
+/// and Lua's `return nil, err` under `codec = lua`. The two nest:
+/// `Result<Result<T, String>, HandlerError>` answers `nil, err` for the
+/// inner `Err` and raises for the outer one.
+///
+/// ```
+/// use skycluster::HandlerError;
+///
+/// #[skycluster::service(codec = lua)]
+/// pub trait Bag {
+///     async fn take(&self, item: String) -> Result<u32, HandlerError>;
+/// }
+///
+/// struct Inventory;
+///
+/// #[skycluster::async_trait]
+/// impl Bag for Inventory {
+///     async fn take(&self, item: String) -> Result<u32, HandlerError> {
+///         if item.is_empty() {
+///             // Lua: error("take: no item")
+///             return Err(HandlerError::new("take: no item"));
+///         }
+///         Ok(1)
+///     }
+/// }
+///
+/// async fn take(bag: &BagClient) {
+///     match bag.take("sword".into()).await {
+///         Ok(n) => println!("took {n}"),
+///         // The error frame's text, as `ErrorKind::Remote`.
+///         Err(e) => println!("failed: {e}"),
+///     }
+/// }
+/// ```
+///
+/// # Any number of values (`codec = lua`)
+///
+/// `skycluster::codec::luaseri::Values` is a Lua function's `...`: as the
+/// last parameter, it takes every argument after the fixed ones, nils
+/// between and at the end included; as the return type (alone, last in a
+/// tuple, or in `Ok`), it answers with as many values as it holds. A Lua
+/// caller sees exactly what it would from a Lua service, and the generated
+/// client takes and returns `Values` too.
+///
+/// ```
+/// use skycluster::codec::luaseri::{Value, Values};
+///
+/// #[skycluster::service(codec = lua)]
+/// pub trait Chat {
+///     /// function(channel, ...) return channel, select("#", ...), ... end
+///     async fn post(&self, channel: String, args: Values) -> (String, usize, Values);
+/// }
+///
+/// struct Board;
+///
+/// #[skycluster::async_trait]
+/// impl Chat for Board {
+///     async fn post(&self, channel: String, args: Values) -> (String, usize, Values) {
+///         (channel, args.len(), args)
+///     }
+/// }
+///
+/// async fn post(chat: &ChatClient) -> Result<(), skycluster::CallError> {
+///     let args = Values::from(vec![Value::from("hi"), Value::Nil]);
+///     let (channel, count, echoed) = chat.post("world".into(), args).await?;
+///     assert_eq!((channel.as_str(), count, echoed.len()), ("world", 2, 2));
+///     Ok(())
+/// }
+/// ```
 ///
 /// # The same thing by hand
 ///
@@ -217,8 +309,10 @@ mod service;
 /// are reported at once: a method that is not `async`, is generic, does
 /// not take `&self`, a `#[push]` method with a return value, two methods
 /// with the same name, a method named like a generated one, an unknown or
-/// repeated attribute key, and an argument or return type that is not a
-/// serde type.
+/// repeated attribute key, an argument or return type that is not a
+/// serde type, a `Values` parameter that is not the last (`codec = lua`),
+/// and a `Result<T, HandlerError>` whose `HandlerError` is not
+/// skycluster's.
 ///
 /// ```compile_fail
 /// #[skycluster::service]
@@ -234,8 +328,6 @@ pub fn service(args: TokenStream, input: TokenStream) -> TokenStream {
 /// Runs `async fn main(cluster: Cluster)` as a cluster node.
 ///
 /// ```no_run
-/// use std::sync::Arc;
-///
 /// #[skycluster::service]
 /// pub trait Echo {
 ///     async fn echo(&self, text: String) -> String;
@@ -252,7 +344,7 @@ pub fn service(args: TokenStream, input: TokenStream) -> TokenStream {
 ///
 /// #[skycluster::cluster_main]
 /// async fn main(cluster: skycluster::Cluster) -> Result<(), skycluster::Error> {
-///     let handle = cluster.spawn::<dyn Echo>(Arc::new(Impl));
+///     let handle = cluster.spawn::<dyn Echo>(Impl);
 ///     cluster.register::<dyn Echo>(handle)?;
 ///     // Serve until Ctrl-C or SIGTERM.
 ///     std::future::pending::<()>().await;

@@ -22,10 +22,13 @@ const NIL: &[u8] = &[0];
 /// * **A call** is `skynet.pack(method, arg1, arg2, ...)`: what a Lua node
 ///   sends for `cluster.call(node, addr, "method", arg1, arg2)`. Missing
 ///   trailing arguments read as nil (so an `Option` argument may be left
-///   out) and extra ones are ignored, as a Lua function would.
+///   out) and extra ones are ignored, as a Lua function would. A last
+///   argument of type [`Values`](luaseri::Values) takes every value left,
+///   as `...` does.
 /// * **A reply** is the pack of the return values, as a Lua function's
-///   `return a, b`: a tuple is several values, `()` is none, anything else
-///   is one value.
+///   `return a, b`: a tuple is several values, `()` is none,
+///   [`Values`](luaseri::Values) is as many as it holds, anything else is
+///   one value.
 /// * **`Result`** follows Lua's `return nil, err` idiom: `Ok(v)` is the
 ///   reply of `v` (the rules above), `Err(e)` is the two values `nil, e`.
 ///   A Lua caller writes `local room, err = cluster.call(...)`, and a Rust
@@ -34,7 +37,9 @@ const NIL: &[u8] = &[0];
 ///   nil (`Ok((None, x))`) is ambiguous; avoid that shape.
 ///
 /// Errors that Lua raises (`error(...)`) travel as error frames, not
-/// replies; a Rust client sees them as `ErrorKind::Remote`.
+/// replies; a Rust client sees them as `ErrorKind::Remote`. A `#[service]`
+/// method raises one by returning `Result<T, HandlerError>` (see
+/// [`HandlerError`](crate::HandlerError)).
 ///
 /// # Examples
 ///
