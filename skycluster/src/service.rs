@@ -100,7 +100,7 @@ impl Request {
 /// A method that fails like Lua's `error(...)`:
 ///
 /// ```
-/// use skycluster::HandlerError;
+/// use skycluster::{Cluster, Config, ErrorKind, HandlerError};
 ///
 /// #[skycluster::service(codec = lua)]
 /// pub trait Rooms {
@@ -120,11 +120,20 @@ impl Request {
 ///     }
 /// }
 ///
-/// // The client's method returns `Result<u32, CallError>`: an error frame
-/// // is a `CallError` of kind `ErrorKind::Remote`.
-/// async fn join(rooms: &RoomsClient) -> Result<u32, skycluster::CallError> {
-///     rooms.join(3).await
-/// }
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let cluster = Cluster::new(Config::new());
+/// cluster.set_name("battle1")?;
+/// let lobby = cluster.spawn::<dyn Rooms>(Lobby);
+/// cluster.name(".lobby", lobby)?;
+///
+/// // The client's method returns `Result<u32, CallError>`: the error
+/// // frame is the call's error, of kind `ErrorKind::Remote`.
+/// let rooms = cluster.proxy::<dyn Rooms>("battle1", ".lobby");
+/// assert_eq!(rooms.join(3).await?, 3);
+/// let err = rooms.join(9).await.unwrap_err();
+/// assert!(matches!(err.kind(), ErrorKind::Remote { text } if &**text == "room is full"));
+/// # Ok(()) }
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[error("{text}")]
@@ -432,7 +441,7 @@ pub trait Service: Send + Sync + 'static {
 ///
 /// # Examples
 ///
-/// ```no_run
+/// ```
 /// use std::sync::Arc;
 ///
 /// #[skycluster::service]
@@ -450,7 +459,7 @@ pub trait Service: Send + Sync + 'static {
 ///     }
 /// }
 ///
-/// # fn spawn(cluster: skycluster::Cluster) {
+/// let cluster = skycluster::Cluster::new(skycluster::Config::new());
 /// // The implementation itself...
 /// let a = cluster.spawn::<dyn Counter>(Total::default());
 /// // ...or shared, to read it from here too...
@@ -459,7 +468,7 @@ pub trait Service: Send + Sync + 'static {
 /// // ...or already a trait object.
 /// let any: Arc<dyn Counter> = Arc::new(Total::default());
 /// let c = cluster.spawn::<dyn Counter>(any);
-/// # }
+/// assert!(a != b && b != c);
 /// ```
 pub trait IntoService<S: ?Sized> {
     /// The implementation, shared, as the dispatcher holds it.

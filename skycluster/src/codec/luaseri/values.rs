@@ -38,7 +38,7 @@ pub(crate) const VALUES_TOKEN: &str = "$skycluster::luaseri::Values";
 /// A service that takes and returns any number of values:
 ///
 /// ```
-/// use skycluster::codec::luaseri::{Value, Values};
+/// use skycluster::codec::luaseri::Values;
 ///
 /// #[skycluster::service(codec = lua)]
 /// pub trait Echo {
