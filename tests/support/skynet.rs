@@ -279,10 +279,16 @@ impl LuaNode {
                     let _ = writeln!(failures, "port {}: {line}", addr.port());
                     node.kill();
                 }
-                _ => {
+                other => {
+                    let status = node.child.as_mut().map(Child::try_wait);
                     node.kill();
+                    let why = match (other, status) {
+                        (None, _) => format!("was not ready within {LIMIT:?}"),
+                        (Some(_), Some(Ok(Some(status)))) => format!("exited ({status})"),
+                        (Some(_), _) => "closed its stdout".to_owned(),
+                    };
                     panic!(
-                        "Lua node {name} was not ready within {LIMIT:?}; it printed:\n{}",
+                        "Lua node {name} {why} before its ready line; it printed:\n{}",
                         node.output()
                     );
                 }
