@@ -130,7 +130,7 @@ fn shapes() -> Vec<(&'static str, Vec<Value>)> {
                 real(1.0),
                 real(-1.5),
                 real(0.1),
-                real(3.14),
+                real(6.02e23),
                 real(2f64.powi(53)),
                 real(2f64.powi(63)),
             ],

@@ -661,7 +661,7 @@ pub trait RTyped {
     async fn greet(&self, name: Option<String>) -> String;
     /// `a // b`, or `nil, "division by zero"`.
     async fn divide(&self, a: i64, b: i64) -> Result<i64, String>;
-    /// Two values: `"pi", 3.14`.
+    /// Two values: `"half", 0.5`.
     async fn pair(&self) -> (String, f64);
     /// `u64::MAX`, which no Lua integer holds: the reply cannot be encoded.
     async fn huge(&self) -> u64;
@@ -696,7 +696,7 @@ impl RTyped for RTypedImpl {
     }
 
     async fn pair(&self) -> (String, f64) {
-        ("pi".to_owned(), 3.14)
+        ("half".to_owned(), 0.5)
     }
 
     async fn huge(&self) -> u64 {
