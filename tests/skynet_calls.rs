@@ -150,6 +150,42 @@ async fn a_name_the_lua_node_registers_is_found_by_rust_until_unregistered() {
         matches!(err.kind(), ErrorKind::Remote { text } if &**text == "name not found"),
         "{err}"
     );
+    let err = f.callee("@callee2", "echo", &[]).await.expect_err("gone");
+    assert!(matches!(err.kind(), ErrorKind::Remote { text } if &**text == "Invalid name"));
+
+    // Registered again, for another service: the Lua agent's name cache
+    // follows, and Rust's next call reaches `control`.
+    let reply = f
+        .control("register", &[s("callee2"), int(i64::from(f.lua.control))])
+        .await;
+    pcall_ok("register again", reply);
+    let reply = f
+        .callee("@callee2", "eval", &[s("return 'control here'")])
+        .await;
+    assert_eq!(
+        reply.expect("@callee2 is control now"),
+        [Value::Boolean(true), s("control here")]
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(
+    not(skynet),
+    ignore = "needs SKYNET_HOME: a built Skynet tree (see tests/lua/README.md)"
+)]
+async fn a_rust_name_moved_to_another_service_is_followed_by_the_lua_caller() {
+    let mut f = Fixture::start("sk-rename").await;
+    let echo = [s("rust1"), s("@echo"), s("add"), int(1), int(2)];
+    let reply = f.control("call", &echo).await;
+    assert_eq!(pcall_ok("echo", reply), [s("add"), int(1), int(2)]);
+    next_seen(&mut f.seen).await;
+    // The Lua node's connection has `@echo` resolved; the name moves.
+    assert_eq!(f.rust.unregister("echo"), Some(f.echo));
+    f.rust
+        .register_name("echo", f.typed)
+        .expect("register again");
+    let reply = f.control("call", &echo).await;
+    assert_eq!(pcall_ok("add", reply), [int(3)]);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -123,6 +123,11 @@ async fn unresolvable_lua_addresses_answer_with_skynets_texts() {
     f.rust
         .send("lua1", "@nobody", pack(&[s("push")]))
         .expect("queued");
+    // A multi-part push uses a real session, and Skynet answers with it: a
+    // reply to a session that is no call's, which the sender drops too.
+    f.rust
+        .send("lua1", "@nobody", pack(&[s(&"p".repeat(100 * 1024))]))
+        .expect("queued");
     let reply = f.callee("@callee", "echo", &[s("still here")]).await;
     assert_eq!(reply.expect("echo"), [s("still here")]);
 }
@@ -250,6 +255,18 @@ async fn unresolvable_rust_addresses_make_the_lua_call_raise_with_the_reason_log
     let reply = f.control("send", &[s("rust1"), s("@nobody"), s("x")]).await;
     pcall_ok("send", reply);
     f.lua.wait_line(mark, "unknown session : 0").await;
+    // A multi-part push carries a real session, and the error frame comes
+    // back with it, as Skynet's agent does.
+    let mark = f.lua.mark();
+    let big = s(&"p".repeat(100 * 1024));
+    let reply = f.control("send", &[s("rust1"), s("@nobody"), big]).await;
+    pcall_ok("send", reply);
+    let line = f.lua.wait_line(mark, "unknown session : ").await;
+    let session = line.rsplit(' ').next().unwrap_or_default();
+    assert!(
+        session.parse::<u32>().is_ok_and(|n| n > 0),
+        "the error frame of a multi-part push has its session: {line}"
+    );
     let reply = f.control("call", &[s("rust1"), s("@echo"), int(9)]).await;
     assert_eq!(pcall_ok("echo after", reply), [int(9)]);
     // (The raw reply of a call to the Lua node is unaffected too.)
