@@ -273,3 +273,25 @@ async fn unresolvable_rust_addresses_make_the_lua_call_raise_with_the_reason_log
     let reply = f.callee("@callee", "echo", &[int(3)]).await.expect("echo");
     assert_eq!(reply, [int(3)]);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(
+    not(skynet),
+    ignore = "needs SKYNET_HOME: a built Skynet tree (see tests/lua/README.md)"
+)]
+async fn a_rust_node_with_auth_turns_a_lua_caller_away_and_still_calls_it_plain() {
+    let options = skycluster::Options {
+        auth: Some(skycluster::Auth::new(b"skynet tests secret".to_vec()).with_plain_node("lua1")),
+        ..skycluster::Options::default()
+    };
+    let f = Fixture::start_with("sk-auth", options).await;
+    // rust1 -> lua1 goes without the handshake: lua1 is a plain node.
+    let reply = f.callee("@callee", "echo", &[int(1)]).await;
+    assert_eq!(reply.expect("plain call"), [int(1)]);
+    // lua1 -> rust1: the listener's challenge is not a frame the Lua
+    // sender understands, and its request is not an answer: the listener
+    // closes the connection and the Lua call fails, not hangs.
+    let reply = f.control("call", &[s("rust1"), s("@echo"), int(2)]).await;
+    let err = pcall_err("call with auth", &reply);
+    assert!(err.ends_with("call failed"), "{err}");
+}

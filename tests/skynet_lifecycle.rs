@@ -301,3 +301,61 @@ async fn a_lua_node_answers_the_liveness_probe_so_the_connection_stays() {
         .count();
     assert_eq!(accepted, 1, "{}", f.lua.output());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(
+    not(skynet),
+    ignore = "needs SKYNET_HOME: a built Skynet tree (see tests/lua/README.md)"
+)]
+async fn a_rust_node_shutting_down_answers_the_lua_call_in_flight_then_refuses() {
+    let names = Names::new("sk-shutdown");
+    let rust = rust_node(&names, "rust1", Options::default()).await;
+    // @hold: says it has the request, then waits to be released.
+    let (arrived_tx, mut arrived) = tokio::sync::mpsc::unbounded_channel();
+    let release = std::sync::Arc::new(tokio::sync::Notify::new());
+    let hold = {
+        let release = std::sync::Arc::clone(&release);
+        rust.spawn_handler(move |req: Request| {
+            let (release, arrived) = (std::sync::Arc::clone(&release), arrived_tx.clone());
+            async move {
+                let _ = arrived.send(());
+                release.notified().await;
+                Ok::<_, HandlerError>(req.into_payload())
+            }
+        })
+    };
+    rust.register_name("hold", hold).expect("register");
+    let lua = LuaNode::start(&names, "lua1").await;
+    join(&rust, &names);
+    // The test drives the Lua node from a node of its own, which stays up.
+    let ctl = client(&names, "ctl");
+
+    let pending = {
+        let ctl = ctl.clone();
+        tokio::spawn(async move {
+            lua_call(
+                &ctl,
+                "lua1",
+                "@control",
+                "call",
+                &[s("rust1"), s("@hold"), s("x")],
+            )
+            .await
+        })
+    };
+    bounded("the held call arrives", arrived.recv()).await;
+    // `join!` polls the shutdown first: it has begun when the release runs.
+    tokio::join!(rust.shutdown(Duration::from_secs(10)), async {
+        release.notify_one();
+    });
+    let reply = bounded("held call", pending)
+        .await
+        .expect("task")
+        .expect("control answers");
+    assert_eq!(pcall_ok("the call in flight", reply), [s("x")]);
+
+    // Shut down: the Lua node's next call fails.
+    let reply = control(&ctl, &lua, "call", &[s("rust1"), s("@hold"), s("y")]).await;
+    let err = pcall_err("after shutdown", &reply);
+    assert!(err.ends_with("call failed"), "{err}");
+}
