@@ -3,9 +3,12 @@
 //!
 //! For `trait BattleMgr` the items are, in order: the trait rewritten by
 //! async-trait (`trait_item`), a static check that every argument and return
-//! type is a serde type (`assert_serde`), `BattleMgrClient` (`struct_client`,
-//! `impl_client`), `ServeBattleMgr` (`struct_server`, `impl_server`,
-//! `impl_handler`) and `impl Service for dyn BattleMgr` (`impl_service`).
+//! type is a serde type (`assert_serde`), for a codec that may be lua-seri
+//! one that no parameter but the last is `Values` (`assert_values_last`),
+//! `BattleMgrClient` (`struct_client`, `impl_client`), `ServeBattleMgr`
+//! (`struct_server`, `impl_server`, `impl_handler`), `impl Service for dyn
+//! BattleMgr` (`impl_service`) and the two `ServiceFrom` impls that let
+//! `spawn` take an implementation or an `Arc` of one (`impl_service_from`).
 
 use proc_macro2::{Span, TokenStream, TokenTree};
 use quote::{format_ident, quote, quote_spanned, ToTokens};
