@@ -508,6 +508,22 @@ async fn both_sides_refuse_to_pack_a_value_nested_33_deep() {
     assert_eq!(pcall_ok("32 deep", reply), [nested(32, Some(int(1)))]);
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(
+    not(skynet),
+    ignore = "needs SKYNET_HOME: a built Skynet tree (see tests/lua/README.md)"
+)]
+async fn a_light_userdata_survives_the_lua_echo() {
+    // No Lua literal makes one, so only the echo: Lua unpacks it as a light
+    // userdata and packs the same pointer bits back.
+    let f = Fixture::start("sk-lightuserdata").await;
+    let values = [Value::LightUserdata(0x0000_7f12_3456_789a), int(1)];
+    let reply = f.callee("@callee", "echo", &values).await;
+    assert_eq!(reply.expect("echo"), values);
+    let reply = f.callee("@callee", "types", &values).await;
+    assert_eq!(reply.expect("types"), [s("userdata,integer")]);
+}
+
 fn short_all(values: &[Value]) -> String {
     values.iter().map(short).collect::<Vec<_>>().join(", ")
 }

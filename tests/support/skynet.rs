@@ -517,7 +517,8 @@ pub fn short(v: &Value) -> String {
 }
 
 /// Every live key/value pair of a table, as Lua would hold it after
-/// unpacking: array holes and nil values dropped, the last pair per key.
+/// unpacking: array holes and nil values dropped, the last pair per key,
+/// a float key with an integral value turned into the integer key.
 fn entries(t: &Table) -> Vec<(Value, Value)> {
     let mut out: Vec<(Value, Value)> = Vec::new();
     let pairs = t
@@ -527,6 +528,13 @@ fn entries(t: &Table) -> Vec<(Value, Value)> {
         .map(|(i, v)| (Value::Integer(i as i64 + 1), v.clone()))
         .chain(t.hash.iter().cloned());
     for (k, v) in pairs {
+        let k = match k {
+            // Exactly representable: Lua's own float-to-integer key rule.
+            Value::Real(x) if x.fract() == 0.0 && x >= -(2f64.powi(63)) && x < 2f64.powi(63) => {
+                Value::Integer(x as i64)
+            }
+            k => k,
+        };
         out.retain(|(k2, _)| *k2 != k);
         if !v.is_nil() {
             out.push((k, v));
