@@ -269,6 +269,31 @@ async fn lua_calls_a_typed_rust_service() {
     ]);
     assert_eq!(pcall_ok("room", reply), [expected]);
 
+    // Lua 5.4 code often has floats where it means integers (`2^3` is
+    // 8.0): an integral float reads into an integer argument, and a
+    // sequence arrives from a `__pairs` proxy as well as from an array.
+    let reply = f
+        .control(
+            "eval",
+            &[s(
+                r#"return cluster.call("rust1", "@rtyped", "add", 2^3, 1.0)"#,
+            )],
+        )
+        .await;
+    assert_eq!(pcall_ok("add floats", reply), [int(9)]);
+    let code = r#"
+        local players = setmetatable({}, { __pairs = function() return next, { 7, 8, 9 }, nil end })
+        local room = cluster.call("rust1", "@rtyped", "room", { id = 2, name = "proxy", players = players })
+        return room.name, table.concat(room.players, ",")
+    "#;
+    let reply = f.control("eval", &[s(code)]).await;
+    assert_eq!(pcall_ok("__pairs", reply), [s("proxy-1"), s("9,8,7")]);
+    // 2.5 is no integer: the arguments do not decode, and the call raises.
+    let reply = f
+        .control("call", &call("add", &[Value::Real(2.5), int(1)]))
+        .await;
+    assert!(pcall_err("add 2.5", &reply).ends_with("call failed"));
+
     // The same service through its handle, its local name and a proxy.
     let handle = int(i64::from(f.typed.get()));
     for addr in [handle, s(".rtyped")] {
