@@ -748,18 +748,6 @@ pub struct Fixture {
     pub notes: mpsc::UnboundedReceiver<i64>,
 }
 
-/// Gives `handle` the node-local name `name` (`skynet.name`).
-///
-/// `Cluster::name_local` is being renamed `Cluster::name(".x", handle)`;
-/// until that lands, the old name (deprecated in the new code) is called
-/// here only.
-#[allow(deprecated)]
-pub fn local_name(cluster: &Cluster, name: &str, handle: skycluster::Handle) {
-    cluster
-        .name_local(name, handle)
-        .unwrap_or_else(|e| panic!("name {name}: {e}"));
-}
-
 /// The text `.fail` on `rust1` answers with.
 pub const RUST_FAIL: &str = "room is full (rust1)";
 
@@ -775,16 +763,16 @@ impl Fixture {
         let rust = rust_node(&names, "rust1", options).await;
         let (echo, seen) = rust_echo(&rust);
         rust.register_name("echo", echo).expect("register echo");
-        local_name(&rust, ".echo", echo);
+        rust.name(".echo", echo).expect("name .echo");
         let fail = rust.spawn_handler(|_req: Request| async move {
             Err::<Bytes, _>(HandlerError::new(RUST_FAIL))
         });
         rust.register_name("fail", fail).expect("register fail");
-        local_name(&rust, ".fail", fail);
+        rust.name(".fail", fail).expect("name .fail");
         let (tx, notes) = mpsc::unbounded_channel();
         let typed = rust.spawn::<dyn RTyped>(Arc::new(RTypedImpl { notes: tx }));
         rust.register::<dyn RTyped>(typed).expect("register rtyped");
-        local_name(&rust, ".rtyped", typed);
+        rust.name(".rtyped", typed).expect("name .rtyped");
         let lua = LuaNode::start(&names, "lua1").await;
         join(&rust, &names);
         Fixture {
