@@ -8,7 +8,7 @@
 
 mod support;
 
-use skycluster::codec::luaseri::{Table, Value};
+use skycluster::codec::luaseri::{Table, Value, Values};
 use skycluster::wire::TraceTag;
 use skycluster::ErrorKind;
 
@@ -201,10 +201,15 @@ async fn a_typed_rust_client_calls_the_lua_callee() {
     let by_query = bounded("typed query", f.rust.query::<dyn Callee>("lua1"))
         .await
         .expect("query finds @callee");
+    // A variadic Lua method through a variadic typed method: nils between
+    // and at the end come back as they went.
+    let args = Values::from(vec![int(-5), Value::Nil, s("five"), Value::Nil]);
     for client in [&by_name, &by_local, &by_handle, &by_query] {
-        let pair = bounded("echo", client.echo(-5, "five".into())).await;
-        assert_eq!(pair.expect("echo"), (-5, "five".to_owned()));
+        let back = bounded("echo", client.echo(args.clone())).await;
+        assert_eq!(back.expect("echo"), args);
     }
+    let none = bounded("echo", by_name.echo(Values::new())).await;
+    assert_eq!(none.expect("echo of nothing"), Values::new());
     // Lua sees the types Rust meant.
     let types = bounded("types", by_name.types(1, 1.0, "s".into(), true)).await;
     assert_eq!(types.expect("types"), "integer,float,string,boolean");

@@ -172,9 +172,14 @@ async fn a_failing_rust_handler_makes_the_lua_call_raise() {
     not(skynet),
     ignore = "needs SKYNET_HOME: a built Skynet tree (see tests/lua/README.md)"
 )]
-async fn a_typed_rust_method_that_cannot_run_makes_the_lua_call_raise() {
+async fn a_typed_rust_method_that_raises_or_cannot_run_makes_the_lua_call_raise() {
     let f = Fixture::start("sk-err-typed").await;
-    let cases: [(&str, Vec<Value>, &str); 4] = [
+    let cases: [(&str, Vec<Value>, &str); 5] = [
+        (
+            "a method that raises (Result<_, HandlerError>)",
+            vec![s("raise"), s("the room is gone")],
+            "the room is gone",
+        ),
         (
             "arguments of the wrong type",
             vec![s("add"), s("one"), int(1)],

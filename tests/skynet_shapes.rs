@@ -314,6 +314,37 @@ async fn every_shape_round_trips_through_the_rust_echo() {
     not(skynet),
     ignore = "needs SKYNET_HOME: a built Skynet tree (see tests/lua/README.md)"
 )]
+async fn every_shape_round_trips_through_a_variadic_typed_rust_method() {
+    let f = Fixture::start("sk-shapes-values").await;
+    for (label, values) in shapes() {
+        // cluster.call("rust1", "@rtyped", "echo_all", ...): `Values` in
+        // and out, every value and nil counted.
+        let reply = f
+            .control(
+                "roundtrip",
+                &[
+                    s("rust1"),
+                    s("@rtyped"),
+                    s("echo_all"),
+                    s(&literal(&values)),
+                ],
+            )
+            .await;
+        let verdict = pcall_ok(label, reply);
+        assert_eq!(
+            verdict,
+            [Value::Boolean(true)],
+            "{label}: came back different: {}",
+            show_all(&verdict)
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(
+    not(skynet),
+    ignore = "needs SKYNET_HOME: a built Skynet tree (see tests/lua/README.md)"
+)]
 async fn every_single_value_round_trips_through_a_typed_rust_method() {
     let f = Fixture::start("sk-shapes-typed").await;
     for (label, values) in shapes() {

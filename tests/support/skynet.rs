@@ -21,7 +21,7 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use skycluster::codec::luaseri::{self, Table, Value};
+use skycluster::codec::luaseri::{self, Table, Value, Values};
 use skycluster::{CallError, Cluster, Config, HandlerError, Options, Request};
 use tokio::sync::mpsc;
 
@@ -633,8 +633,8 @@ pub fn show_all(values: &[Value]) -> String {
 /// service. Method names are the Lua methods of `tests/lua/callee.lua`.
 #[skycluster::service(codec = lua, name = "callee")]
 pub trait Callee {
-    /// Two values back (the Lua method is variadic).
-    async fn echo(&self, n: i64, text: String) -> (i64, String);
+    /// Every argument back, nils included (a variadic Lua method).
+    async fn echo(&self, args: Values) -> Values;
     /// `math.type` or `type` of each argument, comma-separated.
     async fn types(&self, i: i64, f: f64, text: String, flag: bool) -> String;
     /// A string of `n` bytes `x`.
@@ -677,6 +677,10 @@ pub trait RTyped {
     async fn echo1(&self, v: Value) -> Value;
     /// Its one optional argument back.
     async fn maybe(&self, v: Option<i64>) -> Option<i64>;
+    /// Every argument back, nils included: a Lua function's `...`.
+    async fn echo_all(&self, args: Values) -> Values;
+    /// Raises like Lua's `error(text)`: an error frame, not a reply.
+    async fn raise(&self, text: String) -> Result<i64, HandlerError>;
     /// The room with `-1` appended to its name and its players reversed.
     async fn room(&self, room: Room) -> Room;
     /// Reports `seq` on the typed channel.
@@ -717,6 +721,14 @@ impl RTyped for RTypedImpl {
 
     async fn maybe(&self, v: Option<i64>) -> Option<i64> {
         v
+    }
+
+    async fn echo_all(&self, args: Values) -> Values {
+        args
+    }
+
+    async fn raise(&self, text: String) -> Result<i64, HandlerError> {
+        Err(HandlerError::new(text))
     }
 
     async fn room(&self, mut room: Room) -> Room {
