@@ -40,11 +40,11 @@ fn node() -> &'static Node {
                 Ok::<_, HandlerError>(req.into_payload())
             });
             cluster.register_name("echo", echo).expect("register");
-            cluster.name_local(".echo", echo).expect("name");
+            cluster.name(".echo", echo).expect("name");
             let fail = cluster.spawn_handler(|_req: Request| async move {
                 Err::<Bytes, _>(HandlerError::new("no"))
             });
-            cluster.name_local(".fail", fail).expect("name");
+            cluster.name(".fail", fail).expect("name");
             // Keep the cluster alive for the whole run.
             std::mem::forget(cluster);
             addr

@@ -18,7 +18,9 @@ use super::value::{f64_to_i64, sequence_tail, Table, Value};
 impl Serialize for Value {
     fn serialize<S: ser::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         match self {
-            Value::Nil => serializer.serialize_unit(),
+            // `none`, not `unit`: a unit at the top of a Lua reply is "no values",
+            // while a nil is one value (`return nil` packs `00`).
+            Value::Nil => serializer.serialize_none(),
             Value::Boolean(b) => serializer.serialize_bool(*b),
             Value::Integer(i) => serializer.serialize_i64(*i),
             Value::Real(f) => serializer.serialize_f64(*f),
