@@ -1,8 +1,8 @@
 //! lua-seri conformance: every entry of the golden `luaseri.json` that a
 //! real Skynet node produced is a case, whatever its name.
 //!
-//! The vectors live outside the repo, in `shared/vectors` beside it; set
-//! `SKYCLUSTER_VECTORS` to read them from elsewhere.
+//! The vectors are vendored in `tests/vectors` (see `support::vectors_dir`);
+//! set `SKYCLUSTER_VECTORS` to read them from elsewhere.
 //!
 //! Per entry, by `expect`:
 //! * `values`: decoding the bytes gives `values` (tables compared as maps,
@@ -28,13 +28,10 @@ use skycluster::codec::luaseri::{
     self, pack, unpack, Deserializer, Error, ErrorKind, Table, Value,
 };
 
+mod support;
+
 fn vectors_path() -> PathBuf {
-    let dir = std::env::var_os("SKYCLUSTER_VECTORS")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/vectors"))
-        });
-    dir.join("luaseri.json")
+    support::vectors_dir().join("luaseri.json")
 }
 
 fn load() -> Vec<Json> {
