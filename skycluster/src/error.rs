@@ -198,6 +198,10 @@ impl std::error::Error for CallError {
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
+    /// [`Cluster::reload`](crate::Cluster::reload) on a cluster whose
+    /// config came from no file: there is nothing to re-read.
+    #[error("cannot reload: this cluster's config was not loaded from a file (use reload_with)")]
+    NoConfigFile,
     /// The clustername file could not be read.
     #[error("cannot read cluster config {path}: {source}")]
     ConfigRead {

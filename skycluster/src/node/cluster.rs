@@ -487,18 +487,12 @@ impl Cluster {
     ///
     /// # Errors
     ///
-    /// As [`Config::load`]; [`Error::ConfigRead`] if the config came from
-    /// no file. Nothing changes on error.
+    /// As [`Config::load`]; [`Error::NoConfigFile`] if the config came
+    /// from no file. Nothing changes on error.
     pub fn reload(&self) -> Result<()> {
         let path = lock(&self.inner.config).path().map(Path::to_owned);
         let Some(path) = path else {
-            return Err(Error::ConfigRead {
-                path: "<none>".to_owned(),
-                source: std::io::Error::new(
-                    std::io::ErrorKind::NotFound,
-                    "this cluster's config was not loaded from a file",
-                ),
-            });
+            return Err(Error::NoConfigFile);
         };
         self.reload_with(Config::load(path)?);
         Ok(())
@@ -767,6 +761,17 @@ async fn accept_loop(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn reloading_a_cluster_built_without_a_file_says_so() {
+        let cluster = Cluster::new(Config::new().with_node("db", "127.0.0.1:7003"));
+        let err = cluster.reload().unwrap_err();
+        assert!(matches!(err, Error::NoConfigFile), "{err:?}");
+        assert_eq!(
+            err.to_string(),
+            "cannot reload: this cluster's config was not loaded from a file (use reload_with)"
+        );
+    }
 
     #[test]
     fn one_string_targets_split_like_skynet() {
