@@ -187,14 +187,24 @@ impl Log {
     /// The first line at index `from` or later that `pred` accepts, waiting
     /// at most `limit`.
     fn wait(&self, from: usize, limit: Duration, pred: impl Fn(&str) -> bool) -> Option<String> {
+        self.wait_until(limit, |lines| {
+            lines.iter().skip(from).find(|l| pred(l)).cloned()
+        })
+    }
+
+    /// Waits at most `limit` for `check` to find something in the lines,
+    /// checking again each time a line arrives.
+    fn wait_until<T>(
+        &self,
+        limit: Duration,
+        mut check: impl FnMut(&[String]) -> Option<T>,
+    ) -> Option<T> {
         let deadline = Instant::now() + limit;
         let mut lines = self.lock();
-        let mut seen = from;
         loop {
-            if let Some(line) = lines.iter().skip(seen).find(|l| pred(l)) {
-                return Some(line.clone());
+            if let Some(found) = check(&lines) {
+                return Some(found);
             }
-            seen = lines.len().max(from);
             let left = deadline.checked_duration_since(Instant::now())?;
             lines = self
                 .grew
@@ -339,27 +349,11 @@ impl LuaNode {
         let log = Arc::clone(&self.log);
         let wanted = text.to_owned();
         let enough = tokio::task::spawn_blocking(move || {
-            let deadline = Instant::now() + LIMIT;
-            let mut lines = log.lock();
-            loop {
-                if lines
-                    .iter()
-                    .skip(mark)
-                    .filter(|l| l.contains(&wanted))
-                    .count()
-                    >= n
-                {
-                    return true;
-                }
-                let Some(left) = deadline.checked_duration_since(Instant::now()) else {
-                    return false;
-                };
-                lines = log
-                    .grew
-                    .wait_timeout(lines, left)
-                    .unwrap_or_else(|e| e.into_inner())
-                    .0;
-            }
+            log.wait_until(LIMIT, |lines| {
+                let seen = lines.iter().skip(mark).filter(|l| l.contains(&wanted));
+                (seen.count() >= n).then_some(())
+            })
+            .is_some()
         })
         .await
         .expect("waiting thread");
