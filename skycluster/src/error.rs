@@ -200,8 +200,13 @@ impl std::error::Error for CallError {
 pub enum Error {
     /// [`Cluster::reload`](crate::Cluster::reload) on a cluster whose
     /// config came from no file: there is nothing to re-read.
-    #[error("cannot reload: this cluster's config was not loaded from a file (use reload_with)")]
-    NoConfigFile,
+    #[error(
+        "cannot reload node `{node}`: its config was not loaded from a file (use reload_with)"
+    )]
+    NoConfigFile {
+        /// The node's name, or `(unnamed)` before `open` or `set_name`.
+        node: String,
+    },
     /// The clustername file could not be read.
     #[error("cannot read cluster config {path}: {source}")]
     ConfigRead {

@@ -492,7 +492,9 @@ impl Cluster {
     pub fn reload(&self) -> Result<()> {
         let path = lock(&self.inner.config).path().map(Path::to_owned);
         let Some(path) = path else {
-            return Err(Error::NoConfigFile);
+            return Err(Error::NoConfigFile {
+                node: self.node_name().unwrap_or("(unnamed)").to_owned(),
+            });
         };
         self.reload_with(Config::load(path)?);
         Ok(())
@@ -764,12 +766,13 @@ mod tests {
 
     #[test]
     fn reloading_a_cluster_built_without_a_file_says_so() {
-        let cluster = Cluster::new(Config::new().with_node("db", "127.0.0.1:7003"));
+        let cluster = Cluster::new(Config::new().with_node("game1", "127.0.0.1:7003"));
+        cluster.set_name("game1").expect("game1 is in the config");
         let err = cluster.reload().unwrap_err();
-        assert!(matches!(err, Error::NoConfigFile), "{err:?}");
+        assert!(matches!(err, Error::NoConfigFile { .. }), "{err:?}");
         assert_eq!(
             err.to_string(),
-            "cannot reload: this cluster's config was not loaded from a file (use reload_with)"
+            "cannot reload node `game1`: its config was not loaded from a file (use reload_with)"
         );
     }
 
