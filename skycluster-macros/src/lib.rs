@@ -7,11 +7,14 @@
 //!   and the trait, `expand.rs` generates one item per method of
 //!   `ServiceGenerator`.
 //! * `main_attr.rs`: `#[cluster_main]`.
+//! * `attr.rs`: the `key = value` arguments both attributes take, read
+//!   one way: `crate = "path"`, a key set twice, an unknown key.
 //! * `ctxt.rs`: collects every error before failing, so one compile shows
 //!   every mistake.
 
 use proc_macro::TokenStream;
 
+mod attr;
 mod ctxt;
 mod main_attr;
 mod service;

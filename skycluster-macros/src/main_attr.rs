@@ -6,11 +6,11 @@
 //! call.
 
 use proc_macro2::{Span, TokenStream};
-use quote::{quote, ToTokens};
-use syn::meta::ParseNestedMeta;
-use syn::parse::Parser;
-use syn::{parse_quote, FnArg, ItemFn, LitInt, LitStr, Path};
+use quote::quote;
+use syn::parse::ParseStream;
+use syn::{FnArg, ItemFn, LitInt, Path};
 
+use crate::attr;
 use crate::ctxt::Ctxt;
 
 /// The attribute's options, each settable once.
@@ -22,68 +22,35 @@ struct Config {
 }
 
 impl Config {
+    /// Reads the options, recording every mistake in `cx`; an option in
+    /// error keeps its default. A new option is a field, an arm here and
+    /// its key in the `unknown` arm's list.
     fn from_args(cx: &Ctxt, args: TokenStream) -> Config {
         let mut config = Config::default();
-        let parser = syn::meta::parser(|meta| {
-            if meta.path.is_ident("crate") {
-                let value = meta.value()?;
-                let path = if value.peek(LitStr) {
-                    value.parse::<LitStr>()?.parse()?
-                } else {
-                    value.call(Path::parse_mod_style)?
-                };
-                config.set_crate(&meta, path)
-            } else if meta.path.is_ident("grace_ms") {
-                let ms = meta.value()?.parse::<LitInt>()?.base10_parse()?;
-                config.set_grace_ms(&meta, ms)
-            } else if meta.path.is_ident("worker_threads") {
-                let lit = meta.value()?.parse::<LitInt>()?;
-                let n: usize = lit.base10_parse()?;
-                if n == 0 {
-                    return Err(syn::Error::new(
-                        lit.span(),
-                        "`worker_threads` must be at least 1",
-                    ));
-                }
-                config.set_worker_threads(&meta, n)
-            } else {
-                let key = meta.path.to_token_stream().to_string().replace(' ', "");
-                Err(meta.error(format!(
-                    "unknown `cluster_main` argument `{key}`; expected `crate`, `grace_ms` or \
-                     `worker_threads`"
-                )))
-            }
+        attr::parse_args(cx, args, |arg| match arg.key() {
+            "crate" => arg.set_once(&mut config.krate, attr::path_value),
+            "grace_ms" => arg.set_once(&mut config.grace_ms, |input| {
+                input.parse::<LitInt>()?.base10_parse()
+            }),
+            "worker_threads" => arg.set_once(&mut config.worker_threads, worker_threads),
+            _ => arg.unknown("cluster_main", &["crate", "grace_ms", "worker_threads"]),
         });
-        if let Err(e) = parser.parse2(args) {
-            cx.syn_error(e);
-        }
         config
-    }
-
-    fn set_crate(&mut self, meta: &ParseNestedMeta<'_>, path: Path) -> syn::Result<()> {
-        set_once(meta, &mut self.krate, path, "crate")
-    }
-
-    fn set_grace_ms(&mut self, meta: &ParseNestedMeta<'_>, ms: u64) -> syn::Result<()> {
-        set_once(meta, &mut self.grace_ms, ms, "grace_ms")
-    }
-
-    fn set_worker_threads(&mut self, meta: &ParseNestedMeta<'_>, n: usize) -> syn::Result<()> {
-        set_once(meta, &mut self.worker_threads, n, "worker_threads")
     }
 }
 
-fn set_once<T>(
-    meta: &ParseNestedMeta<'_>,
-    slot: &mut Option<T>,
-    value: T,
-    key: &str,
-) -> syn::Result<()> {
-    if slot.is_some() {
-        return Err(meta.error(format!("`{key}` set multiple times")));
+/// `worker_threads = n`: tokio panics at run time on 0, so it is refused
+/// here, on the literal.
+fn worker_threads(input: ParseStream<'_>) -> syn::Result<usize> {
+    let lit = input.parse::<LitInt>()?;
+    let n: usize = lit.base10_parse()?;
+    if n == 0 {
+        return Err(syn::Error::new(
+            lit.span(),
+            "`worker_threads` must be at least 1",
+        ));
     }
-    *slot = Some(value);
-    Ok(())
+    Ok(n)
 }
 
 /// Checks the function: `async`, not generic, one argument (the cluster).
@@ -145,7 +112,7 @@ pub(crate) fn expand(args: TokenStream, input: TokenStream) -> TokenStream {
         return out;
     }
 
-    let krate = config.krate.unwrap_or_else(|| parse_quote!(::skycluster));
+    let krate = attr::crate_or_default(config.krate);
     let ItemFn {
         attrs,
         vis,
@@ -218,5 +185,49 @@ mod tests {
                 "`#[cluster_main]` functions take the cluster: `async fn main(cluster: Cluster)`",
             ]
         );
+    }
+
+    #[test]
+    fn every_argument_mistake_is_reported_with_the_shape_ones() {
+        let item = quote!(
+            async fn main(a: A, b: B) {}
+        );
+        assert_eq!(
+            errors(
+                quote!(
+                    flavor = "current_thread",
+                    grace_ms = "5",
+                    worker_threads = 0,
+                    grace_ms = 1,
+                    grace_ms = 2,
+                    crate = "sc"
+                ),
+                item
+            ),
+            [
+                "unknown `cluster_main` argument `flavor`; expected `crate`, `grace_ms` or \
+                 `worker_threads`",
+                "expected integer literal",
+                "`worker_threads` must be at least 1",
+                "`grace_ms` set multiple times",
+                "`grace_ms` set multiple times",
+                "`#[cluster_main]` functions take one argument, the cluster: \
+                 `async fn main(cluster: Cluster)`",
+            ]
+        );
+    }
+
+    #[test]
+    fn the_options_reach_the_expansion() {
+        let out = expand(
+            quote!(crate = "sc", grace_ms = 250, worker_threads = 2),
+            quote!(
+                async fn main(cluster: Cluster) {}
+            ),
+        )
+        .to_string();
+        assert!(out.contains("sc :: __private :: run_main"), "{out}");
+        assert!(out.contains("from_millis (250u64)"), "{out}");
+        assert!(out.contains("worker_threads (2usize)"), "{out}");
     }
 }

@@ -7,17 +7,16 @@
 use std::collections::HashMap;
 
 use proc_macro2::{Span, TokenStream};
-use quote::{format_ident, ToTokens};
+use quote::format_ident;
 use syn::ext::IdentExt;
-use syn::meta::ParseNestedMeta;
-use syn::parse::Parser;
 use syn::spanned::Spanned;
 use syn::visit::Visit;
 use syn::{
     parse_quote, Attribute, FnArg, GenericArgument, Ident, ItemTrait, LitStr, Pat, Path,
-    PathArguments, ReturnType, Signature, Token, TraitItem, TraitItemFn, Type,
+    PathArguments, ReturnType, Signature, TraitItem, TraitItemFn, Type,
 };
 
+use crate::attr;
 use crate::ctxt::Ctxt;
 
 /// The longest service name: on the wire a name is at most 255 bytes, and
@@ -57,81 +56,37 @@ impl ServiceArgs {
         let mut name: Option<LitStr> = None;
         let mut codec: Option<CodecArg> = None;
         let mut krate: Option<Path> = None;
-
-        let parser = syn::meta::parser(|meta| {
-            if meta.path.is_ident("name") {
-                let lit: LitStr = meta.value()?.parse()?;
-                if let Some(reason) = invalid_name(&lit.value()) {
-                    cx.error_spanned_by(&lit, format!("invalid service name: {reason}"));
+        attr::parse_args(cx, args, |arg| match arg.key() {
+            "name" => arg.set_once(&mut name, |input| {
+                let lit: LitStr = input.parse()?;
+                match invalid_name(&lit.value()) {
+                    Some(reason) => Err(syn::Error::new(
+                        lit.span(),
+                        format!("invalid service name: {reason}"),
+                    )),
+                    None => Ok(lit),
                 }
-                set_once(cx, &meta, &mut name, lit);
-            } else if meta.path.is_ident("codec") {
-                let value = meta.value()?;
-                let path: Path = if value.peek(LitStr) {
-                    value.parse::<LitStr>()?.parse()?
-                } else {
-                    value.call(Path::parse_mod_style)?
-                };
-                let arg = if path.is_ident("bincode") {
+            }),
+            "codec" => arg.set_once(&mut codec, |input| {
+                let path = attr::path_value(input)?;
+                Ok(if path.is_ident("bincode") {
                     CodecArg::Bincode
                 } else if path.is_ident("lua") {
                     CodecArg::Lua
                 } else {
                     CodecArg::Custom(path)
-                };
-                set_once(cx, &meta, &mut codec, arg);
-            } else if meta.path.is_ident("crate") {
-                let value = meta.value()?;
-                let path: Path = if value.peek(LitStr) {
-                    value.parse::<LitStr>()?.parse()?
-                } else {
-                    value.call(Path::parse_mod_style)?
-                };
-                set_once(cx, &meta, &mut krate, path);
-            } else {
-                cx.error_spanned_by(
-                    &meta.path,
-                    format!(
-                        "unknown `service` argument `{}`; expected `name`, `codec` or `crate`",
-                        meta.path.to_token_stream().to_string().replace(' ', "")
-                    ),
-                );
-                skip_value(&meta)?;
-            }
-            Ok(())
+                })
+            }),
+            "crate" => arg.set_once(&mut krate, attr::path_value),
+            _ => arg.unknown("service", &["name", "codec", "crate"]),
         });
-        if let Err(e) = parser.parse2(args) {
-            cx.syn_error(e);
-        }
 
         ServiceArgs {
             name,
             codec: codec.unwrap_or(CodecArg::Bincode),
-            krate: krate.unwrap_or_else(|| parse_quote!(::skycluster)),
+            krate: attr::crate_or_default(krate),
         }
     }
-}
-
-/// Stores `value` in `slot`, or records "`key` set multiple times" on the
-/// repeated key.
-fn set_once<T>(cx: &Ctxt, meta: &ParseNestedMeta<'_>, slot: &mut Option<T>, value: T) {
-    if slot.is_some() {
-        let key = meta.path.to_token_stream().to_string();
-        cx.error_spanned_by(&meta.path, format!("`{key}` set multiple times"));
-    } else {
-        *slot = Some(value);
-    }
-}
-
-/// Consumes `= value` or `(...)` after an unknown key, so parsing goes on
-/// to the next key.
-fn skip_value(meta: &ParseNestedMeta<'_>) -> syn::Result<()> {
-    if meta.input.peek(Token![=]) {
-        meta.value()?.parse::<syn::Expr>()?;
-    } else if meta.input.peek(syn::token::Paren) {
-        meta.input.parse::<proc_macro2::Group>()?;
-    }
-    Ok(())
 }
 
 /// Why `name` cannot be registered, if it can't.
@@ -231,14 +186,14 @@ impl Service {
 /// Removes the `#[push]` attributes of `method`, saying whether it had one.
 fn take_push(cx: &Ctxt, method: &mut TraitItemFn) -> bool {
     let mut push = false;
-    method.attrs.retain(|attr| {
-        if !attr.path().is_ident("push") {
+    method.attrs.retain(|attribute| {
+        if !attribute.path().is_ident("push") {
             return true;
         }
-        if let Err(e) = attr.meta.require_path_only() {
+        if let Err(e) = attribute.meta.require_path_only() {
             cx.syn_error(syn::Error::new(e.span(), "`#[push]` takes no arguments"));
         } else if push {
-            cx.error_spanned_by(attr, "`push` set multiple times");
+            attr::repeated(cx, attribute, "push");
         }
         push = true;
         false
@@ -438,7 +393,7 @@ fn is_unit(ty: &Type) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use quote::quote;
+    use quote::{quote, ToTokens};
 
     fn parse_service(tokens: TokenStream) -> (Service, Vec<String>) {
         let cx = Ctxt::new();
