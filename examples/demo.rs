@@ -216,10 +216,11 @@ async fn demo() -> Result<(), Box<dyn std::error::Error>> {
     };
     let cluster = Cluster::with_options(Config::load(&config)?, options);
     let game = cluster.query::<dyn Game>("game1").await?;
-    println!(
-        "query:    game1 has @game, handle {}",
-        game.endpoint().address()
-    );
+    let handle = game
+        .endpoint()
+        .address()
+        .ok_or("the query gave no address")?;
+    println!("query:    game1 has @game, handle {handle}");
 
     let create = || async {
         let placed = game.create_room().await??;

@@ -300,6 +300,85 @@ async fn query_and_one_string_targets_find_the_registered_service() {
     assert_eq!(bounded("double", at.double(5)).await.expect("call"), 10);
 }
 
+/// The spelling the docs show, `cluster.proxy::<dyn S>(..).method()`, a
+/// proxy made afresh for every call: remote, local, and waiting for the
+/// reload that brings its node, each the one call future of a kept client.
+#[tokio::test]
+async fn a_proxy_made_for_every_call_behaves_as_a_kept_one() {
+    let (server, addr, _left) = shapes_server().await;
+    let game = Cluster::new(Config::new());
+    let waiting = {
+        let game = game.clone();
+        tokio::spawn(async move {
+            game.proxy::<dyn Shapes>("battle1", "@shapes")
+                .double(1)
+                .await
+        })
+    };
+    // On this one-threaded runtime, the call runs until it waits.
+    tokio::task::yield_now().await;
+    assert!(!waiting.is_finished(), "battle1 is not in the config yet");
+    game.reload_with(Config::new().with_node("battle1", addr.to_string()));
+    let reply = bounded("waiting call", waiting).await.expect("task");
+    assert_eq!(reply.expect("resolved after reload"), 2);
+
+    for n in 0..50u32 {
+        let proxy = || game.proxy::<dyn Shapes>("battle1", "@shapes");
+        assert_eq!(
+            bounded("fresh", proxy().double(n)).await.expect("call"),
+            n * 2
+        );
+    }
+    for n in 0..5u32 {
+        let proxy = || server.proxy::<dyn Shapes>("battle1", "@shapes");
+        assert_eq!(
+            bounded("local", proxy().double(n)).await.expect("call"),
+            n * 2
+        );
+    }
+    // A fresh proxy of an unknown service fails as a kept one does.
+    let err = bounded(
+        "unregistered",
+        game.proxy::<dyn Shapes>("battle1", "@nobody").double(1),
+    )
+    .await
+    .expect_err("nobody");
+    assert_eq!(err.method(), Some("double"));
+    assert!(err.to_string().contains("@nobody"), "{err}");
+}
+
+/// An address that cannot be sent fails every call, and the error shows
+/// the address as it was written, not a stand-in.
+#[tokio::test]
+async fn an_unsendable_address_is_reported_as_written() {
+    let game = Cluster::new(Config::new().with_node("battle1", "127.0.0.1:1"));
+    let long = format!("@{}", "x".repeat(300));
+    let err = bounded(
+        "too long",
+        game.proxy::<dyn Shapes>("battle1", long.as_str()).double(1),
+    )
+    .await
+    .expect_err("a name over 255 bytes");
+    assert!(
+        matches!(err.kind(), ErrorKind::InvalidAddress { .. }),
+        "{err}"
+    );
+    assert_eq!(err.address(), None);
+    assert!(
+        err.to_string().contains(&format!("address `{long}`")),
+        "{err}"
+    );
+    let err = bounded("empty", game.call("battle1", "", Bytes::new()))
+        .await
+        .expect_err("an empty name");
+    assert!(
+        err.to_string()
+            .starts_with("call to node `battle1` address `` failed: invalid address"),
+        "{err}"
+    );
+    assert!(game.send("battle1", "", Bytes::new()).is_err());
+}
+
 #[tokio::test]
 async fn per_call_options_apply_to_the_derived_client_only() {
     let (_server, addr, _left) = shapes_server().await;

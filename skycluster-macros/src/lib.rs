@@ -238,7 +238,7 @@ mod service;
 ///
 /// use skycluster::codec::{Bincode, Codec};
 /// use bytes::Bytes;
-/// use skycluster::{CallError, Endpoint, ErrorKind, Handled, Handler, HandlerError, Request};
+/// use skycluster::{Endpoint, Handled, Handler, HandlerError, Request};
 ///
 /// #[skycluster::async_trait]
 /// pub trait BattleMgr: Send + Sync + 'static {
@@ -251,19 +251,18 @@ mod service;
 /// }
 ///
 /// impl BattleMgrClient {
+///     // The generated method returns one future (`Call`, from
+///     // `skycluster::__private`) that encodes the arguments in place,
+///     // queues them and decodes the reply, its errors a `CallError` naming
+///     // the node, address and method. By hand, over a raw call:
 ///     pub async fn create_room(
 ///         &self,
 ///         mode: GameMode,
 ///         players: Vec<u64>,
-///     ) -> Result<Result<u32, RoomError>, CallError> {
-///         let codec_error = |action, e: skycluster::codec::CodecError| {
-///             let reason = e.to_string().into();
-///             self.endpoint.error(ErrorKind::Codec { action, reason }).with_method("create_room")
-///         };
-///         let payload = Bincode::encode_call("create_room", &(mode, players))
-///             .map_err(|e| codec_error("encode", e))?;
-///         let reply = self.endpoint.call(payload).await.map_err(|e| e.with_method("create_room"))?;
-///         Bincode::decode_reply(&reply).map_err(|e| codec_error("decode", e))
+///     ) -> Result<Result<u32, RoomError>, Box<dyn std::error::Error + Send + Sync>> {
+///         let payload = Bincode::encode_call("create_room", &(mode, players))?;
+///         let reply = self.endpoint.call(payload).await?;
+///         Ok(Bincode::decode_reply(&reply)?)
 ///     }
 /// }
 ///

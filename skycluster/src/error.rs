@@ -35,9 +35,26 @@ pub struct CallError(Box<Details>);
 #[derive(Clone, Debug)]
 struct Details {
     node: Arc<str>,
-    address: Address,
+    address: Called,
     method: Option<&'static str>,
     kind: ErrorKind,
+}
+
+/// The address a call was for: one that could be sent, or the text the
+/// caller wrote when it could not (an empty name, one over 255 bytes).
+#[derive(Clone, Debug)]
+pub(crate) enum Called {
+    Address(Address),
+    Written(Arc<str>),
+}
+
+impl fmt::Display for Called {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Called::Address(address) => address.fmt(f),
+            Called::Written(text) => f.write_str(text),
+        }
+    }
 }
 
 /// What happened to a call, without the node and address.
@@ -128,9 +145,9 @@ pub enum ErrorKind {
 
 impl CallError {
     /// An error for a call to `address` on `node`.
-    pub fn new(node: impl Into<Arc<str>>, address: Address, kind: ErrorKind) -> CallError {
+    pub(crate) fn new(node: Arc<str>, address: Called, kind: ErrorKind) -> CallError {
         CallError(Box::new(Details {
-            node: node.into(),
+            node,
             address,
             method: None,
             kind,
@@ -138,7 +155,7 @@ impl CallError {
     }
 
     /// Adds the typed method the call was for.
-    pub fn with_method(mut self, method: &'static str) -> CallError {
+    pub(crate) fn with_method(mut self, method: &'static str) -> CallError {
         self.0.method = Some(method);
         self
     }
@@ -148,9 +165,14 @@ impl CallError {
         &self.0.node
     }
 
-    /// The address on that node.
-    pub fn address(&self) -> &Address {
-        &self.0.address
+    /// The address on that node; `None` when the address given could not
+    /// be sent (the error is then [`ErrorKind::InvalidAddress`], and the
+    /// message shows what was written).
+    pub fn address(&self) -> Option<&Address> {
+        match &self.0.address {
+            Called::Address(address) => Some(address),
+            Called::Written(_) => None,
+        }
     }
 
     /// The typed method, when the call came from a generated client.

@@ -22,16 +22,17 @@
 
 pub mod codec;
 mod error;
+mod handler;
 mod node;
-mod service;
+mod scratch;
 pub mod wire;
 
 pub use error::{CallError, Error, ErrorKind, Result};
+pub use handler::{BoxFuture, Handled, Handler, HandlerError, Request};
 pub use node::{
-    Auth, Cluster, Config, Endpoint, Handle, IntoAddress, ListenerStatus, NodeAddr, NodeStatus,
-    Options, Query, Status,
+    AddressError, Auth, Cluster, Config, Endpoint, Handle, IntoAddress, IntoService,
+    ListenerStatus, NodeAddr, NodeStatus, Options, Query, Service, Status,
 };
-pub use service::{BoxFuture, Handled, Handler, HandlerError, IntoService, Request, Service};
 
 pub use async_trait::async_trait;
 pub use skycluster_macros::{cluster_main, service};

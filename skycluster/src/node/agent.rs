@@ -24,22 +24,21 @@ use tokio::time::Instant;
 use tokio_util::codec::Decoder;
 use tokio_util::sync::CancellationToken;
 
-use super::cluster::Inner;
-use crate::codec::luaseri::{self, Value};
-use crate::service::{BoxFuture, Handled, Handler, HandlerError, Now, Request};
+use super::state::NodeState;
+use crate::handler::{BoxFuture, Handled, Handler, HandlerError, Now, Request};
 use crate::wire::{
     encode_error, encode_ok, encode_small_ok, write_pieces, Address, Inbound, Pieces,
     RequestDecoder, WRITE_BATCH,
 };
 
 /// A handler's future, with the session its reply goes to.
-struct Running {
+struct Answering {
     session: u32,
     push: bool,
     future: BoxFuture<Result<Bytes, HandlerError>>,
 }
 
-impl Future for Running {
+impl Future for Answering {
     type Output = (u32, bool, Result<Bytes, HandlerError>);
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
@@ -60,9 +59,9 @@ pub(crate) enum Dispatch {
 }
 
 struct Agent {
-    cluster: Arc<Inner>,
+    state: Arc<NodeState>,
     peer: SocketAddr,
-    running: FuturesUnordered<Running>,
+    running: FuturesUnordered<Answering>,
     wbuf: BytesMut,
     pieces: VecDeque<Pieces>,
     trace: Option<Bytes>,
@@ -75,7 +74,7 @@ struct Agent {
 /// Serves `stream` until the peer closes it, it breaks a limit, or the
 /// cluster shuts down (then calls in flight finish first).
 pub(crate) async fn serve(
-    cluster: Arc<Inner>,
+    state: Arc<NodeState>,
     mut stream: TcpStream,
     peer: SocketAddr,
     shutdown: CancellationToken,
@@ -84,7 +83,7 @@ pub(crate) async fn serve(
     if let Err(e) = stream.set_nodelay(true) {
         tracing::debug!(%peer, error = %e, "cannot set TCP_NODELAY");
     }
-    let options = Arc::clone(&cluster.options);
+    let options = Arc::clone(&state.options);
     if let Some(auth) = &options.auth {
         if let Err(e) = super::auth::accept(&mut stream, auth, options.frame_timeout).await {
             tracing::warn!(%peer, error = %e, "refused an unauthenticated connection");
@@ -92,7 +91,7 @@ pub(crate) async fn serve(
         }
     }
     let mut agent = Agent {
-        cluster,
+        state,
         peer,
         running: FuturesUnordered::new(),
         wbuf: BytesMut::with_capacity(64 * 1024),
@@ -241,17 +240,17 @@ impl Agent {
     }
 
     fn dispatch(&mut self, request: crate::wire::InboundRequest) -> Dispatch {
-        let cluster = &self.cluster;
+        let state = &self.state;
         if request.address.is_query() {
-            return Dispatch::Answer(query_name(cluster, &request.payload));
+            return Dispatch::Answer(state.answer_query(&request.payload));
         }
-        let version = cluster.registry.version();
+        let version = state.registry.version();
         // The cached handler, borrowed: no reference count moves per request.
         let handler = match &mut self.resolved {
             Some((address, v, handler)) if *v == version && *address == request.address => {
                 &*handler
             }
-            slot => match cluster.resolve(&request.address) {
+            slot => match state.resolve(&request.address) {
                 Ok(handler) => &slot.insert((request.address, version, handler)).2,
                 Err(text) => return Dispatch::Answer(Err(text)),
             },
@@ -285,7 +284,7 @@ impl Agent {
     /// running requests, which polls it with a waker that can wake it.
     fn wait(&mut self, session: u32, push: bool, future: BoxFuture<Result<Bytes, HandlerError>>) {
         self.requests.fetch_add(1, Ordering::Relaxed);
-        self.running.push(Running {
+        self.running.push(Answering {
             session,
             push,
             future,
@@ -318,32 +317,5 @@ impl Agent {
             },
             Err(text) => encode_error(&mut self.wbuf, session, text.as_bytes()),
         }
-    }
-}
-
-/// Address 0: the payload is `skynet.pack(name)`; the answer is the packed
-/// handle registered under `@name`, or `name not found`.
-pub(crate) fn query_name(cluster: &Inner, payload: &[u8]) -> Result<Bytes, String> {
-    let values = luaseri::unpack(payload).map_err(|e| format!("bad name query: {e}"))?;
-    let Some(Value::String(name)) = values.first() else {
-        return Err("bad name query: the payload is not a name".to_owned());
-    };
-    let name = String::from_utf8_lossy(name);
-    match cluster.registry.registered(&name) {
-        Some(handle) => luaseri::pack(&[Value::Integer(i64::from(handle.get()))])
-            .map(Bytes::from)
-            .map_err(|e| e.to_string()),
-        None => Err("name not found".to_owned()),
-    }
-}
-
-/// The error text for an address this node cannot resolve.
-pub(crate) fn unresolved(node: &str, address: &Address, why: &str) -> String {
-    match address {
-        // Skynet's exact text, then the detail.
-        Address::Name(name) if name.as_bytes().first() == Some(&b'@') => {
-            format!("Invalid name `{name}` on node `{node}`: {why}")
-        }
-        _ => format!("invalid address `{address}` on node `{node}`: {why}"),
     }
 }

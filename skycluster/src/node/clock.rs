@@ -33,6 +33,14 @@ impl Deadline {
         }
     }
 
+    /// The error of a call whose deadline this was, having passed.
+    pub(crate) fn expired(&self) -> crate::ErrorKind {
+        crate::ErrorKind::Timeout {
+            elapsed: self.started.elapsed(),
+            limit: self.limit,
+        }
+    }
+
     /// `started + limit`, plus the coarse clock's [`lag`] so that it never
     /// comes early; decades away if that overflows (a timeout of
     /// `Duration::MAX` means "wait as long as it takes").

@@ -1,34 +1,29 @@
 //! The cluster handle: config, senders, listeners and local services of
 //! one node, behind one cheap-to-clone value.
 
-use std::collections::HashMap;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::path::Path;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
+use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
 use bytes::Bytes;
-use tokio::net::{TcpListener, ToSocketAddrs};
-use tokio::sync::{watch, Semaphore};
-use tokio_util::sync::CancellationToken;
-use tokio_util::task::TaskTracker;
-use tracing::Instrument;
+use tokio::net::ToSocketAddrs;
 
-use super::agent;
-use super::clock::Deadline;
 use super::config::{Config, NodeAddr};
-use super::proxy::{Endpoint, IntoAddress};
-use super::registry::{Handle, Registry};
-use super::sender::{Sender, Target};
-use super::status::{ListenerStatus, NodeStatus, Status};
+use super::endpoint::{Endpoint, IntoAddress};
+use super::listener;
+use super::registry::Handle;
+use super::service::{IntoService, Service};
+use super::state::NodeState;
+use super::status::Status;
 use super::Options;
 use crate::codec::luaseri::{self, Value};
-use crate::service::{BoxFuture, Handler, IntoService, Service};
-use crate::wire::{Address, Name};
+use crate::error::Called;
+use crate::handler::{BoxFuture, Handler};
+use crate::wire::Address;
 use crate::{CallError, Error, ErrorKind, Result};
 
 /// One node's view of the cluster: Skynet's `cluster` module.
@@ -59,35 +54,7 @@ use crate::{CallError, Error, ErrorKind, Result};
 /// ```
 #[derive(Clone, Debug)]
 pub struct Cluster {
-    pub(crate) inner: Arc<Inner>,
-}
-
-#[derive(Debug)]
-pub(crate) struct Inner {
-    /// This node's own name, once `open` or `set_name` gave it one.
-    name: OnceLock<Arc<str>>,
-    config: Mutex<Config>,
-    /// Bumped on every reload, to wake calls waiting for a missing node.
-    config_version: watch::Sender<u64>,
-    senders: Mutex<HashMap<Arc<str>, Arc<Sender>>>,
-    pub(crate) registry: Registry,
-    pub(crate) options: Arc<Options>,
-    listeners: Mutex<Vec<Listener>>,
-    shutdown: CancellationToken,
-    tasks: TaskTracker,
-}
-
-#[derive(Debug)]
-struct Listener {
-    addr: SocketAddr,
-    slots: Arc<Semaphore>,
-    /// Requests its agents are handling now.
-    requests: Arc<AtomicUsize>,
-}
-
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    // No critical section here can panic half-way; poisoning is ignored.
-    m.lock().unwrap_or_else(|e| e.into_inner())
+    state: Arc<NodeState>,
 }
 
 impl Cluster {
@@ -99,17 +66,7 @@ impl Cluster {
     /// A cluster with this membership and these options.
     pub fn with_options(config: Config, options: Options) -> Cluster {
         Cluster {
-            inner: Arc::new(Inner {
-                name: OnceLock::new(),
-                config: Mutex::new(config),
-                config_version: watch::Sender::new(0),
-                senders: Mutex::new(HashMap::new()),
-                registry: Registry::new(),
-                options: Arc::new(options),
-                listeners: Mutex::new(Vec::new()),
-                shutdown: CancellationToken::new(),
-                tasks: TaskTracker::new(),
-            }),
+            state: Arc::new(NodeState::new(config, options)),
         }
     }
 
@@ -136,7 +93,7 @@ impl Cluster {
     /// # Ok::<(), skycluster::Error>(())
     /// ```
     pub fn node_name(&self) -> Option<&str> {
-        self.inner.name.get().map(|n| &**n)
+        self.state.name().map(|n| &**n)
     }
 
     /// Names this node without listening: calls to `node` then run
@@ -146,8 +103,7 @@ impl Cluster {
     ///
     /// [`Error::InvalidName`] if the node already has another name.
     pub fn set_name(&self, node: &str) -> Result<()> {
-        let name = self.inner.name.get_or_init(|| node.into());
-        if &**name != node {
+        if !self.state.set_name(node) {
             return Err(Error::InvalidName {
                 name: node.to_owned(),
                 reason: "this node already has another name",
@@ -164,7 +120,7 @@ impl Cluster {
     /// [`Error::UnknownNode`] or [`Error::NodeDisabled`] when the config has
     /// no address for `node`, and [`Error::Listen`] when binding fails.
     pub async fn open(&self, node: &str) -> Result<SocketAddr> {
-        let addr = match lock(&self.inner.config).get(node) {
+        let addr = match self.state.config().get(node) {
             Some(NodeAddr::At(addr)) => addr.clone(),
             Some(NodeAddr::Disabled) => {
                 return Err(Error::NodeDisabled {
@@ -189,26 +145,7 @@ impl Cluster {
     ///
     /// [`Error::Listen`] when binding fails.
     pub async fn listen(&self, addr: impl ToSocketAddrs + std::fmt::Display) -> Result<SocketAddr> {
-        let shown = addr.to_string();
-        let listen_error = |source| Error::Listen {
-            addr: shown.clone(),
-            source,
-        };
-        let listener = TcpListener::bind(addr).await.map_err(listen_error)?;
-        let local = listener.local_addr().map_err(listen_error)?;
-        let slots = Arc::new(Semaphore::new(self.inner.options.max_clients));
-        let requests = Arc::new(AtomicUsize::new(0));
-        lock(&self.inner.listeners).push(Listener {
-            addr: local,
-            slots: Arc::clone(&slots),
-            requests: Arc::clone(&requests),
-        });
-        tracing::info!(node = ?self.node_name(), addr = %local, "listening");
-        let inner = Arc::clone(&self.inner);
-        self.inner
-            .tasks
-            .spawn(accept_loop(inner, listener, local, slots, requests));
-        Ok(local)
+        listener::listen(&self.state, addr).await
     }
 
     /// Calls `address` on `node` with a raw payload (`cluster.call`).
@@ -243,7 +180,7 @@ impl Cluster {
     /// An endpoint for `address` on `node`: Skynet's `cluster.proxy`, for
     /// raw payloads.
     pub fn endpoint(&self, node: &str, address: impl IntoAddress) -> Endpoint {
-        Endpoint::new(self.clone(), node, address)
+        Endpoint::new(&self.state, node, address)
     }
 
     /// An endpoint from Skynet's one-string form: `"node@name"` (a
@@ -254,13 +191,10 @@ impl Cluster {
     /// [`ErrorKind::InvalidAddress`] when the string has neither form.
     pub fn endpoint_at(&self, target: &str) -> Result<Endpoint, CallError> {
         let (node, address) = split_target(target).ok_or_else(|| {
-            // No node could be split off: name the whole string as both,
-            // rather than an address the caller never wrote.
-            let address = Name::new(Bytes::copy_from_slice(target.as_bytes()))
-                .map_or(Address::Name(Name::from_static("<invalid>")), Address::Name);
+            // No node could be split off: name the whole string as both.
             CallError::new(
-                target,
-                address,
+                target.into(),
+                Called::Written(target.into()),
                 ErrorKind::InvalidAddress {
                     reason: format!("`{target}` is not `node@name` or `node.name`").into(),
                 },
@@ -412,12 +346,12 @@ impl Cluster {
     }
 
     fn spawn_handler_arc(&self, handler: Arc<dyn Handler>) -> Handle {
-        self.inner.registry.spawn(handler)
+        self.state.registry.spawn(handler)
     }
 
     /// Stops a local service: its handle and names stop resolving.
     pub fn kill(&self, handle: Handle) -> bool {
-        self.inner.registry.kill(handle)
+        self.state.registry.kill(handle)
     }
 
     /// Gives a local service a node-local name, `.name`: Skynet's
@@ -443,7 +377,7 @@ impl Cluster {
     /// # Ok::<(), skycluster::Error>(())
     /// ```
     pub fn name(&self, name: &str, handle: Handle) -> Result<()> {
-        self.inner.registry.name(name, handle)
+        self.state.registry.name(name, handle)
     }
 
     /// The former name of [`Cluster::name`], kept for one release.
@@ -474,12 +408,12 @@ impl Cluster {
     /// [`Error::NameTaken`], [`Error::InvalidName`] or
     /// [`Error::UnknownHandle`].
     pub fn register_name(&self, name: &str, handle: Handle) -> Result<()> {
-        self.inner.registry.register(name, handle)
+        self.state.registry.register(name, handle)
     }
 
     /// Removes a registered name; returns the handle it named.
     pub fn unregister(&self, name: &str) -> Option<Handle> {
-        self.inner.registry.unregister(name)
+        self.state.registry.unregister(name)
     }
 
     /// Re-reads the clustername file this cluster was loaded from
@@ -490,7 +424,7 @@ impl Cluster {
     /// As [`Config::load`]; [`Error::NoConfigFile`] if the config came
     /// from no file. Nothing changes on error.
     pub fn reload(&self) -> Result<()> {
-        let path = lock(&self.inner.config).path().map(Path::to_owned);
+        let path = self.state.config().path().map(Path::to_owned);
         let Some(path) = path else {
             return Err(Error::NoConfigFile {
                 node: self.node_name().unwrap_or("(unnamed)").to_owned(),
@@ -505,67 +439,28 @@ impl Cluster {
     /// node's sender (its waiting calls fail now); `false` disables the
     /// node. Returns once the change is in effect.
     pub fn reload_with(&self, update: Config) {
-        let inner = &self.inner;
-        {
-            let mut config = lock(&inner.config);
-            let senders = lock(&inner.senders);
-            for entry in update.entries() {
-                config.apply(entry);
-            }
-            for (node, sender) in senders.iter() {
-                if let Some(addr) = config.get(node) {
-                    sender.retarget(target_of(addr));
-                }
-            }
-        }
-        inner.config_version.send_modify(|v| *v += 1);
+        self.state.reload(update);
     }
 
     /// A snapshot of every node's connection and every listener.
     pub fn status(&self) -> Status {
-        let inner = &self.inner;
-        let config = lock(&inner.config).clone();
-        let senders = lock(&inner.senders).clone();
-        let nodes = config
-            .nodes()
-            .map(|(name, addr)| {
-                let sender = senders.get(name).map(|s| s.status());
-                NodeStatus {
-                    name: name.to_owned(),
-                    address: addr.clone(),
-                    connected: sender.as_ref().is_some_and(|s| s.connected),
-                    in_flight: sender.as_ref().map_or(0, |s| s.in_flight),
-                    last_error: sender.as_ref().and_then(|s| s.last_error.clone()),
-                    last_rtt: sender.as_ref().and_then(|s| s.last_rtt),
-                }
-            })
-            .collect();
-        let max = inner.options.max_clients;
-        let listeners = lock(&inner.listeners)
-            .iter()
-            .map(|l| ListenerStatus {
-                addr: l.addr,
-                connections: max - l.slots.available_permits(),
-                requests: l.requests.load(Ordering::Relaxed),
-            })
-            .collect();
-        Status { nodes, listeners }
+        Status::of(&self.state)
     }
 
     /// Stops accepting connections, lets requests in flight finish within
     /// `grace`, then closes every sender (their waiting calls fail with
     /// [`ErrorKind::Shutdown`]).
     pub async fn shutdown(&self, grace: Duration) {
-        let inner = &self.inner;
-        inner.shutdown.cancel();
-        inner.tasks.close();
-        if tokio::time::timeout(grace, inner.tasks.wait())
+        let state = &self.state;
+        state.shutdown.cancel();
+        state.tasks.close();
+        if tokio::time::timeout(grace, state.tasks.wait())
             .await
             .is_err()
         {
             tracing::warn!(node = ?self.node_name(), ?grace, "requests still running after the grace period");
         }
-        for sender in lock(&inner.senders).values() {
+        for sender in state.senders().values() {
             sender.close();
         }
     }
@@ -606,158 +501,11 @@ fn codec_error(action: &'static str, e: impl ToString) -> ErrorKind {
     }
 }
 
-fn target_of(addr: &NodeAddr) -> Target {
-    match addr {
-        NodeAddr::At(addr) => Target::At(addr.clone()),
-        NodeAddr::Disabled => Target::Disabled,
-    }
-}
-
 /// `"node@name"` -> (`node`, `@name`); `"node.name"` -> (`node`, `.name`).
 fn split_target(target: &str) -> Option<(&str, &str)> {
     let at = target.find(['@', '.'])?;
     let (node, address) = target.split_at(at);
     (!node.is_empty() && address.len() > 1).then_some((node, address))
-}
-
-impl Inner {
-    pub(crate) fn is_local(&self, node: &str) -> bool {
-        self.name.get().is_some_and(|name| &**name == node)
-    }
-
-    /// The sender for `node`, waiting (until `deadline`) for a reload to
-    /// supply a node missing from the config, unless `__nowaiting` is on.
-    pub(crate) async fn sender(
-        &self,
-        node: &str,
-        deadline: Deadline,
-    ) -> Result<Arc<Sender>, ErrorKind> {
-        let mut changes = self.config_version.subscribe();
-        let mut logged = false;
-        loop {
-            match self.sender_now(node) {
-                Err(ErrorKind::Absent) if !lock(&self.config).nowaiting() => {}
-                other => {
-                    if logged {
-                        tracing::info!(%node, "cluster node resolved");
-                    }
-                    return other;
-                }
-            }
-            if !logged {
-                tracing::info!(%node, "waiting for cluster node");
-                logged = true;
-            }
-            let changed = changes.changed();
-            let woke = tokio::time::timeout_at(deadline.at().into(), changed)
-                .await
-                .map_err(|_| ErrorKind::Timeout {
-                    elapsed: deadline.started.elapsed(),
-                    limit: deadline.limit,
-                })?;
-            if woke.is_err() {
-                return Err(ErrorKind::Shutdown);
-            }
-        }
-    }
-
-    /// The sender for `node` if the config has it, without waiting.
-    pub(crate) fn sender_now(&self, node: &str) -> Result<Arc<Sender>, ErrorKind> {
-        if let Some(sender) = lock(&self.senders).get(node) {
-            return Ok(Arc::clone(sender));
-        }
-        let config = lock(&self.config);
-        let target = match config.get(node) {
-            Some(addr) => target_of(addr),
-            None => return Err(ErrorKind::Absent),
-        };
-        let mut senders = lock(&self.senders);
-        let sender = senders.entry(node.into()).or_insert_with(|| {
-            let local = self
-                .name
-                .get()
-                .cloned()
-                .unwrap_or_else(|| "skycluster".into());
-            Sender::new(node.into(), local, target, Arc::clone(&self.options))
-        });
-        Ok(Arc::clone(sender))
-    }
-
-    /// Finds the local service an address names, or the error text to
-    /// answer with.
-    pub(crate) fn resolve(&self, address: &Address) -> Result<Arc<dyn Handler>, String> {
-        let node = self.name.get().map_or("?", |n| &**n);
-        let handle = match address {
-            Address::Handle(h) => Some(*h),
-            Address::Name(name) => {
-                let text = String::from_utf8_lossy(name.as_bytes());
-                match text.as_bytes().first() {
-                    Some(b'@') => self.registry.registered(&text[1..]).map(Handle::get),
-                    Some(b'.') => self.registry.local(&text[1..]).map(Handle::get),
-                    Some(b':') => u32::from_str_radix(&text[1..], 16).ok(),
-                    _ => {
-                        return Err(agent::unresolved(
-                            node,
-                            address,
-                            "a name starts with `@` (registered), `.` (local) or `:` (handle)",
-                        ))
-                    }
-                }
-            }
-        };
-        let why = match address {
-            Address::Name(n) if n.as_bytes().first() == Some(&b'@') => "not registered",
-            Address::Name(_) => "no service has this name",
-            Address::Handle(_) => "no service has this handle",
-        };
-        handle
-            .and_then(|h| self.registry.get(h))
-            .ok_or_else(|| agent::unresolved(node, address, why))
-    }
-}
-
-async fn accept_loop(
-    inner: Arc<Inner>,
-    listener: TcpListener,
-    local: SocketAddr,
-    slots: Arc<Semaphore>,
-    requests: Arc<AtomicUsize>,
-) {
-    loop {
-        let accepted = tokio::select! {
-            accepted = listener.accept() => accepted,
-            () = inner.shutdown.cancelled() => break,
-        };
-        let (stream, peer) = match accepted {
-            Ok(accepted) => accepted,
-            Err(e) => {
-                // Out of file descriptors and the like: wait a moment
-                // rather than spin.
-                tracing::warn!(%local, error = %e, "accept failed");
-                tokio::time::sleep(Duration::from_millis(20)).await;
-                continue;
-            }
-        };
-        let Ok(slot) = Arc::clone(&slots).try_acquire_owned() else {
-            tracing::warn!(%local, %peer, max = inner.options.max_clients, "maxclient reached; closing connection");
-            drop(stream);
-            continue;
-        };
-        tracing::debug!(%local, %peer, "accepted");
-        let agent_inner = Arc::clone(&inner);
-        let shutdown = inner.shutdown.child_token();
-        let requests = Arc::clone(&requests);
-        // Every event of the agent carries this node's name and the peer.
-        let span = tracing::debug_span!("agent", node = ?inner.name.get(), %peer);
-        inner.tasks.spawn(
-            async move {
-                agent::serve(agent_inner, stream, peer, shutdown, requests).await;
-                drop(slot);
-            }
-            .instrument(span),
-        );
-    }
-    tracing::info!(%local, "listener closed");
 }
 
 #[cfg(test)]

@@ -1,34 +1,47 @@
 //! The runtime: Skynet's `clusterd`, `clustersender`, `clusteragent` and
 //! `clusterproxy`, as one async API on tokio.
 //!
-//! * [`Config`]: the clustername file.
-//! * [`Cluster`]: the handle users hold. It owns one *sender* per remote
-//!   node (one TCP connection, multiplexed by session), the *listeners*
-//!   and their *agents* (one per accepted connection), and the *registry*
-//!   of local services and names.
-//! * [`Endpoint`]: a service bound to a node, what `cluster.proxy` returns.
-//! * [`Options`]: every timeout and limit, with its default.
-//! * [`Auth`]: opt-in shared-secret authentication between Rust nodes.
+//! * [`Cluster`] (`cluster`): the handle users hold.
+//! * `state`: what the handle, listeners, agents and endpoints share, and
+//!   the routing they ask it for: which local service an address names,
+//!   which sender reaches a node.
+//! * `listener` and `agent`: accepting connections, and serving one.
+//! * [`Endpoint`] (`endpoint`): a service bound to a node, what
+//!   `cluster.proxy` wraps, and the one future every call is.
+//! * `sender`: one multiplexed connection to one remote node, with its
+//!   `pending` calls and their deadlines (`clock`).
+//! * [`Service`] (`service`): the trait `#[service]` implements, tying a
+//!   trait to its client and its dispatcher.
+//! * [`Config`], [`Options`], [`Auth`], `registry` (local services and
+//!   their names), `status`.
+//!
+//! Dependencies point one way: `cluster` → `listener` → `agent` → `state`
+//! → `sender`; `cluster` → `endpoint` → `state`. Nothing below `cluster`
+//! knows of it; see ARCHITECTURE.md.
 
 mod agent;
 mod auth;
 mod clock;
 mod cluster;
 mod config;
+mod endpoint;
+mod listener;
 mod options;
 mod pending;
-mod proxy;
 mod registry;
-pub(crate) mod scratch;
 mod sender;
+mod service;
+mod state;
 mod status;
 
 pub use auth::Auth;
 pub use cluster::{Cluster, Query};
 pub use config::{Config, NodeAddr};
+pub use endpoint::{AddressError, Endpoint, IntoAddress};
+pub(crate) use endpoint::{Begun, Encode};
+// For generated code only, through `__private`.
+pub use endpoint::Call;
 pub use options::Options;
-pub(crate) use proxy::Begun;
-pub use proxy::{Endpoint, IntoAddress};
 pub use registry::Handle;
-pub(crate) use sender::InFlight;
+pub use service::{IntoService, Service, ServiceFrom};
 pub use status::{ListenerStatus, NodeStatus, Status};

@@ -5,7 +5,7 @@ use std::fmt;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 
-use crate::service::Handler;
+use crate::handler::Handler;
 use crate::wire::Name;
 use crate::{Error, Result};
 
@@ -188,7 +188,7 @@ fn check_name(name: &str, bare: &str, prefix: usize) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::service::{HandlerError, Request};
+    use crate::handler::{HandlerError, Request};
 
     fn echo() -> Arc<dyn Handler> {
         Arc::new(|r: Request| async move { Ok::<_, HandlerError>(r.into_payload()) })

@@ -1,9 +1,11 @@
 //! What `Cluster::status` reports.
 
 use std::net::SocketAddr;
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use super::config::NodeAddr;
+use super::state::{lock, NodeState};
 
 /// A snapshot of a cluster's connections.
 #[derive(Clone, Debug)]
@@ -42,4 +44,37 @@ pub struct ListenerStatus {
     /// Requests its connections are handling now: started and not yet
     /// answered. (A request its handler answers at once is never counted.)
     pub requests: usize,
+}
+
+impl Status {
+    /// A snapshot of `state`: every configured node (with its sender's
+    /// view, once it has one) and every listener.
+    pub(super) fn of(state: &NodeState) -> Status {
+        let config = state.config().clone();
+        let senders = state.senders();
+        let nodes = config
+            .nodes()
+            .map(|(name, addr)| {
+                let sender = senders.get(name).map(|s| s.status());
+                NodeStatus {
+                    name: name.to_owned(),
+                    address: addr.clone(),
+                    connected: sender.as_ref().is_some_and(|s| s.connected),
+                    in_flight: sender.as_ref().map_or(0, |s| s.in_flight),
+                    last_error: sender.as_ref().and_then(|s| s.last_error.clone()),
+                    last_rtt: sender.as_ref().and_then(|s| s.last_rtt),
+                }
+            })
+            .collect();
+        let max = state.options.max_clients;
+        let listeners = lock(&state.listeners)
+            .iter()
+            .map(|l| ListenerStatus {
+                addr: l.addr,
+                connections: max - l.slots.available_permits(),
+                requests: l.requests.load(Ordering::Relaxed),
+            })
+            .collect();
+        Status { nodes, listeners }
+    }
 }

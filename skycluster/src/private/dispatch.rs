@@ -10,10 +10,10 @@ use bytes::{Buf, Bytes};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
-use super::{if_type, BAD_ARGUMENTS};
+use super::if_type;
 use crate::codec::{Codec, CodecError};
-use crate::node::scratch;
-use crate::service::Inline;
+use crate::handler::{bad_arguments, Inline};
+use crate::scratch;
 use crate::{Handled, HandlerError};
 
 /// A method's future as `async_trait` makes it: boxed, borrowing the
@@ -157,11 +157,7 @@ pub fn decode_args<C: Codec, A: DeserializeOwned + 'static>(
 ) -> Result<A, HandlerError> {
     if_type(args.take(payload), C::decode_bytes_args)
         .unwrap_or_else(|args| C::decode_args(&args))
-        .map_err(|e: CodecError| {
-            HandlerError::new(format!(
-                "{BAD_ARGUMENTS}`{method}` of service `{service}`: {e}"
-            ))
-        })
+        .map_err(|e: CodecError| bad_arguments(service, method, e))
 }
 
 /// A method's encoded reply, as [`encode_reply`] makes it.

@@ -23,7 +23,7 @@ mod call;
 mod cluster_main;
 mod dispatch;
 
-pub use crate::service::ServiceFrom;
+pub use crate::node::ServiceFrom;
 pub use call::{call, send, Call};
 pub use cluster_main::{run_main, MainOptions, MainOutput};
 pub use dispatch::{
@@ -67,12 +67,6 @@ pub trait NotValues {
 }
 
 impl<T: ?Sized> NotValues for IsValues<T> {}
-
-/// How a dispatcher's error text starts when a method's arguments do not
-/// decode; the client turns such a reply into [`ErrorKind::Codec`].
-///
-/// [`ErrorKind::Codec`]: crate::ErrorKind::Codec
-pub const BAD_ARGUMENTS: &str = "cannot decode the arguments of ";
 
 /// `decode(value)` as an `R`, if `R` is `T`, and otherwise `value` back.
 /// The test compares type ids, constants for each `R`, so the optimizer

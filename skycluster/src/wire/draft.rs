@@ -64,7 +64,8 @@ impl<'a> Draft<'a> {
     }
 
     /// The payload, without the header.
-    pub(crate) fn payload(&self) -> &'a [u8] {
+    #[cfg(test)]
+    fn payload(&self) -> &'a [u8] {
         &self.frame[self.head..]
     }
 

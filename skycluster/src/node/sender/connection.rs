@@ -15,7 +15,8 @@ use tokio::task::AbortHandle;
 use tokio_util::codec::Decoder;
 use tracing::Instrument;
 
-use super::{fail_all, remote_error, Conn, Sender};
+use super::{fail_all, Conn, Sender};
+use crate::handler::classify;
 use crate::node::Options;
 use crate::wire::{write_pieces, Reply, ReplyDecoder, WRITE_BATCH};
 use crate::ErrorKind;
@@ -200,10 +201,7 @@ impl Sender {
         let mut last_started = None;
         for reply in replies.drain(..) {
             let session = reply.session;
-            match st
-                .pending
-                .answer(session, reply.result.map_err(remote_error))
-            {
+            match st.pending.answer(session, reply.result.map_err(classify)) {
                 Some((waker, started)) => {
                     last_started = started.or(last_started);
                     wakers.extend(waker);

@@ -40,10 +40,10 @@ use tokio::task::AbortHandle;
 use tracing::Instrument;
 
 use super::clock::Deadline;
+use super::config::NodeAddr;
 use super::pending::{Outcome, Pending, Waiter};
-use super::scratch;
 use super::Options;
-use crate::service::HandlerError;
+use crate::scratch;
 use crate::wire::draft::Draft;
 use crate::wire::{encode_push, encode_request, encode_trace, Address, Pieces, Session, TraceTag};
 use crate::ErrorKind;
@@ -55,13 +55,6 @@ mod sweep;
 /// when it starts, so that status can show a round-trip time; the others
 /// make do with the coarse clock their deadline needs (see [`super::clock`]).
 const RTT_SAMPLE: u32 = 64;
-
-/// Where the sender should connect.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub(crate) enum Target {
-    At(String),
-    Disabled,
-}
 
 #[derive(Debug)]
 enum Conn {
@@ -77,7 +70,8 @@ enum Conn {
 
 #[derive(Debug)]
 struct State {
-    target: Target,
+    /// The node's address in the config.
+    target: NodeAddr,
     conn: Conn,
     /// Bumped whenever the connection is replaced, so a task of an old
     /// connection cannot touch the new one's state.
@@ -123,7 +117,7 @@ impl Sender {
     pub(crate) fn new(
         node: Arc<str>,
         local: Arc<str>,
-        target: Target,
+        target: NodeAddr,
         options: Arc<Options>,
     ) -> Arc<Sender> {
         Arc::new(Sender {
@@ -153,47 +147,6 @@ impl Sender {
         // Every critical section leaves the state consistent before it can
         // panic (none does I/O), so a poisoned lock is still usable.
         self.state.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    /// Sends a request and waits for its reply, until `deadline`.
-    ///
-    /// The request is queued on the first poll, with that poll's waker in
-    /// its slot, so the call is not polled (nor the lock taken) again until
-    /// its answer comes.
-    pub(crate) async fn call(
-        self: &Arc<Self>,
-        address: &Address,
-        payload: Bytes,
-        deadline: Deadline,
-        trace: Option<&TraceTag>,
-    ) -> Outcome {
-        enum Step<'a> {
-            Start(Bytes),
-            Waiting(InFlight<'a>),
-            Done,
-        }
-        let mut step = Step::Start(payload);
-        std::future::poll_fn(move |cx| match std::mem::replace(&mut step, Step::Done) {
-            Step::Start(payload) => {
-                let payload = Payload::Owned(payload);
-                match self.begin(address, payload, deadline, trace, Some(cx.waker())) {
-                    Ok(call) => {
-                        step = Step::Waiting(call);
-                        Poll::Pending
-                    }
-                    Err(kind) => Poll::Ready(Err(kind)),
-                }
-            }
-            Step::Waiting(mut call) => {
-                let polled = Pin::new(&mut call).poll(cx);
-                if polled.is_pending() {
-                    step = Step::Waiting(call);
-                }
-                polled
-            }
-            Step::Done => panic!("a call to {} was polled after it completed", self.node),
-        })
-        .await
     }
 
     /// Queues a request and returns the call in flight, to be awaited for
@@ -389,7 +342,7 @@ impl Sender {
     /// is disabled or the last connect failed too recently.
     #[cold]
     fn start(self: &Arc<Self>, st: &mut State) -> Result<(), ErrorKind> {
-        if matches!(st.target, Target::Disabled) {
+        if matches!(st.target, NodeAddr::Disabled) {
             return Err(ErrorKind::Disabled);
         }
         if let Conn::Backoff { until, error } = &st.conn {
@@ -398,7 +351,7 @@ impl Sender {
             }
         }
         // Only now, when a connection starts, is the address cloned.
-        let Target::At(addr) = &st.target else {
+        let NodeAddr::At(addr) = &st.target else {
             return Err(ErrorKind::Disabled);
         };
         let addr = addr.clone();
@@ -412,14 +365,14 @@ impl Sender {
     /// Points the sender at a new address (or disables it). The current
     /// connection closes and its waiting calls fail now; the next call
     /// connects to the new address.
-    pub(crate) fn retarget(&self, target: Target) {
+    pub(crate) fn retarget(&self, target: NodeAddr) {
         let mut st = self.lock();
         if st.target == target {
             return;
         }
         let error = match &target {
-            Target::Disabled => ErrorKind::Disabled,
-            Target::At(addr) => ErrorKind::Disconnected {
+            NodeAddr::Disabled => ErrorKind::Disabled,
+            NodeAddr::At(addr) => ErrorKind::Disconnected {
                 reason: format!("node moved to {addr}").into(),
             },
         };
@@ -432,7 +385,7 @@ impl Sender {
     /// Closes the connection for good (the cluster is shutting down).
     pub(crate) fn close(&self) {
         let mut st = self.lock();
-        st.target = Target::Disabled;
+        st.target = NodeAddr::Disabled;
         self.reset(&mut st, ErrorKind::Shutdown);
     }
 
@@ -482,14 +435,6 @@ impl<'a> Payload<'a> {
             Err(payload) => Payload::Owned(scratch::to_bytes(payload)),
         }
     }
-
-    /// The payload as bytes of its own (a copy, if it was drafted).
-    pub(crate) fn into_bytes(self) -> Bytes {
-        match self {
-            Payload::Owned(bytes) => bytes,
-            Payload::Draft(draft) => Bytes::copy_from_slice(draft.payload()),
-        }
-    }
 }
 
 /// A call whose request is queued: resolves to its reply, an error or a
@@ -533,37 +478,4 @@ fn fail_all(st: &mut State, error: &ErrorKind) {
     // Queued pushes die with the connection: delivery is at most once.
     st.out.clear();
     st.pieces.clear();
-}
-
-/// Error text from the peer. skycluster services mark unknown methods so
-/// the caller can tell a mismatched client from a failing call.
-pub(crate) fn remote_error(text: Bytes) -> ErrorKind {
-    let text = String::from_utf8_lossy(&text);
-    if let Some(rest) = text.strip_prefix(HandlerError::UNKNOWN_METHOD) {
-        let method = rest.split('`').nth(1).unwrap_or(rest);
-        return ErrorKind::UnknownMethod {
-            method: method.into(),
-        };
-    }
-    ErrorKind::Remote { text: text.into() }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn unknown_method_text_is_recognised() {
-        let text = HandlerError::unknown_method("BattleMgr", "create")
-            .text()
-            .to_owned();
-        assert!(matches!(
-            remote_error(Bytes::from(text)),
-            ErrorKind::UnknownMethod { method } if &*method == "create"
-        ));
-        assert!(matches!(
-            remote_error(Bytes::from_static(b"Invalid name")),
-            ErrorKind::Remote { .. }
-        ));
-    }
 }

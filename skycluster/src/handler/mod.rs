@@ -1,0 +1,139 @@
+//! Local services: a [`Handler`] takes a [`Request`] and answers with a
+//! reply payload or a [`HandlerError`], whose text goes back in an error
+//! frame.
+//!
+//! `#[service]` generates one handler per trait (decode the method, call
+//! the implementation, encode the reply); hand-written handlers serve raw
+//! bytes. Nothing here knows about nodes or connections: the runtime in
+//! `node` hands requests in and carries the answers out.
+
+use std::future::Future;
+use std::pin::Pin;
+
+use bytes::Bytes;
+
+mod error;
+mod handled;
+
+pub use error::HandlerError;
+pub(crate) use error::{bad_arguments, bad_arguments_text, classify, unresolved};
+pub use handled::Handled;
+pub(crate) use handled::{Inline, Now};
+
+/// A boxed, sendable future: what a [`Handler`] returns.
+pub type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
+
+/// A request as a local service receives it.
+///
+/// # Examples
+///
+/// ```
+/// use bytes::Bytes;
+/// use skycluster::Request;
+///
+/// let request = Request::new(Bytes::from_static(b"ping"));
+/// assert!(!request.is_push());
+/// ```
+#[derive(Clone, Debug)]
+pub struct Request {
+    payload: Bytes,
+    push: bool,
+    trace: Option<Bytes>,
+}
+
+impl Request {
+    /// A call (not a push) carrying `payload`.
+    pub fn new(payload: Bytes) -> Request {
+        Request {
+            payload,
+            push: false,
+            trace: None,
+        }
+    }
+
+    pub(crate) fn with(payload: Bytes, push: bool, trace: Option<Bytes>) -> Request {
+        Request {
+            payload,
+            push,
+            trace,
+        }
+    }
+
+    /// The payload.
+    pub fn payload(&self) -> &Bytes {
+        &self.payload
+    }
+
+    /// Takes the payload out.
+    pub fn into_payload(self) -> Bytes {
+        self.payload
+    }
+
+    /// Whether the sender wants no reply (`cluster.send`). A push's reply is
+    /// dropped.
+    pub fn is_push(&self) -> bool {
+        self.push
+    }
+
+    /// The trace tag sent before this request, if any.
+    pub fn trace(&self) -> Option<&Bytes> {
+        self.trace.as_ref()
+    }
+}
+
+/// A local service: turns a request into a reply.
+///
+/// Implemented for every `Fn(Request) -> impl Future<Output = Result<Bytes,
+/// HandlerError>>`, so a raw-bytes service is a closure. The generated
+/// dispatcher of a `#[service]` trait implements it too, and answers at
+/// once when the method does.
+///
+/// # Examples
+///
+/// A closure:
+///
+/// ```
+/// use skycluster::{Handler, HandlerError, Request};
+///
+/// let echo = |req: Request| async move { Ok::<_, HandlerError>(req.into_payload()) };
+/// fn takes(_: impl Handler) {}
+/// takes(echo);
+/// ```
+///
+/// By hand, answering without a future when it can:
+///
+/// ```
+/// use skycluster::{Handled, Handler, HandlerError, Request};
+///
+/// struct Echo;
+///
+/// impl Handler for Echo {
+///     fn handle(&self, request: Request) -> Handled {
+///         if request.payload().is_empty() {
+///             return Handled::ready(Err(HandlerError::new("nothing to echo")));
+///         }
+///         Handled::ready(Ok(request.into_payload()))
+///     }
+/// }
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// let reply = Echo.handle(Request::new(bytes::Bytes::from_static(b"hi"))).await;
+/// assert_eq!(reply, Ok(bytes::Bytes::from_static(b"hi")));
+/// # }
+/// ```
+pub trait Handler: Send + Sync + 'static {
+    /// Handles one request. Requests on one connection run concurrently, so
+    /// a slow one does not hold back the others.
+    fn handle(&self, request: Request) -> Handled;
+}
+
+impl<F, Fut> Handler for F
+where
+    F: Fn(Request) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Result<Bytes, HandlerError>> + Send + 'static,
+{
+    fn handle(&self, request: Request) -> Handled {
+        Handled::later(self(request))
+    }
+}

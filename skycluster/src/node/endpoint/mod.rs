@@ -1,0 +1,422 @@
+//! Endpoints: a service on a node, ready to call, the way Skynet's
+//! `cluster.proxy` binds one.
+//!
+//! * here: [`Endpoint`], what a call needs (node, address, sender,
+//!   timeout), how it starts, and pushes;
+//! * `call`: the one future every call is, typed or raw;
+//! * `address`: [`IntoAddress`], what an endpoint can be made for;
+//! * `recent`: the targets this thread made endpoints for last.
+
+use std::fmt;
+use std::future::Future;
+use std::sync::{Arc, OnceLock};
+use std::task::Waker;
+use std::time::Duration;
+
+use bytes::Bytes;
+
+use super::clock::Deadline;
+use super::sender::{Payload, Sender};
+use super::state::NodeState;
+use crate::codec::CodecError;
+use crate::error::Called;
+use crate::handler::{classify, Request};
+use crate::scratch;
+use crate::wire::{draft, Address, TraceTag};
+use crate::{CallError, ErrorKind};
+
+mod address;
+mod call;
+mod recent;
+
+pub use address::{AddressError, IntoAddress};
+pub use call::Call;
+pub(crate) use call::{Begun, Body, Encode};
+
+/// A service on a node, ready to call: Skynet's `cluster.proxy`.
+///
+/// Cheap to clone; calls through clones share the node's one connection.
+/// `#[service]` clients wrap one. Per-call options are set by consuming
+/// builders, so a client can keep a default and derive variants.
+///
+/// # Examples
+///
+/// ```no_run
+/// use std::time::Duration;
+/// use bytes::Bytes;
+/// use skycluster::{Cluster, Config};
+///
+/// # #[tokio::main]
+/// # async fn main() -> Result<(), skycluster::CallError> {
+/// let cluster = Cluster::new(Config::new().with_node("db", "127.0.0.1:7003"));
+/// let db = cluster.endpoint("db", ".store").with_timeout(Duration::from_secs(2));
+/// let reply: Bytes = db.call(Bytes::from_static(b"\x24load")).await?;
+/// println!("{} bytes back", reply.len());
+/// db.send(Bytes::from_static(b"\x24flush"))?;
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct Endpoint {
+    target: Arc<Target>,
+    timeout: Option<Duration>,
+    trace: Option<TraceTag>,
+}
+
+/// Where an endpoint's calls go, and what the first of them looked up:
+/// shared by its clones, and by endpoints made for it again on this
+/// thread (see `recent`).
+pub(crate) struct Target {
+    state: Arc<NodeState>,
+    node: Arc<str>,
+    /// The address, or what the caller wrote if it cannot be sent (calls
+    /// then fail with it).
+    address: Result<Address, AddressError>,
+    /// The header of every typed call's and push's frame to `address`,
+    /// made by the first of them (a raw call has no use for it).
+    header: OnceLock<draft::Header>,
+    /// The node's sender, once resolved. Senders live as long as the
+    /// node's state (a reload retargets them), so caching is safe.
+    sender: OnceLock<Arc<Sender>>,
+}
+
+impl fmt::Debug for Endpoint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Endpoint")
+            .field("node", &self.target.node)
+            .field("address", &self.called())
+            .field("timeout", &self.timeout)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Endpoint {
+    pub(crate) fn new(state: &Arc<NodeState>, node: &str, address: impl IntoAddress) -> Endpoint {
+        let target = recent::find(state.id, node, &address).unwrap_or_else(|| {
+            let address = address.into_address();
+            let valid = address.is_ok();
+            let target = Arc::new(Target {
+                state: Arc::clone(state),
+                node: node.into(),
+                address,
+                header: OnceLock::new(),
+                sender: OnceLock::new(),
+            });
+            if valid {
+                recent::remember(&target);
+            }
+            target
+        });
+        Endpoint {
+            target,
+            timeout: None,
+            trace: None,
+        }
+    }
+
+    /// The node the calls go to.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let cluster = skycluster::Cluster::new(skycluster::Config::new());
+    /// assert_eq!(cluster.endpoint("db", ".store").node(), "db");
+    /// ```
+    pub fn node(&self) -> &str {
+        &self.target.node
+    }
+
+    /// The address on that node; `None` if the address given cannot be
+    /// sent (every call then fails with [`ErrorKind::InvalidAddress`]).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let cluster = skycluster::Cluster::new(skycluster::Config::new());
+    /// let store = cluster.endpoint("db", ".store");
+    /// assert_eq!(store.address().map(|a| a.to_string()).as_deref(), Some(".store"));
+    /// assert_eq!(cluster.endpoint("db", "").address(), None);
+    /// ```
+    pub fn address(&self) -> Option<&Address> {
+        self.target.address.as_ref().ok()
+    }
+
+    /// The same endpoint with a different call timeout.
+    pub fn with_timeout(mut self, timeout: Duration) -> Endpoint {
+        self.timeout = Some(timeout);
+        self
+    }
+
+    /// The same endpoint, sending `tag` as the trace tag of each call.
+    pub fn with_trace(mut self, tag: TraceTag) -> Endpoint {
+        self.trace = Some(tag);
+        self
+    }
+
+    /// The timeout calls through this endpoint use.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let cluster = skycluster::Cluster::new(skycluster::Config::new());
+    /// let store = cluster.endpoint("db", ".store");
+    /// assert_eq!(store.timeout(), skycluster::Options::default().call_timeout);
+    /// let quick = store.with_timeout(Duration::from_millis(50));
+    /// assert_eq!(quick.timeout(), Duration::from_millis(50));
+    /// ```
+    pub fn timeout(&self) -> Duration {
+        self.timeout
+            .unwrap_or(self.target.state.options.call_timeout)
+    }
+
+    /// The address as calls' errors name it: what the caller wrote.
+    fn called(&self) -> Called {
+        match &self.target.address {
+            Ok(address) => Called::Address(address.clone()),
+            Err(e) => Called::Written(e.written().into()),
+        }
+    }
+
+    /// A [`CallError`] naming this endpoint's node and address.
+    pub(crate) fn error(&self, kind: ErrorKind) -> CallError {
+        CallError::new(Arc::clone(&self.target.node), self.called(), kind)
+    }
+
+    /// The address, or the error every call to an invalid one fails with.
+    fn valid_address(&self) -> Result<&Address, ErrorKind> {
+        self.target
+            .address
+            .as_ref()
+            .map_err(|e| ErrorKind::InvalidAddress {
+                reason: e.to_string().into(),
+            })
+    }
+
+    /// Starts a call whose payload is `body`; its answer will wake `waker`.
+    ///
+    /// On the usual path (a remote node, known to the config) the payload
+    /// is drafted in a per-thread scratch buffer and copied straight into
+    /// the sender's output buffer: a small typed call allocates nothing
+    /// for its payload, and a large one shares memory the next large one
+    /// reuses. The node's sender is looked up once per target, without
+    /// waiting; only a node missing from the config (and `__nowaiting`
+    /// off) makes the call wait, as a boxed future.
+    pub(crate) fn begin(&self, body: impl Body, waker: &Waker) -> Begun<'_> {
+        let target = &*self.target;
+        let address = match self.valid_address() {
+            Ok(address) => address,
+            Err(kind) => return Begun::Failed(kind),
+        };
+        let state = &*target.state;
+        if state.is_local(&target.node) {
+            return match body.into_bytes() {
+                Ok(payload) => Begun::Later(Box::pin(self.call_local(address, payload))),
+                Err(e) => Begun::Failed(encode_error(e)),
+            };
+        }
+        // The call's clock starts now: waiting for the node counts
+        // against its timeout.
+        let deadline = Deadline::starting_now(self.timeout());
+        let sender = match target.sender.get() {
+            Some(sender) => sender,
+            None => match state.sender_now(&target.node) {
+                Ok(sender) => target.sender.get_or_init(|| sender),
+                Err(ErrorKind::Absent) if state.waits_for_absent() => {
+                    return match body.into_bytes() {
+                        Ok(payload) => Begun::Later(Box::pin(
+                            self.call_when_present(address, payload, deadline),
+                        )),
+                        Err(e) => Begun::Failed(encode_error(e)),
+                    }
+                }
+                Err(kind) => return Begun::Failed(kind),
+            },
+        };
+        scratch::with_scratch(|buf| {
+            let payload = match body.draft(target.header(address), buf) {
+                Ok(payload) => payload,
+                Err(e) => return Begun::Failed(encode_error(e)),
+            };
+            match sender.begin(address, payload, deadline, self.trace.as_ref(), Some(waker)) {
+                Ok(call) => Begun::InFlight(call),
+                Err(kind) => Begun::Failed(kind),
+            }
+        })
+    }
+
+    /// A call to a node missing from the config: waits for a reload to
+    /// bring it, until the call's deadline, then queues the call.
+    async fn call_when_present(
+        &self,
+        address: &Address,
+        payload: Bytes,
+        deadline: Deadline,
+    ) -> Result<Bytes, ErrorKind> {
+        let target = &*self.target;
+        let sender = target.state.wait_for_sender(&target.node, deadline).await?;
+        let sender = target.sender.get_or_init(|| sender);
+        let trace = self.trace.as_ref();
+        sender
+            .begin(address, Payload::Owned(payload), deadline, trace, None)?
+            .await
+    }
+
+    /// A call to this node's own service: no network, same semantics.
+    async fn call_local(&self, address: &Address, payload: Bytes) -> Result<Bytes, ErrorKind> {
+        let state = &*self.target.state;
+        let remote = |text: String| ErrorKind::Remote { text: text.into() };
+        if address.is_query() {
+            return state.answer_query(&payload).map_err(remote);
+        }
+        let handler = state.resolve(address).map_err(remote)?;
+        let trace = self
+            .trace
+            .as_ref()
+            .map(|t| Bytes::copy_from_slice(t.as_bytes()));
+        let deadline = Deadline::starting_now(self.timeout());
+        let handled = handler.handle(Request::with(payload, false, trace));
+        match tokio::time::timeout_at(deadline.at().into(), handled).await {
+            Ok(Ok(reply)) => Ok(reply),
+            Ok(Err(e)) => Err(classify(Bytes::from(e.text().to_owned()))),
+            Err(_) => Err(deadline.expired()),
+        }
+    }
+
+    /// Calls the service with `payload` and waits for its reply.
+    ///
+    /// The same future a typed client's call is, with the payload as it
+    /// is for arguments and the reply as it is for the result.
+    ///
+    /// # Errors
+    ///
+    /// A [`CallError`] naming the node and address: the node is disabled or
+    /// absent, the connection failed or dropped, the reply did not come
+    /// within the timeout, or the service answered with an error.
+    pub fn call(
+        &self,
+        payload: Bytes,
+    ) -> impl Future<Output = Result<Bytes, CallError>> + Send + '_ {
+        Call::new(self, "", payload, call::start_raw, call::finish_raw)
+    }
+
+    /// Sends `payload` without waiting for a reply (`cluster.send`).
+    ///
+    /// Pushes to one node leave in the order they were sent. Delivery is at
+    /// most once: pushes queued when a connection drops are lost.
+    ///
+    /// # Errors
+    ///
+    /// Only failures known at once: the node is disabled, absent, or its
+    /// sender is backing off after a failed connect. A node missing from
+    /// the config with `__nowaiting` off is an error here too (a push does
+    /// not wait).
+    pub fn send(&self, payload: Bytes) -> Result<(), CallError> {
+        self.push(payload).map_err(|kind| self.error(kind))
+    }
+
+    /// Pushes a payload `body` writes: for typed clients, encoded into a
+    /// per-thread scratch buffer and copied straight into the sender's
+    /// output buffer, so a small push allocates nothing (a large one shares
+    /// memory the next large one reuses).
+    pub(crate) fn push(&self, body: impl Body) -> Result<(), ErrorKind> {
+        let target = &*self.target;
+        let address = self.valid_address()?;
+        let state = &*target.state;
+        if state.is_local(&target.node) {
+            let payload = body.into_bytes().map_err(encode_error)?;
+            return self.push_local(address, payload);
+        }
+        let sender = match target.sender.get() {
+            Some(sender) => sender,
+            None => {
+                let sender = state.sender_now(&target.node)?;
+                target.sender.get_or_init(|| sender)
+            }
+        };
+        scratch::with_scratch(|buf| {
+            let payload = body
+                .draft(target.header(address), buf)
+                .map_err(encode_error)?;
+            sender.push(address, payload)
+        })
+    }
+
+    fn push_local(&self, address: &Address, payload: Bytes) -> Result<(), ErrorKind> {
+        let target = &*self.target;
+        let handler = target
+            .state
+            .resolve(address)
+            .map_err(|text| ErrorKind::Remote { text: text.into() })?;
+        let node = Arc::clone(&target.node);
+        let request = Request::with(payload, true, None);
+        // Handled on a task of its own, as a push to another node is:
+        // a handler that answers at once runs inside `handle`, and
+        // must not run inside this call, under the sender's locks.
+        tokio::spawn(async move {
+            if let Err(e) = handler.handle(request).await {
+                tracing::debug!(%node, error = %e, "local push failed");
+            }
+        });
+        Ok(())
+    }
+}
+
+impl Target {
+    fn header(&self, address: &Address) -> &draft::Header {
+        self.header.get_or_init(|| draft::Header::new(address))
+    }
+}
+
+/// A payload that could not be encoded, as its caller sees it.
+fn encode_error(e: CodecError) -> ErrorKind {
+    ErrorKind::Codec {
+        action: "encode",
+        reason: e.to_string().into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Config, Handle, Options};
+
+    fn state() -> Arc<NodeState> {
+        Arc::new(NodeState::new(Config::new(), Options::default()))
+    }
+
+    fn same(a: &Endpoint, b: &Endpoint) -> bool {
+        Arc::ptr_eq(&a.target, &b.target)
+    }
+
+    #[test]
+    fn an_endpoint_made_again_on_this_thread_shares_its_target() {
+        let (a, b) = (state(), state());
+        let store = Endpoint::new(&a, "db", ".store");
+        assert!(same(&store, &Endpoint::new(&a, "db", ".store")));
+        assert!(same(
+            &store,
+            &Endpoint::new(&a, "db", String::from(".store"))
+        ));
+        // Another node's state, node, address or spelling: another target.
+        assert!(!same(&store, &Endpoint::new(&b, "db", ".store")));
+        assert!(!same(&store, &Endpoint::new(&a, "db2", ".store")));
+        assert!(!same(&store, &Endpoint::new(&a, "db", ".other")));
+        let handle = Endpoint::new(&a, "db", Handle::from_raw(10));
+        assert!(same(&handle, &Endpoint::new(&a, "db", 10u32)));
+        assert!(!same(&handle, &Endpoint::new(&a, "db", ":0000000a")));
+        // An unsendable address is never shared.
+        assert!(!same(
+            &Endpoint::new(&a, "db", ""),
+            &Endpoint::new(&a, "db", "")
+        ));
+        // Another thread makes its own.
+        let elsewhere = std::thread::spawn({
+            let a = Arc::clone(&a);
+            move || Endpoint::new(&a, "db", ".store")
+        })
+        .join()
+        .expect("thread");
+        assert!(!same(&store, &elsewhere));
+    }
+}

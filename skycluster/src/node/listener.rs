@@ -1,0 +1,92 @@
+//! Listeners: bind an address, accept connections up to `max_clients`,
+//! and hand each to an agent of its own.
+
+use std::net::SocketAddr;
+use std::sync::atomic::AtomicUsize;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::net::{TcpListener, ToSocketAddrs};
+use tokio::sync::Semaphore;
+use tracing::Instrument;
+
+use super::agent;
+use super::state::{lock, Listening, NodeState};
+use crate::{Error, Result};
+
+/// How long the accept loop waits after a failed accept (out of file
+/// descriptors and the like), rather than spin.
+const ACCEPT_RETRY: Duration = Duration::from_millis(20);
+
+/// Binds exactly `addr` and serves it until the node shuts down. Returns
+/// the address bound.
+pub(super) async fn listen(
+    state: &Arc<NodeState>,
+    addr: impl ToSocketAddrs + std::fmt::Display,
+) -> Result<SocketAddr> {
+    let shown = addr.to_string();
+    let listen_error = |source| Error::Listen {
+        addr: shown.clone(),
+        source,
+    };
+    let listener = TcpListener::bind(addr).await.map_err(listen_error)?;
+    let local = listener.local_addr().map_err(listen_error)?;
+    let slots = Arc::new(Semaphore::new(state.options.max_clients));
+    let requests = Arc::new(AtomicUsize::new(0));
+    lock(&state.listeners).push(Listening {
+        addr: local,
+        slots: Arc::clone(&slots),
+        requests: Arc::clone(&requests),
+    });
+    tracing::info!(node = ?state.name(), addr = %local, "listening");
+    state.tasks.spawn(accept_loop(
+        Arc::clone(state),
+        listener,
+        local,
+        slots,
+        requests,
+    ));
+    Ok(local)
+}
+
+async fn accept_loop(
+    state: Arc<NodeState>,
+    listener: TcpListener,
+    local: SocketAddr,
+    slots: Arc<Semaphore>,
+    requests: Arc<AtomicUsize>,
+) {
+    loop {
+        let accepted = tokio::select! {
+            accepted = listener.accept() => accepted,
+            () = state.shutdown.cancelled() => break,
+        };
+        let (stream, peer) = match accepted {
+            Ok(accepted) => accepted,
+            Err(e) => {
+                tracing::warn!(%local, error = %e, "accept failed");
+                tokio::time::sleep(ACCEPT_RETRY).await;
+                continue;
+            }
+        };
+        let Ok(slot) = Arc::clone(&slots).try_acquire_owned() else {
+            tracing::warn!(%local, %peer, max = state.options.max_clients, "maxclient reached; closing connection");
+            drop(stream);
+            continue;
+        };
+        tracing::debug!(%local, %peer, "accepted");
+        let agent_state = Arc::clone(&state);
+        let shutdown = state.shutdown.child_token();
+        let requests = Arc::clone(&requests);
+        // Every event of the agent carries this node's name and the peer.
+        let span = tracing::debug_span!("agent", node = ?state.name(), %peer);
+        state.tasks.spawn(
+            async move {
+                agent::serve(agent_state, stream, peer, shutdown, requests).await;
+                drop(slot);
+            }
+            .instrument(span),
+        );
+    }
+    tracing::info!(%local, "listener closed");
+}

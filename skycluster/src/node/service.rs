@@ -1,0 +1,101 @@
+//! Typed services: the [`Service`] trait `#[service]` implements for
+//! `dyn Trait`, tying the trait to its client (over an [`Endpoint`]) and
+//! its dispatcher (a [`Handler`]).
+
+use std::sync::Arc;
+
+use super::Endpoint;
+use crate::Handler;
+
+/// A service interface, implemented by `#[service]` for `dyn Trait`.
+///
+/// It ties the trait to its cluster name, its generated client and its
+/// generated dispatcher, so that `cluster.proxy::<dyn BattleMgr>(..)` and
+/// `cluster.spawn::<dyn BattleMgr>(..)` are typed.
+pub trait Service: Send + Sync + 'static {
+    /// The name the service registers under (without `@`); the trait's name
+    /// unless `#[service(name = "...")]` says otherwise.
+    const NAME: &'static str;
+
+    /// The generated client type.
+    type Client: Clone + Send + Sync + 'static;
+
+    /// A client that sends its calls to `endpoint`.
+    fn client(endpoint: Endpoint) -> Self::Client;
+
+    /// The handler that serves calls with `implementation`.
+    fn handler(implementation: Arc<Self>) -> Arc<dyn Handler>;
+}
+
+/// What `cluster.spawn::<dyn S>(..)` serves `S` with: an implementation of
+/// `S` itself, an `Arc` of one (to keep a reference), or an `Arc<dyn S>`.
+///
+/// Implemented for every type `#[service]` can turn into the `Arc<dyn S>`
+/// its dispatcher holds; there is nothing to implement by hand.
+///
+/// # Examples
+///
+/// ```
+/// use std::sync::Arc;
+///
+/// #[skycluster::service]
+/// pub trait Counter {
+///     async fn add(&self, n: u64) -> u64;
+/// }
+///
+/// #[derive(Default)]
+/// struct Total(std::sync::atomic::AtomicU64);
+///
+/// #[skycluster::async_trait]
+/// impl Counter for Total {
+///     async fn add(&self, n: u64) -> u64 {
+///         self.0.fetch_add(n, std::sync::atomic::Ordering::Relaxed) + n
+///     }
+/// }
+///
+/// let cluster = skycluster::Cluster::new(skycluster::Config::new());
+/// // The implementation itself...
+/// let a = cluster.spawn::<dyn Counter>(Total::default());
+/// // ...or shared, to read it from here too...
+/// let total = Arc::new(Total::default());
+/// let b = cluster.spawn::<dyn Counter>(Arc::clone(&total));
+/// // ...or already a trait object.
+/// let any: Arc<dyn Counter> = Arc::new(Total::default());
+/// let c = cluster.spawn::<dyn Counter>(any);
+/// assert!(a != b && b != c);
+/// ```
+pub trait IntoService<S: ?Sized> {
+    /// The implementation, shared, as the dispatcher holds it.
+    fn into_service(self) -> Arc<S>;
+}
+
+impl<I, S: ?Sized + ServiceFrom<I>> IntoService<S> for I {
+    fn into_service(self) -> Arc<S> {
+        S::service_from(self)
+    }
+}
+
+/// How service `Self` (a `dyn Trait`) is made from `I`, for
+/// [`IntoService`]: `#[service]` implements it for every implementation of
+/// the trait and an `Arc` of one, and this crate for `Arc<dyn Trait>`.
+///
+/// The other way round from `IntoService`, because a crate may implement
+/// skycluster's trait for its own `dyn Trait` with any `I`, but not for
+/// any `I` with its own `dyn Trait` as the parameter (the orphan rule).
+#[doc(hidden)]
+#[diagnostic::on_unimplemented(
+    message = "`{I}` is not an implementation of `{Self}`",
+    label = "not an implementation of `{Self}`",
+    note = "`cluster.spawn::<{Self}>(..)` takes an implementation of the trait, an `Arc` of \
+            one, or an `Arc<{Self}>`"
+)]
+pub trait ServiceFrom<I> {
+    /// `implementation`, as the dispatcher holds it.
+    fn service_from(implementation: I) -> Arc<Self>;
+}
+
+impl<S: ?Sized + Service> ServiceFrom<Arc<S>> for S {
+    fn service_from(implementation: Arc<S>) -> Arc<S> {
+        implementation
+    }
+}
