@@ -11,8 +11,9 @@
 //!   client says its measured window starts and ends, and prints the table.
 //! * `driver`: the client process. Warms up, then runs the workload's
 //!   tasks through one shared client for the measured window.
-//! * `sky`, `rpc`, `ceiling`: the three systems, each a server and a
-//!   client behind `BenchClient`.
+//! * `sky`, `rpc`, `ceiling`: the systems, each a server and a client
+//!   behind `BenchClient` (`sky` has three clients: kept, made afresh per
+//!   call, and raw).
 //! * [`counting`]: the same servers and clients on two threads of one
 //!   process, for `--bin allocs`.
 //!
@@ -56,6 +57,10 @@ const SERVER_LIFETIME: Duration = Duration::from_secs(30 * 60);
 pub enum System {
     /// skycluster, through a `#[service]` trait and its generated client.
     Sky,
+    /// skycluster, the same client made afresh for every call.
+    SkyFresh,
+    /// skycluster, raw bytes through `Cluster::call` and `Cluster::send`.
+    SkyRaw,
     /// tarpc with its bincode serde transport over TCP.
     Tarpc,
     /// Length-prefixed frames over raw TCP, written in the bench.
@@ -64,12 +69,20 @@ pub enum System {
 
 impl System {
     /// Every system, in table order.
-    pub const ALL: [System; 3] = [System::Sky, System::Tarpc, System::Ceiling];
+    pub const ALL: [System; 5] = [
+        System::Sky,
+        System::SkyFresh,
+        System::SkyRaw,
+        System::Tarpc,
+        System::Ceiling,
+    ];
 
     /// The name used on the command line.
     pub fn name(self) -> &'static str {
         match self {
             System::Sky => "skycluster",
+            System::SkyFresh => "skycluster-fresh",
+            System::SkyRaw => "skycluster-raw",
             System::Tarpc => "tarpc",
             System::Ceiling => "ceiling",
         }
@@ -89,7 +102,7 @@ impl FromStr for System {
         System::ALL
             .into_iter()
             .find(|sys| sys.name() == s)
-            .ok_or_else(|| format!("unknown system `{s}` (skycluster, tarpc, ceiling)"))
+            .ok_or_else(|| format!("unknown system `{s}` (skycluster, skycluster-fresh, skycluster-raw, tarpc, ceiling)"))
     }
 }
 
@@ -225,7 +238,7 @@ pub(crate) struct Server {
 /// Starts `system`'s server on `addr` on the current runtime.
 pub(crate) async fn serve(system: System, addr: &str) -> Result<Server, String> {
     match system {
-        System::Sky => sky::serve(addr).await,
+        System::Sky | System::SkyFresh | System::SkyRaw => sky::serve(addr).await,
         System::Tarpc => rpc::serve(addr).await,
         System::Ceiling => ceiling::serve(addr).await,
     }
@@ -248,6 +261,8 @@ pub(crate) async fn with_client<F: WithClient>(
 ) -> Result<F::Output, String> {
     Ok(match system {
         System::Sky => f.run(sky::connect(addr)).await,
+        System::SkyFresh => f.run(sky::connect_fresh(addr)).await,
+        System::SkyRaw => f.run(sky::connect_raw(addr)).await,
         System::Tarpc => f.run(rpc::connect(addr).await?).await,
         System::Ceiling => f.run(ceiling::connect(addr).await?).await,
     })

@@ -546,10 +546,61 @@ fn ratios(settings: &Settings, results: &HashMap<(String, System), Vec<Sample>>)
             _ => {}
         }
     }
+    out += &other_clients(settings, &med, &ratio, &show, &mut targets);
     if !targets.is_empty() {
         out += "\nTargets (medians of the same run):\n";
         out += &targets.join("\n");
         out += "\n";
+    }
+    out
+}
+
+/// skycluster's other clients (a proxy made per call, raw `Cluster::call`)
+/// against its kept typed client, with the target that they cost no more
+/// than 5% more client CPU per call.
+fn other_clients(
+    settings: &Settings,
+    med: &dyn Fn(Workload, System, fn(&Sample) -> f64) -> Option<f64>,
+    ratio: &dyn Fn(Option<f64>, Option<f64>) -> Option<f64>,
+    show: &dyn Fn(Option<f64>) -> String,
+    targets: &mut Vec<String>,
+) -> String {
+    let others = [System::SkyFresh, System::SkyRaw];
+    if !settings.systems.contains(&System::Sky)
+        || !others.iter().any(|s| settings.systems.contains(s))
+    {
+        return String::new();
+    }
+    let mut out = String::from(
+        "\n| workload | calls/s fresh/kept | client CPU fresh/kept | calls/s raw/kept | client CPU raw/kept |\n| --- | --- | --- | --- | --- |\n",
+    );
+    for &w in &settings.workloads {
+        let r = |s: System, f: fn(&Sample) -> f64| ratio(med(w, s, f), med(w, System::Sky, f));
+        let fresh_cpu = r(System::SkyFresh, |s| s.client_cpu_us);
+        out += &format!(
+            "| {} | {} | {} | {} | {} |\n",
+            w.label(),
+            show(r(System::SkyFresh, |s| s.rate)),
+            show(fresh_cpu),
+            show(r(System::SkyRaw, |s| s.rate)),
+            show(r(System::SkyRaw, |s| s.client_cpu_us)),
+        );
+        if let Workload::Echo {
+            conc: 256,
+            size: 16,
+        } = w
+        {
+            let verdict = match fresh_cpu {
+                Some(v) if v <= 1.05 => "met",
+                Some(_) => "MISSED",
+                None => "not measured",
+            };
+            targets.push(format!(
+                "- {} client CPU/call fresh proxy/kept client <= 1.05: {} ({verdict})",
+                w.label(),
+                show(fresh_cpu)
+            ));
+        }
     }
     out
 }

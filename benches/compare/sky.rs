@@ -1,11 +1,13 @@
 //! skycluster: a `#[service]` trait, served by one node and called through
 //! its generated client by another, with the default (bincode) codec and
-//! default options.
+//! default options; kept (one client for every call), made afresh for each
+//! call (`cluster.proxy::<dyn Echo>(..).echo(..)`, as the docs spell it),
+//! or raw (`cluster.call` / `cluster.send` of bytes, as the CLI calls).
 
 use std::net::SocketAddr;
 
 use bytes::Bytes;
-use skycluster::{Cluster, Config, ErrorKind};
+use skycluster::{CallError, Cluster, Config, ErrorKind, HandlerError, Request};
 
 use super::{count_push, Pushed, Server};
 
@@ -37,6 +39,10 @@ impl Echo for Service {
 /// The node name the client gives the server.
 const SERVER_NODE: &str = "bench";
 
+/// The raw echo's registered name, and its address.
+const RAW_NAME: &str = "raw";
+const RAW_ADDRESS: &str = "@raw";
+
 pub(crate) async fn serve(addr: &str) -> Result<Server, String> {
     let cluster = Cluster::new(Config::new());
     cluster.set_name(SERVER_NODE).map_err(|e| e.to_string())?;
@@ -44,6 +50,16 @@ pub(crate) async fn serve(addr: &str) -> Result<Server, String> {
     let handle = cluster.spawn::<dyn Echo>(Service);
     cluster
         .register::<dyn Echo>(handle)
+        .map_err(|e| e.to_string())?;
+    // The raw clients' echo: the payload back, a push counted.
+    let raw = cluster.spawn_handler(|request: Request| async move {
+        if request.is_push() {
+            count_push();
+        }
+        Ok::<_, HandlerError>(request.into_payload())
+    });
+    cluster
+        .register_name(RAW_NAME, raw)
         .map_err(|e| e.to_string())?;
     Ok(Server {
         addr,
@@ -54,8 +70,7 @@ pub(crate) async fn serve(addr: &str) -> Result<Server, String> {
 /// A client of the server at `addr`, by its registered name, as Skynet
 /// code names services: `cluster.proxy("bench", "@Echo")`.
 pub(crate) fn connect(addr: SocketAddr) -> SkyClient {
-    let cluster = Cluster::new(Config::new().with_node(SERVER_NODE, addr.to_string()));
-    SkyClient(cluster.proxy::<dyn Echo>(SERVER_NODE, "@Echo"))
+    SkyClient(client_cluster(addr).proxy::<dyn Echo>(SERVER_NODE, "@Echo"))
 }
 
 #[derive(Clone)]
@@ -69,10 +84,67 @@ impl super::BenchClient for SkyClient {
     }
 
     async fn push(&self, payload: Bytes) -> Result<Pushed, String> {
-        match self.0.push(payload) {
-            Ok(()) => Ok(Pushed::Queued),
-            Err(e) if matches!(e.kind(), ErrorKind::Overloaded { .. }) => Ok(Pushed::Full),
-            Err(e) => Err(e.to_string()),
-        }
+        pushed(self.0.push(payload))
+    }
+}
+
+fn pushed(outcome: Result<(), CallError>) -> Result<Pushed, String> {
+    match outcome {
+        Ok(()) => Ok(Pushed::Queued),
+        Err(e) if matches!(e.kind(), ErrorKind::Overloaded { .. }) => Ok(Pushed::Full),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
+fn client_cluster(addr: SocketAddr) -> Cluster {
+    Cluster::new(Config::new().with_node(SERVER_NODE, addr.to_string()))
+}
+
+/// A client that makes its typed client afresh for every call and push.
+pub(crate) fn connect_fresh(addr: SocketAddr) -> SkyFreshClient {
+    SkyFreshClient(client_cluster(addr))
+}
+
+#[derive(Clone)]
+pub(crate) struct SkyFreshClient(Cluster);
+
+impl SkyFreshClient {
+    fn proxy(&self) -> EchoClient {
+        self.0.proxy::<dyn Echo>(SERVER_NODE, "@Echo")
+    }
+}
+
+impl super::BenchClient for SkyFreshClient {
+    const ONE_WAY: bool = true;
+
+    async fn call(&self, payload: Bytes) -> Result<Bytes, String> {
+        self.proxy().echo(payload).await.map_err(|e| e.to_string())
+    }
+
+    async fn push(&self, payload: Bytes) -> Result<Pushed, String> {
+        pushed(self.proxy().push(payload))
+    }
+}
+
+/// A client of raw bytes through `Cluster::call` and `Cluster::send`.
+pub(crate) fn connect_raw(addr: SocketAddr) -> SkyRawClient {
+    SkyRawClient(client_cluster(addr))
+}
+
+#[derive(Clone)]
+pub(crate) struct SkyRawClient(Cluster);
+
+impl super::BenchClient for SkyRawClient {
+    const ONE_WAY: bool = true;
+
+    async fn call(&self, payload: Bytes) -> Result<Bytes, String> {
+        self.0
+            .call(SERVER_NODE, RAW_ADDRESS, payload)
+            .await
+            .map_err(|e| e.to_string())
+    }
+
+    async fn push(&self, payload: Bytes) -> Result<Pushed, String> {
+        pushed(self.0.send(SERVER_NODE, RAW_ADDRESS, payload))
     }
 }
