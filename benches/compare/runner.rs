@@ -555,12 +555,15 @@ fn ratios(settings: &Settings, results: &HashMap<(String, System), Vec<Sample>>)
     out
 }
 
+/// The median of one figure of a workload's samples on a system.
+type Median<'a> = dyn Fn(Workload, System, fn(&Sample) -> f64) -> Option<f64> + 'a;
+
 /// skycluster's other clients (a proxy made per call, raw `Cluster::call`)
 /// against its kept typed client, with the target that they cost no more
 /// than 5% more client CPU per call.
 fn other_clients(
     settings: &Settings,
-    med: &dyn Fn(Workload, System, fn(&Sample) -> f64) -> Option<f64>,
+    med: &Median<'_>,
     ratio: &dyn Fn(Option<f64>, Option<f64>) -> Option<f64>,
     show: &dyn Fn(Option<f64>) -> String,
     targets: &mut Vec<String>,
