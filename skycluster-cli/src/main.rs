@@ -12,6 +12,9 @@
 //! * `main.rs`: the command line, `call` and `query`, and how failures map
 //!   to exit codes.
 //! * `status.rs`: probing every node and printing the table.
+//!
+//! Its calls are raw `Cluster::call`s, the same call future a typed client
+//! uses (`ARCHITECTURE.md` at the root of the repository).
 
 use std::path::PathBuf;
 use std::process::ExitCode;

@@ -11,6 +11,9 @@
 //!   one way: `crate = "path"`, a key set twice, an unknown key.
 //! * `ctxt.rs`: collects every error before failing, so one compile shows
 //!   every mistake.
+//!
+//! What the generated code calls, and where it sits in the runtime:
+//! `ARCHITECTURE.md` at the root of the repository.
 
 use proc_macro::TokenStream;
 

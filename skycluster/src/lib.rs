@@ -11,12 +11,19 @@
 //!   streaming decoder that reassembles multi-part messages.
 //! * [`codec`]: payload formats. [`codec::luaseri`] is `skynet.pack`'s
 //!   format; [`codec::Bincode`] serves Rust-to-Rust calls.
-//! * [`Cluster`] and its parts: the runtime. The config file, one *sender* per remote node,
-//!   one *agent* per accepted connection, the name registry and proxies.
-//! * [`Service`] and [`Handler`]: the runtime half of `#[service]`, the
-//!   traits the generated code implements.
-//! * [`Error`]: what can go wrong, each variant naming the node, address or
-//!   limit involved.
+//! * [`Handler`], [`Request`], [`Handled`], [`HandlerError`]: what a local
+//!   service is, knowing nothing of nodes.
+//! * [`Cluster`] and its parts: the runtime. One *sender* per remote node,
+//!   one *agent* per accepted connection, the registry of local services,
+//!   and [`Endpoint`]s, through which every call goes as one future.
+//! * [`Service`]: the trait `#[service]` implements, tying a trait to its
+//!   generated client and dispatcher.
+//! * [`Error`] and [`CallError`]: what can go wrong, each naming the node,
+//!   address or limit involved.
+//!
+//! How these depend on each other (one way), and one typed call traced
+//! file by file from the proxy to the socket and back: `ARCHITECTURE.md`
+//! at the root of the repository.
 #![warn(missing_docs)]
 #![doc(test(attr(deny(warnings))))]
 
