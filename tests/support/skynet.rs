@@ -110,9 +110,19 @@ impl Names {
     }
 
     fn write(&self, entries: &[(String, String)]) {
-        let mut text = String::from("-- written by tests/support/skynet.rs\n__nowaiting = true\n");
+        // Addresses are written as `"host" .. sep .. port`, with a local:
+        // every interop test then also checks that Skynet and skycluster
+        // read these forms of the file alike.
+        let mut text = String::from(
+            "-- written by tests/support/skynet.rs\n__nowaiting = true\nlocal sep = ':'\n",
+        );
         for (node, value) in entries {
-            let _ = writeln!(text, "{node} = {value}");
+            let spelled = value
+                .strip_prefix('"')
+                .and_then(|v| v.strip_suffix('"'))
+                .and_then(|v| v.rsplit_once(':'))
+                .map(|(host, port)| format!("\"{host}\" .. sep .. {port}"));
+            let _ = writeln!(text, "{node} = {}", spelled.as_deref().unwrap_or(value));
         }
         // Written whole and renamed, so a reader never sees half a file.
         let tmp = self.inner.path.with_extension("tmp");

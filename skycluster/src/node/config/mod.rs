@@ -1,12 +1,14 @@
 //! The clustername file: which node listens where.
 //!
-//! Skynet users write it as Lua assignments, and skycluster reads the same
-//! file:
+//! Skynet runs it as a Lua chunk whose globals are the config; skycluster
+//! reads the same files, in the subset of Lua they are written in (see
+//! `chunk` for exactly which, and the error for anything else):
 //!
 //! ```lua
 //! -- clustername.lua
 //! __nowaiting = false
-//! game1 = "127.0.0.1:7001"
+//! local host = "127.0.0.1"
+//! game1 = host .. ":7001"
 //! battle1 = "127.0.0.1:7002"
 //! db = false        -- disabled: calls fail at once
 //! ```
@@ -16,6 +18,10 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 
 use crate::{Error, Result};
+
+mod chunk;
+
+use chunk::{Global, Value};
 
 /// Where a node is, as the config says.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -84,8 +90,10 @@ impl Config {
     /// # Errors
     ///
     /// [`Error::ConfigRead`] when the file cannot be read, and
-    /// [`Error::ConfigSyntax`], naming the file and line, for anything but
-    /// assignments, comments and blank lines.
+    /// [`Error::ConfigSyntax`], naming the file and line, for anything
+    /// outside the subset of Lua clustername files are written in:
+    /// `name = value` and `local name = value`, with strings, integers,
+    /// `true`, `false`, `nil`, names assigned before and `..`.
     pub fn load(path: impl AsRef<Path>) -> Result<Config> {
         let path = path.as_ref();
         let text = std::fs::read_to_string(path).map_err(|source| Error::ConfigRead {
@@ -175,89 +183,51 @@ impl Config {
 }
 
 fn parse_entries(text: &str, origin: &str) -> Result<Vec<Entry>> {
+    let syntax = |line: usize, reason: String| Error::ConfigSyntax {
+        path: origin.to_owned(),
+        line,
+        reason,
+    };
+    let globals = chunk::run(text).map_err(|e| syntax(e.line, e.reason))?;
     let mut entries = Vec::new();
-    for (index, raw) in text.lines().enumerate() {
-        let syntax = |reason: String| Error::ConfigSyntax {
-            path: origin.to_owned(),
-            line: index + 1,
-            reason,
-        };
-        let line = strip_comment(raw).trim();
-        let line = line.strip_suffix(';').unwrap_or(line).trim_end();
-        if line.is_empty() {
-            continue;
-        }
-        let Some((key, value)) = line.split_once('=') else {
-            return Err(syntax(format!(
-                "expected `name = \"host:port\"` or `name = false`, found `{line}`"
-            )));
-        };
-        let (key, value) = (key.trim(), value.trim());
-        if !is_identifier(key) {
-            return Err(syntax(format!("`{key}` is not a node name")));
-        }
-        if let Some(option) = key.strip_prefix("__") {
+    for Global { name, value, line } in globals {
+        if let Some(option) = name.strip_prefix("__") {
             let on = match value {
-                "true" => true,
-                "false" | "nil" => false,
+                Value::Bool(on) => on,
+                Value::Nil => false,
                 other => {
-                    return Err(syntax(format!(
-                        "option `{key}` must be true or false, found `{other}`"
-                    )))
+                    return Err(syntax(
+                        line,
+                        format!("option `{name}` must be true or false, found {other}"),
+                    ))
                 }
             };
             match option {
                 "nowaiting" => entries.push(Entry::NoWaiting(on)),
-                _ => tracing::warn!(
-                    file = origin,
-                    line = index + 1,
-                    "ignoring unknown option `{key}`"
-                ),
+                _ => tracing::warn!(file = origin, line, "ignoring unknown option `{name}`"),
             }
             continue;
         }
-        let addr = if value == "false" {
-            NodeAddr::Disabled
-        } else {
-            let addr = unquote(value).ok_or_else(|| {
-                syntax(format!(
-                    "the address of `{key}` must be a quoted \"host:port\" or false, found `{value}`"
+        let addr = match value {
+            Value::Bool(false) => NodeAddr::Disabled,
+            Value::Str(addr) => {
+                check_host_port(&addr).map_err(|reason| syntax(line, format!("node `{name}`: {reason}")))?;
+                NodeAddr::At(addr)
+            }
+            // Skynet's environment simply has no such node.
+            Value::Nil => continue,
+            other => {
+                return Err(syntax(
+                    line,
+                    format!(
+                        "the address of `{name}` must be a \"host:port\" string or false, found {other}"
+                    ),
                 ))
-            })?;
-            check_host_port(addr).map_err(|reason| syntax(format!("node `{key}`: {reason}")))?;
-            NodeAddr::At(addr.to_owned())
+            }
         };
-        entries.push(Entry::Node(key.to_owned(), addr));
+        entries.push(Entry::Node(name, addr));
     }
     Ok(entries)
-}
-
-/// Drops a `--` comment that is not inside a string.
-fn strip_comment(line: &str) -> &str {
-    let mut quote = None;
-    let bytes = line.as_bytes();
-    for (i, &b) in bytes.iter().enumerate() {
-        match quote {
-            Some(q) if b == q => quote = None,
-            Some(_) => {}
-            None if b == b'"' || b == b'\'' => quote = Some(b),
-            None if b == b'-' && bytes.get(i + 1) == Some(&b'-') => return &line[..i],
-            None => {}
-        }
-    }
-    line
-}
-
-fn is_identifier(s: &str) -> bool {
-    let mut chars = s.chars();
-    matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_')
-        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
-}
-
-fn unquote(value: &str) -> Option<&str> {
-    let q = value.chars().next().filter(|c| *c == '"' || *c == '\'')?;
-    let inner = value.strip_prefix(q)?.strip_suffix(q)?;
-    (!inner.contains(q) && !inner.contains('\\')).then_some(inner)
 }
 
 /// Skynet splits the address at the last `:`; the port must be a number.
@@ -307,6 +277,29 @@ db = false
         assert!(Config::parse("x = \"h:99999\"", "c").is_err());
         assert!(Config::parse("1x = \"h:1\"", "c").is_err());
         assert!(Config::parse("print('hi')", "c").is_err());
+    }
+
+    #[test]
+    fn locals_and_concatenation_are_read_as_skynet_runs_them() {
+        let text = "local host = '127.0.0.1'\ngame1 = host .. ':7001'\nghost = nil\n";
+        let config = Config::parse(text, "c.lua").unwrap();
+        assert_eq!(
+            config.get("game1"),
+            Some(&NodeAddr::At("127.0.0.1:7001".into()))
+        );
+        // A local is no node, and a nil global is none either.
+        assert_eq!(config.get("host"), None);
+        assert_eq!(config.nodes().count(), 1);
+        let err = Config::parse("a = 'h:1'\nb = os.getenv('B')\n", "c.lua").unwrap_err();
+        let text = err.to_string();
+        assert!(
+            text.starts_with("c.lua:2: a field or method is not supported"),
+            "{text}"
+        );
+        let err = Config::parse("n = 7001\n", "c.lua")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("found the number 7001"), "{err}");
     }
 
     #[test]
