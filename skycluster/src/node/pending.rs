@@ -19,11 +19,11 @@ use std::collections::hash_map::Entry;
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 use std::task::{Poll, Waker};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use bytes::Bytes;
 
-use super::clock::Deadline;
+use super::clock::{self, Deadline, Instant};
 use crate::ErrorKind;
 
 /// What a call ends with.
@@ -73,7 +73,7 @@ impl Waiter {
     /// Restarts the call's clock from a precise reading, so that its
     /// answer can tell the round-trip time. The deadline only moves later.
     pub(crate) fn time(&mut self) {
-        self.deadline.started = Instant::now();
+        self.deadline.started = clock::now();
         self.timed = true;
     }
 
@@ -390,7 +390,7 @@ mod tests {
     /// When a call started at `t0` with `limit` is due: a coarse clock's
     /// lag later.
     fn due(t0: Instant, limit: Duration) -> Instant {
-        t0 + limit + super::super::clock::lag()
+        t0 + limit + clock::lag()
     }
 
     fn take(pending: &mut Pending, session: u32) -> Poll<Outcome> {
@@ -408,7 +408,7 @@ mod tests {
 
     #[test]
     fn only_an_earlier_deadline_needs_the_sweeper() {
-        let t0 = Instant::now();
+        let t0 = clock::now();
         let mut pending = Pending::default();
         assert!(pending.insert(1, waiter(t0, Duration::from_secs(30), 0)));
         assert!(!pending.insert(2, waiter(t0, Duration::from_secs(31), 0)));
@@ -419,7 +419,7 @@ mod tests {
 
     #[test]
     fn an_answer_waits_in_its_slot_until_the_caller_takes_it() {
-        let t0 = Instant::now();
+        let t0 = clock::now();
         let mut pending = Pending::default();
         pending.insert(5, waiter(t0, Duration::from_secs(1), 0));
         assert!(take(&mut pending, 5).is_pending());
@@ -438,21 +438,21 @@ mod tests {
         );
     }
 
-    #[test]
-    fn a_timed_call_tells_when_it_started() {
-        let t0 = Instant::now();
+    #[tokio::test(start_paused = true)]
+    async fn a_timed_call_tells_when_it_started_by_the_precise_clock() {
+        let t0 = clock::coarse_now();
         let mut pending = Pending::default();
         let mut timed = waiter(t0, Duration::from_secs(1), 0);
+        tokio::time::advance(Duration::from_millis(7)).await;
         timed.time();
         pending.insert(1, timed);
         let (_, started) = pending.answer(1, Ok(Bytes::new())).expect("waits");
-        let started = started.expect("timed");
-        assert!(started >= t0 && started <= Instant::now());
+        assert_eq!(started, Some(t0 + Duration::from_millis(7)));
     }
 
     #[test]
     fn a_sweep_fails_exactly_the_calls_past_their_deadline() {
-        let t0 = Instant::now();
+        let t0 = clock::now();
         let mut pending = Pending::default();
         pending.insert(1, waiter(t0, Duration::from_millis(100), 7));
         pending.insert(2, waiter(t0, Duration::from_secs(10), 7));
@@ -487,7 +487,7 @@ mod tests {
 
     #[test]
     fn a_call_that_heard_nothing_is_silent() {
-        let t0 = Instant::now();
+        let t0 = clock::now();
         let mut pending = Pending::default();
         pending.insert(1, waiter(t0, Duration::from_millis(1), 3));
         let swept = pending.sweep(due(t0, Duration::from_millis(2)), 3);
@@ -503,7 +503,7 @@ mod tests {
 
     #[test]
     fn sweeps_never_come_closer_together_than_the_granularity() {
-        let t0 = Instant::now();
+        let t0 = clock::now();
         let mut pending = Pending::default();
         pending.insert(1, waiter(t0, Duration::from_millis(1), 0));
         pending.insert(2, waiter(t0, Duration::from_millis(2), 0));
@@ -514,7 +514,7 @@ mod tests {
 
     #[test]
     fn failing_all_answers_every_waiter_and_a_caller_that_gives_up_leaves_nothing() {
-        let t0 = Instant::now();
+        let t0 = clock::now();
         let mut pending = Pending::default();
         pending.insert(9, waiter(t0, Duration::from_secs(1), 0));
         pending.insert(10, waiter(t0, Duration::from_secs(1), 0));
@@ -530,7 +530,7 @@ mod tests {
 
     #[test]
     fn a_call_outliving_many_newer_ones_keeps_its_place_in_line() {
-        let t0 = Instant::now();
+        let t0 = clock::now();
         let mut pending = Pending::default();
         pending.insert(1, waiter(t0, Duration::from_secs(1), 0));
         // Ten thousand later calls come and go while session 1 waits; some
@@ -550,7 +550,7 @@ mod tests {
 
     #[test]
     fn sessions_that_wrap_around_stay_apart() {
-        let t0 = Instant::now();
+        let t0 = clock::now();
         let mut pending = Pending::default();
         for session in [0x7fff_fffe, 0x7fff_ffff, 1, 2] {
             pending.insert(session, waiter(t0, Duration::from_secs(1), 0));
@@ -565,7 +565,7 @@ mod tests {
 
     #[test]
     fn the_table_grows_with_a_burst_and_shrinks_after_it() {
-        let t0 = Instant::now();
+        let t0 = clock::now();
         let mut pending = Pending::default();
         for session in 1..=5000 {
             pending.insert(session, waiter(t0, Duration::from_secs(1), 0));
@@ -595,7 +595,7 @@ mod tests {
         /// inserts, answers, takes and give-ups.
         #[test]
         fn behaves_like_a_map(ops in proptest::collection::vec((0u8..4, 0usize..64), 1..400)) {
-            let t0 = Instant::now();
+            let t0 = clock::now();
             let mut pending = Pending::default();
             let mut model: HashMap<u32, Option<Bytes>> = HashMap::new();
             let mut next = 1u32;

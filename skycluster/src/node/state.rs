@@ -153,7 +153,7 @@ impl NodeState {
                 logged = true;
             }
             let changed = changes.changed();
-            let woke = tokio::time::timeout_at(deadline.at().into(), changed)
+            let woke = tokio::time::timeout_at(deadline.at(), changed)
                 .await
                 .map_err(|_| deadline.expired())?;
             if woke.is_err() {

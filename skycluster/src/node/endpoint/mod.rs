@@ -276,7 +276,7 @@ impl Endpoint {
             .map(|t| Bytes::copy_from_slice(t.as_bytes()));
         let deadline = Deadline::starting_now(self.timeout());
         let handled = handler.handle(Request::with(payload, false, trace));
-        match tokio::time::timeout_at(deadline.at().into(), handled).await {
+        match tokio::time::timeout_at(deadline.at(), handled).await {
             Ok(Ok(reply)) => Ok(reply),
             Ok(Err(e)) => Err(classify(Bytes::from(e.text().to_owned()))),
             Err(_) => Err(deadline.expired()),

@@ -5,7 +5,7 @@
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::task::{Poll, Waker};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use bytes::BytesMut;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -15,7 +15,7 @@ use tokio::task::AbortHandle;
 use tokio_util::codec::Decoder;
 use tracing::Instrument;
 
-use super::{fail_all, Conn, Sender};
+use super::{clock, fail_all, Conn, Sender};
 use crate::handler::classify;
 use crate::node::Options;
 use crate::wire::{write_pieces, Reply, ReplyDecoder, WRITE_BATCH};
@@ -102,7 +102,7 @@ impl Sender {
         st.generation += 1;
         fail_all(&mut st, &error);
         st.conn = Conn::Backoff {
-            until: Instant::now() + wait,
+            until: clock::now() + wait,
             error,
         };
     }
@@ -213,7 +213,7 @@ impl Sender {
         // One clock read per batch, not per reply, and only for the calls
         // timed precisely: status shows the last.
         if let Some(started) = last_started {
-            st.last_rtt = Some(started.elapsed());
+            st.last_rtt = Some(clock::now().saturating_duration_since(started));
         }
         drop(st);
         for waker in wakers.drain(..) {

@@ -2,8 +2,8 @@
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
-use std::time::Instant;
 
+use super::clock;
 use super::Sender;
 use crate::ErrorKind;
 
@@ -26,7 +26,7 @@ impl Sender {
                 None => self.sweep_wake.notified().await,
                 Some(at) => {
                     tokio::select! {
-                        () = tokio::time::sleep_until(at.into()) => self.sweep(),
+                        () = tokio::time::sleep_until(at) => self.sweep(),
                         () = self.sweep_wake.notified() => {}
                     }
                 }
@@ -35,7 +35,7 @@ impl Sender {
     }
 
     fn sweep(&self) {
-        let now = Instant::now();
+        let now = clock::now();
         let heard = self.heard.load(Ordering::Relaxed);
         let mut st = self.lock();
         if let Some((deadline, heard_then)) = st.probe {
