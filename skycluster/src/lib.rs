@@ -5,6 +5,50 @@
 //! on another; skycluster carries those calls over Skynet's own wire
 //! protocol, so a Rust node and a Lua Skynet node can call each other.
 //!
+//! # Quick start
+//!
+//! A service is a trait; one node serves it, another calls it through a
+//! client the compiler checks. Here both nodes live in one process, on
+//! loopback:
+//!
+//! ```
+//! use skycluster::{Cluster, Config};
+//!
+//! #[skycluster::service]
+//! pub trait Greeter {
+//!     async fn hello(&self, name: String) -> String;
+//! }
+//!
+//! struct English;
+//!
+//! #[skycluster::async_trait]
+//! impl Greeter for English {
+//!     async fn hello(&self, name: String) -> String {
+//!         format!("hello, {name}")
+//!     }
+//! }
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! // battle1 serves `Greeter`, registered as `@Greeter`.
+//! let battle = Cluster::new(Config::new());
+//! battle.set_name("battle1")?;
+//! let addr = battle.listen("127.0.0.1:0").await?;
+//! let handle = battle.spawn::<dyn Greeter>(English);
+//! battle.register::<dyn Greeter>(handle)?;
+//!
+//! // game1 knows where battle1 is (a clustername file says so in a real
+//! // cluster: `Cluster::load("clustername.lua")`) and calls it.
+//! let game = Cluster::new(Config::new().with_node("battle1", addr.to_string()));
+//! let greeter = game.proxy::<dyn Greeter>("battle1", "@Greeter");
+//! assert_eq!(greeter.hello("game1".into()).await?, "hello, game1");
+//! # Ok(()) }
+//! ```
+//!
+//! `#[service(codec = lua)]` makes the same service callable from Lua
+//! Skynet nodes (`cluster.call("battle1", "@Greeter", "hello", "lua1")`),
+//! and `#[cluster_main]` turns an async fn into a node's entrypoint.
+//!
 //! # Layout
 //!
 //! * [`wire`]: the frames Skynet's cluster nodes exchange over TCP, and a
