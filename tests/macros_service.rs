@@ -379,22 +379,36 @@ async fn an_unsendable_address_is_reported_as_written() {
     assert!(game.send("battle1", "", Bytes::new()).is_err());
 }
 
-#[tokio::test]
+// On a paused clock until the call that never answers has timed out: its
+// deadline is the only timer due before the test's own bound, so the clock
+// leaps to it.
+#[tokio::test(start_paused = true)]
 async fn per_call_options_apply_to_the_derived_client_only() {
     let (_server, addr, _left) = shapes_server().await;
     let game = client(&[("battle1", addr)], Options::default());
     let battle = game.proxy::<dyn Shapes>("battle1", "@shapes");
 
-    let impatient = battle.with_timeout(Duration::from_millis(200));
-    assert_eq!(impatient.endpoint().timeout(), Duration::from_millis(200));
-    assert_ne!(battle.endpoint().timeout(), Duration::from_millis(200));
+    let limit = Duration::from_millis(200);
+    let impatient = battle.with_timeout(limit);
+    assert_eq!(impatient.endpoint().timeout(), limit);
+    assert_ne!(battle.endpoint().timeout(), limit);
+    let started = tokio::time::Instant::now();
     let err = bounded("stall", impatient.stall())
         .await
         .expect_err("never answers");
-    assert!(err.is_timeout(), "{err}");
+    match err.kind() {
+        ErrorKind::Timeout { elapsed, limit: l } => {
+            assert_eq!((*elapsed, *l), (limit, limit), "{err}");
+        }
+        _ => panic!("expected a timeout: {err}"),
+    }
+    assert_eq!(started.elapsed(), limit);
     assert_eq!(err.method(), Some("stall"));
     assert_eq!(err.node(), "battle1");
 
+    // Real I/O from here: a paused clock would leap to the next timer
+    // whenever the runtime waited for the network.
+    tokio::time::resume();
     let traced = battle.with_trace(TraceTag::new("(test)shapes").expect("short tag"));
     assert_eq!(bounded("traced", traced.double(1)).await.expect("call"), 2);
 }

@@ -103,19 +103,41 @@ async fn without_nowaiting_a_call_waits_for_the_reload_that_adds_its_node() {
     game.reload_with(Config::new().with_node("battle2", addr.to_string()));
     let reply = bounded("waiting call", waiting).await.expect("task");
     assert_eq!(reply.expect("resolved after reload"), pack(&[s("late")]));
+}
 
-    // And a call that nobody resolves ends at its timeout.
+// On a paused clock: nothing but the call's timeout can end the wait.
+#[tokio::test(start_paused = true)]
+async fn without_nowaiting_a_call_no_reload_resolves_ends_exactly_at_its_timeout() {
+    use tokio::time::{advance, Instant};
+
+    let limit = Duration::from_millis(100);
     let quick = Cluster::with_options(
         Config::new(),
         Options {
-            call_timeout: Duration::from_millis(100),
+            call_timeout: limit,
             ..Options::default()
         },
     );
-    let err = bounded("timeout", quick.call("ghost", "@x", Bytes::new()))
-        .await
-        .expect_err("never configured");
-    assert!(err.is_timeout(), "{err}");
+    let started = Instant::now();
+    // The call is polled first, so its clock starts now. A reload that
+    // brings some other node wakes it, and it goes on waiting until its
+    // own deadline.
+    let (called, ()) = tokio::join!(
+        bounded("timeout", quick.call("ghost", "@x", Bytes::new())),
+        async {
+            advance(limit / 2).await;
+            quick.reload_with(Config::new().with_node("other", "127.0.0.1:1"));
+        }
+    );
+    let err = called.expect_err("never configured");
+    match err.kind() {
+        ErrorKind::Timeout { elapsed, limit: l } => {
+            assert_eq!((*elapsed, *l), (limit, limit), "{err}");
+        }
+        _ => panic!("expected a timeout: {err}"),
+    }
+    assert_eq!(started.elapsed(), limit);
+    assert_eq!(err.node(), "ghost");
 }
 
 #[tokio::test]

@@ -2,16 +2,76 @@
 
 mod support;
 
+use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use skycluster::{Config, ErrorKind, Options};
+use skycluster::{CallError, Cluster, Config, ErrorKind, Options};
+use tokio::net::TcpSocket;
 
 use support::fault_proxy::{FaultProxy, Mode};
 use support::node::{
     bounded, client, connected, echo_server, in_flight_at_least, pack, s, sink_server,
 };
 use support::process::NodeProcess;
+
+/// The resolution of tokio's timers: on a paused clock a deadline fires
+/// at its instant rounded up to this (to the tick after it when the clock
+/// was paused between two ticks).
+const TICK: Duration = Duration::from_millis(1);
+
+/// Checks that `err` is a timeout of `limit` that came at its deadline,
+/// by a paused clock: never early, and at most a tick late. Returns how
+/// long the call waited, by its error.
+fn assert_timed_out_at(err: &CallError, limit: Duration) -> Duration {
+    match err.kind() {
+        ErrorKind::Timeout { elapsed, limit: l } => {
+            assert_eq!(*l, limit, "{err}");
+            assert!(
+                *elapsed >= limit && *elapsed <= limit + TICK,
+                "timed out after {elapsed:?}, limit {limit:?}"
+            );
+            *elapsed
+        }
+        _ => panic!("expected a timeout: {err}"),
+    }
+}
+
+/// Lets the runtime's other tasks take turns, without time passing,
+/// until `holds` is true or a thousand turns have gone by; whether it
+/// held. (`tokio::time::advance` fires the timers due, but returns before
+/// the tasks they woke have run.)
+async fn settles(holds: impl Fn() -> bool) -> bool {
+    for _ in 0..1000 {
+        if holds() {
+            return true;
+        }
+        tokio::task::yield_now().await;
+    }
+    holds()
+}
+
+/// The connect error `err` carries, to tell one connect attempt's error
+/// from another's.
+fn connect_error(err: &CallError) -> Arc<std::io::Error> {
+    match err.kind() {
+        ErrorKind::Connect { reason, .. } => Arc::clone(reason),
+        _ => panic!("expected a connect error: {err}"),
+    }
+}
+
+/// A port on 127.0.0.1 that refuses connections, held so that nobody
+/// else takes it: bound but not listening. (`SO_REUSEADDR` lets a
+/// listener bind it later, while the socket holds it.)
+fn refusing_port() -> (TcpSocket, SocketAddr) {
+    let socket = TcpSocket::new_v4().expect("socket");
+    socket.set_reuseaddr(true).expect("SO_REUSEADDR");
+    let any: SocketAddr = "127.0.0.1:0".parse().expect("address");
+    socket.bind(any).expect("bind");
+    let addr = socket.local_addr().expect("addr");
+    (socket, addr)
+}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_killed_node_fails_pending_calls_at_once_and_a_restart_is_picked_up() {
@@ -70,27 +130,130 @@ async fn a_killed_node_fails_pending_calls_at_once_and_a_restart_is_picked_up() 
     assert_eq!(reply, pack(&[s("back")]));
 }
 
-#[tokio::test]
-async fn a_refusing_node_fails_fast_with_the_connect_error() {
-    // Bind then drop to get a port nobody listens on.
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .expect("bind")
-        .local_addr()
-        .expect("addr");
-    let game = client(&[("db", port)], Options::default());
-    let err = bounded("refused", game.call("db", "@x", Bytes::new()))
-        .await
-        .expect_err("nobody listens");
-    assert!(matches!(err.kind(), ErrorKind::Connect { .. }), "{err}");
-    assert!(err.to_string().contains(&port.to_string()), "{err}");
-    // During the back-off, calls fail at once with the same error.
-    let started = Instant::now();
-    let again = bounded("backoff", game.call("db", "@x", Bytes::new()))
-        .await
-        .expect_err("still refused");
-    assert!(matches!(again.kind(), ErrorKind::Connect { .. }));
-    assert!(started.elapsed() < Duration::from_secs(1));
+// On a paused clock: the back-off is virtual time, and the only network
+// here is a connect refused as soon as it is made.
+#[tokio::test(start_paused = true)]
+async fn a_refusing_node_fails_fast_with_the_connect_error_for_a_back_off_that_doubles() {
+    use tokio::time::{advance, Instant};
+
+    let (_refusing, addr) = refusing_port();
+    let min = Duration::from_secs(1);
+    let options = Options {
+        backoff_min: min,
+        backoff_max: Duration::from_secs(60),
+        ..Options::default()
+    };
+    let game = client(&[("db", addr)], options);
+    let call = || bounded("call", game.call("db", "@x", Bytes::new()));
+
+    let err = call().await.expect_err("nobody listens");
+    let first = connect_error(&err);
+    assert_eq!(first.kind(), std::io::ErrorKind::ConnectionRefused, "{err}");
+    assert!(err.to_string().contains(&addr.to_string()), "{err}");
     assert!(game.status().nodes[0].last_error.is_some());
+    let failed = Instant::now();
+
+    // The first back-off is `backoff_min`, less up to a quarter (jitter).
+    // Until it ends, calls fail at once, with that same error: no connect
+    // is tried, and no time passes.
+    advance(min * 3 / 4 - TICK).await;
+    let before = Instant::now();
+    let err = call().await.expect_err("backing off");
+    assert!(Arc::ptr_eq(&connect_error(&err), &first), "{err}");
+    assert_eq!(Instant::now(), before, "failed at once");
+
+    // By `backoff_min` it is over: the next call tries again, is refused
+    // again (a new error), and the back-off doubles.
+    advance(failed + min - Instant::now()).await;
+    let err = call().await.expect_err("still nobody");
+    let second = connect_error(&err);
+    assert!(!Arc::ptr_eq(&second, &first), "a new attempt: {err}");
+    let failed = Instant::now();
+    advance(min * 2 * 3 / 4 - TICK).await;
+    let err = call().await.expect_err("backing off longer");
+    assert!(Arc::ptr_eq(&connect_error(&err), &second), "{err}");
+    advance(failed + min * 2 - Instant::now()).await;
+    let err = call().await.expect_err("and still nobody");
+    assert!(!Arc::ptr_eq(&connect_error(&err), &second), "tried again");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_node_back_during_the_back_off_is_reached_once_it_ends() {
+    use tokio::time::{advance, Instant};
+
+    let (refusing, addr) = refusing_port();
+    let min = Duration::from_secs(1);
+    let options = Options {
+        backoff_min: min,
+        ..Options::default()
+    };
+    let game = client(&[("battle1", addr)], options);
+    let echo = || bounded("echo", game.call("battle1", "@echo", pack(&[s("x")])));
+    let err = echo().await.expect_err("nobody listens");
+    let refused = connect_error(&err);
+    let failed = Instant::now();
+
+    // The node comes up on its port...
+    let server = Cluster::new(Config::new());
+    server.set_name("battle1").expect("fresh cluster");
+    server
+        .listen(addr)
+        .await
+        .expect("listen on the refusing port");
+    drop(refusing);
+    support::services::install(&server).expect("services");
+    // ...but until the back-off ends, calls fail at once without trying it.
+    advance(min * 3 / 4 - TICK).await;
+    let err = echo().await.expect_err("backing off");
+    assert!(Arc::ptr_eq(&connect_error(&err), &refused), "{err}");
+    assert_eq!(server.status().listeners[0].connections, 0);
+
+    advance(failed + min - Instant::now()).await;
+    // Real I/O from here: a paused clock would leap to the next timer
+    // whenever the runtime waited for the network.
+    tokio::time::resume();
+    assert_eq!(echo().await.expect("reconnected"), pack(&[s("x")]));
+    assert_eq!(server.status().listeners[0].connections, 1);
+}
+
+#[tokio::test]
+async fn a_call_nobody_answers_times_out_at_its_limit_and_the_probe_then_drops_the_connection() {
+    // Listening, never accepting: the kernel completes connects and takes
+    // the bytes, and nothing ever comes back.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = silent.local_addr().expect("addr");
+    let limit = Duration::from_millis(250);
+    let probe_timeout = Duration::from_secs(2);
+    let options = Options {
+        call_timeout: limit,
+        probe_timeout,
+        ..Options::default()
+    };
+    let game = client(&[("db", addr)], options);
+    // Connected first, on the real clock: a push needs no answer.
+    game.send("db", "@x", Bytes::new()).expect("queued");
+    connected(&game, true).await;
+
+    tokio::time::pause();
+    let started = tokio::time::Instant::now();
+    let err = bounded("silence", game.call("db", "@x", Bytes::new()))
+        .await
+        .expect_err("nobody answers");
+    let elapsed = assert_timed_out_at(&err, limit);
+    assert!(err.to_string().contains("(timeout 250ms)"), "{err}");
+    assert_eq!(started.elapsed(), elapsed, "the call's clock is tokio's");
+
+    // Nothing at all came back while it waited, so a liveness probe went
+    // out; unanswered, it drops the connection at its deadline (give or
+    // take the tick a timer rounds up to).
+    let dropped = || !game.status().nodes[0].connected;
+    tokio::time::advance(probe_timeout - TICK).await;
+    assert!(!settles(dropped).await, "dropped early");
+    tokio::time::advance(2 * TICK).await;
+    assert!(settles(dropped).await, "the probe's deadline passed");
+    let node = &game.status().nodes[0];
+    let why = node.last_error.as_deref().unwrap_or_default();
+    assert!(why.contains("liveness probe"), "{why}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -162,20 +325,30 @@ async fn disabling_a_node_by_reload_fails_its_calls_and_reenabling_restores_them
 async fn a_call_with_its_own_timeout_ends_with_node_address_and_elapsed_time() {
     let (_server, addr) = echo_server("battle1", Options::default()).await;
     let game = client(&[("battle1", addr)], Options::default());
-    let slow = game
-        .endpoint("battle1", ".slow")
-        .with_timeout(Duration::from_millis(100));
+    bounded("warm", game.call("battle1", "@echo", pack(&[s("w")])))
+        .await
+        .expect("connected");
+    let limit = Duration::from_millis(100);
+    let slow = game.endpoint("battle1", ".slow").with_timeout(limit);
+
+    // Connected, on a paused clock: the call's deadline (100 ms) comes
+    // before the end of the server's sleep (3 s), so once nothing else can
+    // run the clock leaps to it.
+    tokio::time::pause();
     let err = bounded("timeout", slow.call(Bytes::from_static(b"3000")))
         .await
         .expect_err("too slow");
-    assert!(err.is_timeout(), "{err}");
+    assert_timed_out_at(&err, limit);
     let text = err.to_string();
     assert!(
         text.contains("battle1") && text.contains(".slow") && text.contains("timed out"),
         "{text}"
     );
     assert!(text.contains("(timeout 100ms)"), "names the limit: {text}");
-    // The late reply is dropped and the connection keeps serving.
+    // The server answers late; the reply is dropped and the connection
+    // keeps serving (on the real clock again, for the network).
+    tokio::time::advance(Duration::from_secs(3)).await;
+    tokio::time::resume();
     bounded(
         "after timeout",
         game.call("battle1", "@echo", pack(&[s("z")])),
@@ -188,9 +361,10 @@ async fn a_call_with_its_own_timeout_ends_with_node_address_and_elapsed_time() {
 async fn a_black_holed_connection_times_calls_out_and_is_replaced_once_the_peer_is_back() {
     let (_server, addr) = echo_server("battle1", Options::default()).await;
     let proxy = FaultProxy::start(addr).await;
+    let (call_timeout, probe_timeout) = (Duration::from_millis(200), Duration::from_millis(300));
     let options = Options {
-        call_timeout: Duration::from_millis(200),
-        probe_timeout: Duration::from_millis(300),
+        call_timeout,
+        probe_timeout,
         ..Options::default()
     };
     let game = client(&[("battle1", proxy.addr)], options);
@@ -202,31 +376,29 @@ async fn a_black_holed_connection_times_calls_out_and_is_replaced_once_the_peer_
     .expect("forwarding works");
 
     proxy.set(Mode::BlackHole);
+    // On a paused clock from here: what the sender does next waits only on
+    // its timers, which come exactly when they are due.
+    tokio::time::pause();
     let err = bounded("black hole", game.call("battle1", "@echo", pack(&[s("b")])))
         .await
         .expect_err("nothing comes back");
-    assert!(err.is_timeout(), "{err}");
+    assert_timed_out_at(&err, call_timeout);
 
     // The peer is reachable again, but the old connection stays dead: only
-    // the sender's liveness probe can get calls through again.
+    // the sender's liveness probe, sent as the call timed out in silence,
+    // ends it, at the probe's deadline (give or take a tick).
     proxy.set(Mode::Forward);
-    let mut timeouts = 0;
-    let reply = bounded("recovery", async {
-        loop {
-            match game.call("battle1", "@echo", pack(&[s("c")])).await {
-                Ok(reply) => break reply,
-                Err(e) if e.is_timeout() || matches!(e.kind(), ErrorKind::Disconnected { .. }) => {
-                    timeouts += 1;
-                    assert!(
-                        timeouts < 50,
-                        "the sender never gave up the dead connection"
-                    );
-                }
-                Err(e) => panic!("unexpected {e}"),
-            }
-        }
-    })
-    .await;
+    let dropped = || !game.status().nodes[0].connected;
+    tokio::time::advance(probe_timeout - TICK).await;
+    assert!(!settles(dropped).await, "dropped early");
+    tokio::time::advance(2 * TICK).await;
+    assert!(settles(dropped).await, "the probe failed");
+
+    // The next call connects again, and gets through.
+    tokio::time::resume();
+    let reply = bounded("recovery", game.call("battle1", "@echo", pack(&[s("c")])))
+        .await
+        .expect("a new connection works");
     assert_eq!(reply, pack(&[s("c")]));
 }
 
