@@ -39,7 +39,7 @@ fn every_workload_runs_against_every_system() {
         "W2 256 KiB echo, C=4",
         "W3 16 B push",
     ] {
-        for system in ["skycluster", "tarpc", "ceiling"] {
+        for system in ["skycluster", "skycluster-lua", "tarpc", "ceiling"] {
             let row = format!("| {workload} | {system} | ");
             let line = stdout
                 .lines()
@@ -49,4 +49,8 @@ fn every_workload_runs_against_every_system() {
         }
     }
     assert!(stdout.contains("Targets"), "{stdout}");
+    assert!(
+        stdout.contains("| calls/s lua/bincode |"),
+        "no lua/bincode table in\n{stdout}"
+    );
 }

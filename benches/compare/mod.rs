@@ -12,8 +12,8 @@
 //! * `driver`: the client process. Warms up, then runs the workload's
 //!   tasks through one shared client for the measured window.
 //! * `sky`, `rpc`, `ceiling`: the systems, each a server and a client
-//!   behind `BenchClient` (`sky` has three clients: kept, made afresh per
-//!   call, and raw).
+//!   behind `BenchClient` (`sky` has four clients: kept, made afresh per
+//!   call, raw, and the kept one of a `codec = lua` echo).
 //! * [`counting`]: the same servers and clients on two threads of one
 //!   process, for `--bin allocs`.
 //!
@@ -61,6 +61,9 @@ pub enum System {
     SkyFresh,
     /// skycluster, raw bytes through `Cluster::call` and `Cluster::send`.
     SkyRaw,
+    /// skycluster, a `#[service(codec = lua)]` trait: lua-seri payloads in
+    /// Skynet's calling convention, as a Lua node sends them.
+    SkyLua,
     /// tarpc with its bincode serde transport over TCP.
     Tarpc,
     /// Length-prefixed frames over raw TCP, written in the bench.
@@ -69,10 +72,11 @@ pub enum System {
 
 impl System {
     /// Every system, in table order.
-    pub const ALL: [System; 5] = [
+    pub const ALL: [System; 6] = [
         System::Sky,
         System::SkyFresh,
         System::SkyRaw,
+        System::SkyLua,
         System::Tarpc,
         System::Ceiling,
     ];
@@ -83,6 +87,7 @@ impl System {
             System::Sky => "skycluster",
             System::SkyFresh => "skycluster-fresh",
             System::SkyRaw => "skycluster-raw",
+            System::SkyLua => "skycluster-lua",
             System::Tarpc => "tarpc",
             System::Ceiling => "ceiling",
         }
@@ -102,7 +107,7 @@ impl FromStr for System {
         System::ALL
             .into_iter()
             .find(|sys| sys.name() == s)
-            .ok_or_else(|| format!("unknown system `{s}` (skycluster, skycluster-fresh, skycluster-raw, tarpc, ceiling)"))
+            .ok_or_else(|| format!("unknown system `{s}` (skycluster, skycluster-fresh, skycluster-raw, skycluster-lua, tarpc, ceiling)"))
     }
 }
 
@@ -238,7 +243,7 @@ pub(crate) struct Server {
 /// Starts `system`'s server on `addr` on the current runtime.
 pub(crate) async fn serve(system: System, addr: &str) -> Result<Server, String> {
     match system {
-        System::Sky | System::SkyFresh | System::SkyRaw => sky::serve(addr).await,
+        System::Sky | System::SkyFresh | System::SkyRaw | System::SkyLua => sky::serve(addr).await,
         System::Tarpc => rpc::serve(addr).await,
         System::Ceiling => ceiling::serve(addr).await,
     }
@@ -263,6 +268,7 @@ pub(crate) async fn with_client<F: WithClient>(
         System::Sky => f.run(sky::connect(addr)).await,
         System::SkyFresh => f.run(sky::connect_fresh(addr)).await,
         System::SkyRaw => f.run(sky::connect_raw(addr)).await,
+        System::SkyLua => f.run(sky::connect_lua(addr)).await,
         System::Tarpc => f.run(rpc::connect(addr).await?).await,
         System::Ceiling => f.run(ceiling::connect(addr).await?).await,
     })

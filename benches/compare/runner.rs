@@ -72,7 +72,8 @@ fn taskset_works() -> bool {
 }
 
 const USAGE: &str = "usage: compare [--smoke] [--reps N] [--warmup-ms N] [--measure-ms N]
-               [--systems skycluster,tarpc,ceiling] [--workloads w1c1,w1c32,w1c256,w2,w3]
+               [--systems skycluster,skycluster-fresh,skycluster-raw,skycluster-lua,tarpc,ceiling]
+               [--workloads w1c1,w1c32,w1c256,w2,w3]
                [--no-pin]";
 
 /// The runner's `main`.
@@ -547,6 +548,7 @@ fn ratios(settings: &Settings, results: &HashMap<(String, System), Vec<Sample>>)
         }
     }
     out += &other_clients(settings, &med, &ratio, &show, &mut targets);
+    out += &lua_codec(settings, &med, &ratio, &show);
     if !targets.is_empty() {
         out += "\nTargets (medians of the same run):\n";
         out += &targets.join("\n");
@@ -604,6 +606,40 @@ fn other_clients(
                 show(fresh_cpu)
             ));
         }
+    }
+    out
+}
+
+/// The `codec = lua` echo against the bincode one, both kept clients: what
+/// Skynet's calling convention in lua-seri costs over bincode. No target:
+/// the figure is for an operator choosing between them.
+fn lua_codec(
+    settings: &Settings,
+    med: &Median<'_>,
+    ratio: &dyn Fn(Option<f64>, Option<f64>) -> Option<f64>,
+    show: &dyn Fn(Option<f64>) -> String,
+) -> String {
+    if !settings.systems.contains(&System::Sky) || !settings.systems.contains(&System::SkyLua) {
+        return String::new();
+    }
+    let mut out = String::from(
+        "\n| workload | calls/s lua/bincode | p50 lua/bincode | server CPU lua/bincode | client CPU lua/bincode |\n| --- | --- | --- | --- | --- |\n",
+    );
+    for &w in &settings.workloads {
+        let r = |f: fn(&Sample) -> f64| ratio(med(w, System::SkyLua, f), med(w, System::Sky, f));
+        let push = matches!(w, Workload::Push { .. });
+        out += &format!(
+            "| {} | {} | {} | {} | {} |\n",
+            w.label(),
+            show(r(|s| s.rate)),
+            if push {
+                "–".to_owned()
+            } else {
+                show(r(|s| s.p50_us))
+            },
+            show(r(|s| s.server_cpu_us)),
+            show(r(|s| s.client_cpu_us)),
+        );
     }
     out
 }

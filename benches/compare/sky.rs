@@ -2,7 +2,9 @@
 //! its generated client by another, with the default (bincode) codec and
 //! default options; kept (one client for every call), made afresh for each
 //! call (`cluster.proxy::<dyn Echo>(..).echo(..)`, as the docs spell it),
-//! or raw (`cluster.call` / `cluster.send` of bytes, as the CLI calls).
+//! or raw (`cluster.call` / `cluster.send` of bytes, as the CLI calls);
+//! and the same echo under `codec = lua` (lua-seri with Skynet's calling
+//! convention), called as a Lua node calls it.
 
 use std::net::SocketAddr;
 
@@ -23,10 +25,35 @@ pub(crate) trait Echo {
     async fn push(&self, data: Bytes);
 }
 
+/// The bench service under `codec = lua`: a call is
+/// `skynet.pack("echo", data)`, exactly what a Lua node's
+/// `cluster.call("bench", "@LuaEcho", "echo", data)` sends, and the reply is
+/// `skynet.pack(data)`. `Bytes` travel as Lua strings.
+#[skycluster::service(codec = lua)]
+pub(crate) trait LuaEcho {
+    /// Returns what it was given.
+    async fn echo(&self, data: Bytes) -> Bytes;
+
+    /// Counts a one-way message (`cluster.send`).
+    #[push]
+    async fn push(&self, data: Bytes);
+}
+
 struct Service;
 
 #[skycluster::async_trait]
 impl Echo for Service {
+    async fn echo(&self, data: Bytes) -> Bytes {
+        data
+    }
+
+    async fn push(&self, _data: Bytes) {
+        count_push();
+    }
+}
+
+#[skycluster::async_trait]
+impl LuaEcho for Service {
     async fn echo(&self, data: Bytes) -> Bytes {
         data
     }
@@ -50,6 +77,10 @@ pub(crate) async fn serve(addr: &str) -> Result<Server, String> {
     let handle = cluster.spawn::<dyn Echo>(Service);
     cluster
         .register::<dyn Echo>(handle)
+        .map_err(|e| e.to_string())?;
+    let lua = cluster.spawn::<dyn LuaEcho>(Service);
+    cluster
+        .register::<dyn LuaEcho>(lua)
         .map_err(|e| e.to_string())?;
     // The raw clients' echo: the payload back, a push counted.
     let raw = cluster.spawn_handler(|request: Request| async move {
@@ -77,6 +108,27 @@ pub(crate) fn connect(addr: SocketAddr) -> SkyClient {
 pub(crate) struct SkyClient(EchoClient);
 
 impl super::BenchClient for SkyClient {
+    const ONE_WAY: bool = true;
+
+    async fn call(&self, payload: Bytes) -> Result<Bytes, String> {
+        self.0.echo(payload).await.map_err(|e| e.to_string())
+    }
+
+    async fn push(&self, payload: Bytes) -> Result<Pushed, String> {
+        pushed(self.0.push(payload))
+    }
+}
+
+/// A client of the `codec = lua` echo, kept for every call:
+/// `cluster.proxy("bench", "@LuaEcho")`.
+pub(crate) fn connect_lua(addr: SocketAddr) -> SkyLuaClient {
+    SkyLuaClient(client_cluster(addr).proxy::<dyn LuaEcho>(SERVER_NODE, "@LuaEcho"))
+}
+
+#[derive(Clone)]
+pub(crate) struct SkyLuaClient(LuaEchoClient);
+
+impl super::BenchClient for SkyLuaClient {
     const ONE_WAY: bool = true;
 
     async fn call(&self, payload: Bytes) -> Result<Bytes, String> {
