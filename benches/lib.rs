@@ -6,6 +6,10 @@
 //!   a server and a client process per system (skycluster, tarpc and a
 //!   raw-TCP ceiling), runs each workload, and prints one table with the
 //!   ratios the targets are stated in.
+//!   The same module holds the runner behind `--bin threads`: the server
+//!   on a multi-thread runtime, the client over several connections.
+//! * [`main`]: the one `main` of every runner binary, which also runs the
+//!   runners' child processes (the binary itself, with a role argument).
 //! * [`procfs`]: CPU time and resident memory of a process, from `/proc`.
 //! * `bin/allocs.rs`: heap allocations per call on each side, counted
 //!   per thread by a counting global allocator.
@@ -14,5 +18,10 @@
 //! * `wire.rs` (criterion): frame and codec encode/decode of small
 //!   messages. `luaseri.rs` (criterion): lua-seri against bincode.
 
+mod child;
 pub mod compare;
+mod entry;
 pub mod procfs;
+mod report;
+
+pub use entry::{main, Runner};

@@ -65,11 +65,26 @@ fn stat_cpu_time(pid: u32) -> io::Result<Duration> {
 ///
 /// When the file cannot be read or has no `VmRSS` line.
 pub fn rss_kib() -> io::Result<u64> {
-    let text = std::fs::read_to_string("/proc/self/status")?;
+    vm_rss("/proc/self/status")
+}
+
+/// Resident memory of process `pid`, in KiB (`VmRSS` of
+/// `/proc/<pid>/status`).
+///
+/// # Errors
+///
+/// When the file cannot be read (the process is gone) or has no `VmRSS`
+/// line (it is a zombie).
+pub fn rss_kib_of(pid: u32) -> io::Result<u64> {
+    vm_rss(&format!("/proc/{pid}/status"))
+}
+
+fn vm_rss(path: &str) -> io::Result<u64> {
+    let text = std::fs::read_to_string(path)?;
     text.lines()
         .find_map(|line| line.strip_prefix("VmRSS:"))
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, "no VmRSS in /proc/self/status"))
+        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, format!("no VmRSS in {path}")))
 }
 
 /// The 1-minute load average, from `/proc/loadavg`.
@@ -107,5 +122,6 @@ mod tests {
         std::hint::black_box(x);
         assert!(cpu_time(std::process::id()).expect("own /proc") > Duration::ZERO);
         assert!(rss_kib().expect("own status") > 0);
+        assert!(rss_kib_of(std::process::id()).expect("own status by pid") > 0);
     }
 }

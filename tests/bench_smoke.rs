@@ -1,22 +1,38 @@
-//! The comparison runner (`cargo run --release -p benches --bin compare`)
-//! still runs: every workload against every system, a fraction of a
-//! second each. Nothing here is about speed.
+//! The benchmark runners of `benches/` still run: `compare` (every
+//! workload against every system), `threads`, `mesh` and `fanin`, each in
+//! its `--smoke` mode, a fraction of a second per measurement. Nothing
+//! here is about speed: only that every row is there and nothing failed.
+//!
+//! Only the `compare` binary is built for this crate (as `bench_compare`);
+//! it hosts every runner: `compare threads --smoke` runs what `cargo run
+//! -p benches --bin threads -- --smoke` does.
 
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-/// Debug builds, 15 short runs of two processes each: well under this.
-const TIMEOUT: Duration = Duration::from_secs(120);
-
-#[test]
-fn every_workload_runs_against_every_system() {
+/// Runs `bench_compare` with `args`, killing it after `timeout`; returns
+/// its stdout once it has exited successfully.
+fn run_runner(args: &[&str], timeout: Duration) -> String {
     let mut child = Command::new(env!("CARGO_BIN_EXE_bench_compare"))
-        .arg("--smoke")
+        .args(args)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .expect("start the runner");
-    let deadline = Instant::now() + TIMEOUT;
+    // Read both pipes on threads, so that a chatty runner cannot fill one
+    // and stall while this waits for it to exit.
+    let stdout = child.stdout.take().expect("piped stdout");
+    let stderr = child.stderr.take().expect("piped stderr");
+    let read = |mut pipe: Box<dyn std::io::Read + Send>| {
+        std::thread::spawn(move || {
+            let mut text = String::new();
+            let _ = pipe.read_to_string(&mut text);
+            text
+        })
+    };
+    let stdout = read(Box::new(stdout));
+    let stderr = read(Box::new(stderr));
+    let deadline = Instant::now() + timeout;
     let status = loop {
         if let Some(status) = child.try_wait().expect("wait for the runner") {
             break status;
@@ -24,14 +40,54 @@ fn every_workload_runs_against_every_system() {
         if Instant::now() > deadline {
             let _ = child.kill();
             let _ = child.wait();
-            panic!("the runner took over {TIMEOUT:?}");
+            panic!("`{}` took over {timeout:?}", args.join(" "));
         }
         std::thread::sleep(Duration::from_millis(50));
     };
-    let output = child.wait_with_output().expect("the runner's output");
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(status.success(), "{status}\n{stdout}\n{stderr}");
+    let stdout = stdout.join().expect("stdout reader");
+    let stderr = stderr.join().expect("stderr reader");
+    assert!(
+        status.success(),
+        "`{}`: {status}\n{stdout}\n{stderr}",
+        args.join(" ")
+    );
+    stdout
+}
+
+/// The line of `stdout` that starts with `row`; fails if there is none or
+/// it says `failed`.
+fn row<'a>(stdout: &'a str, row: &str) -> &'a str {
+    let line = stdout
+        .lines()
+        .find(|l| l.starts_with(row))
+        .unwrap_or_else(|| panic!("no row `{row}` in\n{stdout}"));
+    assert!(!line.contains("failed"), "{line}");
+    line
+}
+
+/// Every target line says met, MISSED or not measured, and there is at
+/// least one.
+fn targets_are_reported(stdout: &str) {
+    let section = stdout
+        .split_once("Targets")
+        .unwrap_or_else(|| panic!("no targets in\n{stdout}"))
+        .1;
+    let lines: Vec<&str> = section.lines().filter(|l| l.starts_with("- ")).collect();
+    assert!(!lines.is_empty(), "no target lines in\n{stdout}");
+    for line in lines {
+        assert!(
+            line.ends_with("(met)")
+                || line.ends_with("(MISSED)")
+                || line.ends_with("(not measured)"),
+            "{line}"
+        );
+    }
+}
+
+#[test]
+fn every_workload_runs_against_every_system() {
+    // Debug builds, 30 short runs of two processes each: well under this.
+    let stdout = run_runner(&["--smoke"], Duration::from_secs(180));
     for workload in [
         "W1 16 B echo, C=1",
         "W1 16 B echo, C=32",
@@ -40,17 +96,27 @@ fn every_workload_runs_against_every_system() {
         "W3 16 B push",
     ] {
         for system in ["skycluster", "skycluster-lua", "tarpc", "ceiling"] {
-            let row = format!("| {workload} | {system} | ");
-            let line = stdout
-                .lines()
-                .find(|l| l.starts_with(&row))
-                .unwrap_or_else(|| panic!("no row `{row}` in\n{stdout}"));
-            assert!(!line.contains("failed"), "{line}");
+            row(&stdout, &format!("| {workload} | {system} | "));
         }
     }
-    assert!(stdout.contains("Targets"), "{stdout}");
+    targets_are_reported(&stdout);
     assert!(
         stdout.contains("| calls/s lua/bincode |"),
         "no lua/bincode table in\n{stdout}"
     );
+}
+
+#[test]
+fn the_threads_runner_serves_every_runtime_from_every_connection_count() {
+    let stdout = run_runner(&["threads", "--smoke"], Duration::from_secs(120));
+    for connections in [1, 4, 64] {
+        for runtime in [
+            "current-thread",
+            "multi-thread, 1 worker",
+            "multi-thread, 2 workers",
+        ] {
+            row(&stdout, &format!("| {connections} | {runtime} | "));
+        }
+    }
+    targets_are_reported(&stdout);
 }

@@ -13,7 +13,8 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use tokio::task::JoinHandle;
 
-use super::{payload, with_client, BenchClient, Pushed, System, WithClient, Workload};
+use super::{payload, with_clients, BenchClient, Pushed, System, WithClient, Workload};
+use crate::report::percentile;
 
 /// Per task, a call or push is never tried more often than this.
 const MAX_OPS_PER_TASK: u64 = 500_000_000;
@@ -131,18 +132,21 @@ impl Phase {
     }
 }
 
-/// Runs `workload` against `system`'s server at `addr`. `say` tells the
-/// parent when the window starts (`start`) and ends (`end`).
+/// Runs `workload` against `system`'s server at `addr`, over
+/// `connections` connections. `say` tells the parent when the window
+/// starts (`start`) and ends (`end`).
 pub(crate) async fn drive(
     system: System,
     addr: SocketAddr,
+    connections: usize,
     workload: Workload,
     timing: Timing,
     say: &dyn Fn(&str),
 ) -> Result<Report, String> {
-    with_client(
+    with_clients(
         system,
         addr,
+        connections,
         Drive {
             workload,
             timing,
@@ -232,13 +236,6 @@ impl WithClient for Drive<'_> {
         report.p99_ns = percentile(&latencies, 99);
         Ok(report)
     }
-}
-
-fn percentile(sorted: &[u32], p: usize) -> u64 {
-    if sorted.is_empty() {
-        return 0;
-    }
-    u64::from(sorted[(sorted.len() * p / 100).min(sorted.len() - 1)])
 }
 
 /// One call in flight at a time: echo (`push == false`) or a push that

@@ -16,6 +16,9 @@
 //!   call, raw, and the kept one of a `codec = lua` echo).
 //! * [`counting`]: the same servers and clients on two threads of one
 //!   process, for `--bin allocs`.
+//! * `threads`: the runner behind `--bin threads`: the same pairs, with
+//!   the server on a multi-thread runtime and the client over several
+//!   connections.
 //!
 //! The parent talks to its children by lines: a server prints
 //! `listening ADDR` and answers `count` on stdin with `count N NANOS`
@@ -28,6 +31,7 @@ mod driver;
 mod rpc;
 mod runner;
 mod sky;
+mod threads;
 
 use std::fmt;
 use std::future::Future;
@@ -258,6 +262,21 @@ pub(crate) trait WithClient {
     fn run<C: BenchClient>(self, client: C) -> impl Future<Output = Self::Output>;
 }
 
+/// As [`with_client`], with the client's calls spread over `connections`
+/// connections: skycluster's kept client only.
+pub(crate) async fn with_clients<F: WithClient>(
+    system: System,
+    addr: SocketAddr,
+    connections: usize,
+    f: F,
+) -> Result<F::Output, String> {
+    match (system, connections) {
+        (_, 1) => with_client(system, addr, f).await,
+        (System::Sky, k) => Ok(f.run(sky::connect_many(addr, k)).await),
+        _ => Err(format!("{system} runs over one connection only")),
+    }
+}
+
 /// Connects `system`'s client to `addr` and hands it to `f`.
 pub(crate) async fn with_client<F: WithClient>(
     system: System,
@@ -279,22 +298,20 @@ fn payload(size: usize) -> Bytes {
     Bytes::from((0..size).map(|i| i as u8).collect::<Vec<u8>>())
 }
 
-/// `compare`'s `main`: the runner, or a server or client role when the
-/// first argument says so.
+/// `compare`'s `main`: the runner, or one of the runners' child roles
+/// when the first argument names one (see [`crate::main`]).
 pub fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let result = match args.first().map(String::as_str) {
-        Some("serve") => serve_role(&args[1..]),
-        Some("client") => client_role(&args[1..]),
-        _ => runner::run(&args),
-    };
-    match result {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("compare: {e}");
-            ExitCode::FAILURE
-        }
-    }
+    crate::main(crate::Runner::Compare)
+}
+
+/// The comparison runner, for [`crate::main`].
+pub(crate) fn run(args: &[String]) -> Result<(), String> {
+    runner::run(args)
+}
+
+/// The threads runner, for [`crate::main`].
+pub(crate) fn run_threads(args: &[String]) -> Result<(), String> {
+    threads::run(args)
 }
 
 /// Flags as `--key value` pairs.
@@ -354,18 +371,38 @@ impl<'a> Flags<'a> {
     }
 }
 
-fn current_thread_runtime() -> Result<tokio::runtime::Runtime, String> {
+pub(crate) fn current_thread_runtime() -> Result<tokio::runtime::Runtime, String> {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .map_err(|e| format!("cannot start a tokio runtime: {e}"))
 }
 
-/// `compare serve --system S`: serve on 127.0.0.1 until stdin closes.
-fn serve_role(args: &[String]) -> Result<(), String> {
+/// A current-thread runtime for `threads == 0`; else the multi-thread
+/// runtime `#[cluster_main(worker_threads = N)]` builds
+/// (`skycluster::__private::run_main`): the same builder calls.
+pub(crate) fn server_runtime(threads: usize) -> Result<tokio::runtime::Runtime, String> {
+    if threads == 0 {
+        return current_thread_runtime();
+    }
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .worker_threads(threads)
+        .build()
+        .map_err(|e| format!("cannot start a tokio runtime: {e}"))
+}
+
+/// `compare serve --system S [--threads N]`: serve on 127.0.0.1 until
+/// stdin closes, on a current-thread runtime, or with `--threads N` (N >
+/// 0) on a multi-thread one with N workers.
+pub(crate) fn serve_role(args: &[String]) -> Result<(), String> {
     let flags = Flags::new(args);
     let system: System = flags.required("--system")?;
-    let runtime = current_thread_runtime()?;
+    let threads: usize = flags.parse("--threads")?.unwrap_or(0);
+    if threads > 64 {
+        return Err("--threads takes 0 (current-thread) to 64".to_owned());
+    }
+    let runtime = server_runtime(threads)?;
     runtime.block_on(async {
         let server = serve(system, "127.0.0.1:0").await?;
         say(&format!("listening {}", server.addr));
@@ -399,27 +436,43 @@ fn spawn_control() {
 }
 
 /// Prints one line for the parent and flushes it.
-fn say(line: &str) {
+pub(crate) fn say(line: &str) {
     let mut out = std::io::stdout().lock();
     // The parent is gone if this fails; it will kill us anyway.
     let _ = writeln!(out, "{line}").and_then(|()| out.flush());
 }
 
 /// `compare client --system S --addr A --workload W [--warmup-ms N]
-/// [--measure-ms N]`: run the workload and report.
-fn client_role(args: &[String]) -> Result<(), String> {
+/// [--measure-ms N] [--connections K] [--threads N]`: run the workload and
+/// report. With `--connections K` (skycluster only) the workload's tasks
+/// are spread evenly over K connections; with `--threads N` (N > 0) they
+/// run on a multi-thread runtime of N workers.
+pub(crate) fn client_role(args: &[String]) -> Result<(), String> {
     let flags = Flags::new(args);
     let system: System = flags.required("--system")?;
     let addr: SocketAddr = flags.required("--addr")?;
     let workload: Workload = flags.required("--workload")?;
+    let connections: usize = flags.parse("--connections")?.unwrap_or(1);
+    if connections == 0 || connections > 10_000 {
+        return Err("--connections takes 1 to 10000".to_owned());
+    }
+    let threads: usize = flags.parse("--threads")?.unwrap_or(0);
+    if threads > 64 {
+        return Err("--threads takes 0 (current-thread) to 64".to_owned());
+    }
     let timing = Timing {
         warmup: Duration::from_millis(flags.parse("--warmup-ms")?.unwrap_or(1000)),
         measure: Duration::from_millis(flags.parse("--measure-ms")?.unwrap_or(3000)),
     };
-    let runtime = current_thread_runtime()?;
-    let report = runtime.block_on(driver::drive(system, addr, workload, timing, &|line| {
-        say(line)
-    }))?;
+    let runtime = server_runtime(threads)?;
+    let report = runtime.block_on(driver::drive(
+        system,
+        addr,
+        connections,
+        workload,
+        timing,
+        &|line| say(line),
+    ))?;
     say(&format!("result {}", report.encode()));
     Ok(())
 }

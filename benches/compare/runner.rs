@@ -6,21 +6,18 @@
 //! machine hits every system of a repetition alike.
 
 use std::collections::HashMap;
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, ChildStdin, Command, Stdio};
-use std::sync::mpsc;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::Duration;
 
 use super::{Flags, Report, System, Workload};
+use crate::child::{strings, taskset_works, Proc};
 use crate::procfs;
+use crate::report::{heading, si, us};
 
 /// How long a server may take to start listening.
 const START_TIMEOUT: Duration = Duration::from_secs(20);
 /// Slack beyond the warm-up and the window for the client's lines.
 const LINE_SLACK: Duration = Duration::from_secs(30);
-/// How long a child may take to exit once told to.
-const EXIT_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Settings of one runner invocation.
 #[derive(Clone, Debug)]
@@ -60,15 +57,6 @@ impl Settings {
         }
         Ok(settings)
     }
-}
-
-fn taskset_works() -> bool {
-    Command::new("taskset")
-        .args(["-c", "0", "true"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success())
 }
 
 const USAGE: &str = "usage: compare [--smoke] [--reps N] [--warmup-ms N] [--measure-ms N]
@@ -135,134 +123,34 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
 
 /// One run's figures.
 #[derive(Clone, Debug)]
-struct Sample {
+pub(super) struct Sample {
     /// Calls (or messages the server counted) per second.
-    rate: f64,
-    p50_us: f64,
-    p99_us: f64,
+    pub(super) rate: f64,
+    pub(super) p50_us: f64,
+    pub(super) p99_us: f64,
     /// Megabytes (10^6) per second each way, for echo.
-    mb_per_sec: f64,
-    server_cpu_us: f64,
-    client_cpu_us: f64,
-    errors: u64,
-    first_error: Option<String>,
+    pub(super) mb_per_sec: f64,
+    pub(super) server_cpu_us: f64,
+    pub(super) client_cpu_us: f64,
+    pub(super) errors: u64,
+    pub(super) first_error: Option<String>,
 }
 
-/// A child process whose stdout lines arrive on a channel, so every wait
-/// for one can be bounded. Killed if dropped while running.
-struct Proc {
-    child: Child,
-    stdin: Option<ChildStdin>,
-    lines: mpsc::Receiver<String>,
-    what: String,
-}
-
-impl Proc {
-    fn spawn(exe: &Path, core: Option<u32>, args: &[String], what: String) -> Result<Proc, String> {
-        let mut cmd = match core {
-            Some(core) => {
-                let mut cmd = Command::new("taskset");
-                cmd.arg("-c").arg(core.to_string()).arg(exe);
-                cmd
-            }
-            None => Command::new(exe),
-        };
-        cmd.args(args)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit());
-        let mut child = cmd
-            .spawn()
-            .map_err(|e| format!("cannot start {what}: {e}"))?;
-        let stdin = child.stdin.take();
-        let stdout = child
-            .stdout
-            .take()
-            .ok_or_else(|| format!("{what} has no stdout"))?;
-        let (tx, lines) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines() {
-                let Ok(line) = line else { break };
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-        Ok(Proc {
-            child,
-            stdin,
-            lines,
-            what,
-        })
-    }
-
-    fn pid(&self) -> u32 {
-        self.child.id()
-    }
-
-    /// Waits for a line starting with `prefix`; returns the rest of it.
-    fn expect(&mut self, prefix: &str, timeout: Duration) -> Result<String, String> {
-        let deadline = Instant::now() + timeout;
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match self.lines.recv_timeout(left) {
-                Ok(line) => {
-                    if let Some(rest) = line.strip_prefix(prefix) {
-                        return Ok(rest.trim().to_owned());
-                    }
-                }
-                Err(mpsc::RecvTimeoutError::Timeout) => {
-                    return Err(format!("{}: no `{prefix}` within {timeout:?}", self.what))
-                }
-                Err(mpsc::RecvTimeoutError::Disconnected) => {
-                    return Err(format!("{}: exited before `{prefix}`", self.what))
-                }
-            }
-        }
-    }
-
-    /// Sends one line to the child's stdin.
-    fn tell(&mut self, line: &str) -> Result<(), String> {
-        use std::io::Write;
-        let stdin = self
-            .stdin
-            .as_mut()
-            .ok_or_else(|| format!("{}: stdin closed", self.what))?;
-        writeln!(stdin, "{line}")
-            .and_then(|()| stdin.flush())
-            .map_err(|e| format!("{}: {e}", self.what))
-    }
-
-    fn cpu(&self) -> Result<Duration, String> {
-        procfs::cpu_time(self.pid()).map_err(|e| format!("{} CPU time: {e}", self.what))
-    }
-
-    /// Closes stdin and waits for the exit; kills after [`EXIT_TIMEOUT`].
-    fn finish(mut self) -> Result<(), String> {
-        self.stdin = None;
-        let deadline = Instant::now() + EXIT_TIMEOUT;
-        while Instant::now() < deadline {
-            match self.child.try_wait() {
-                Ok(Some(status)) if status.success() => return Ok(()),
-                Ok(Some(status)) => return Err(format!("{} exited with {status}", self.what)),
-                Ok(None) => std::thread::sleep(Duration::from_millis(5)),
-                Err(e) => return Err(format!("{}: {e}", self.what)),
-            }
-        }
-        Err(format!(
-            "{} did not exit within {EXIT_TIMEOUT:?}",
-            self.what
-        ))
-    }
-}
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        if let Ok(None) = self.child.try_wait() {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
-    }
+/// One server and one client process, and how to start them.
+#[derive(Clone, Debug)]
+pub(super) struct Pair<'a> {
+    pub(super) system: System,
+    pub(super) workload: Workload,
+    /// Arguments for the server beyond its system (its runtime).
+    pub(super) server_args: &'a [String],
+    /// Arguments for the client beyond its system, address, workload and
+    /// timing (its connections).
+    pub(super) client_args: &'a [String],
+    /// `taskset -c` CPU lists, if pinned.
+    pub(super) server_cores: Option<&'a str>,
+    pub(super) client_cores: Option<&'a str>,
+    pub(super) warmup_ms: u64,
+    pub(super) measure_ms: u64,
 }
 
 /// The server's push count and its clock, in nanoseconds.
@@ -283,37 +171,53 @@ fn run_one(
     workload: Workload,
 ) -> Result<Sample, String> {
     let core = |c| settings.pin.then_some(c);
+    run_pair(
+        exe,
+        &Pair {
+            system,
+            workload,
+            server_args: &[],
+            client_args: &[],
+            server_cores: core("0"),
+            client_cores: core("1"),
+            warmup_ms: settings.warmup_ms,
+            measure_ms: settings.measure_ms,
+        },
+    )
+}
+
+/// Runs one pair: starts the server, then the client, samples both
+/// processes' CPU time (and the server's push count) when the client's
+/// window starts and ends, and works out the figures.
+pub(super) fn run_pair(exe: &Path, pair: &Pair<'_>) -> Result<Sample, String> {
+    let Pair {
+        system, workload, ..
+    } = *pair;
     let name = |role: &str| format!("{role} ({system}, {})", workload.name());
-    let mut server = Proc::spawn(
-        exe,
-        core(0),
-        &strings(&["serve", "--system", system.name()]),
-        name("server"),
-    )?;
+    let mut server_args = strings(&["serve", "--system", system.name()]);
+    server_args.extend_from_slice(pair.server_args);
+    let mut server = Proc::spawn(exe, pair.server_cores, &server_args, name("server"))?;
     let addr = server.expect("listening ", START_TIMEOUT)?;
-    let mut client = Proc::spawn(
-        exe,
-        core(1),
-        &strings(&[
-            "client",
-            "--system",
-            system.name(),
-            "--addr",
-            &addr,
-            "--workload",
-            &workload.name(),
-            "--warmup-ms",
-            &settings.warmup_ms.to_string(),
-            "--measure-ms",
-            &settings.measure_ms.to_string(),
-        ]),
-        name("client"),
-    )?;
-    let slack = LINE_SLACK + Duration::from_millis(settings.warmup_ms);
+    let mut client_args = strings(&[
+        "client",
+        "--system",
+        system.name(),
+        "--addr",
+        &addr,
+        "--workload",
+        &workload.name(),
+        "--warmup-ms",
+        &pair.warmup_ms.to_string(),
+        "--measure-ms",
+        &pair.measure_ms.to_string(),
+    ]);
+    client_args.extend_from_slice(pair.client_args);
+    let mut client = Proc::spawn(exe, pair.client_cores, &client_args, name("client"))?;
+    let slack = LINE_SLACK + Duration::from_millis(pair.warmup_ms);
     client.expect("start", slack)?;
     let cpu0 = (server.cpu()?, client.cpu()?);
     let count0 = server_count(&mut server)?;
-    client.expect("end", slack + Duration::from_millis(settings.measure_ms))?;
+    client.expect("end", slack + Duration::from_millis(pair.measure_ms))?;
     let cpu1 = (server.cpu()?, client.cpu()?);
     let count1 = server_count(&mut server)?;
     let report = Report::decode(&client.expect("result ", LINE_SLACK)?)?;
@@ -345,20 +249,16 @@ fn run_one(
     })
 }
 
-fn strings(args: &[&str]) -> Vec<String> {
-    args.iter().map(|&a| a.to_owned()).collect()
-}
-
 /// Min, median and max of one figure over the repetitions.
 #[derive(Clone, Copy, Debug, PartialEq)]
-struct Spread {
-    min: f64,
-    med: f64,
-    max: f64,
+pub(super) struct Spread {
+    pub(super) min: f64,
+    pub(super) med: f64,
+    pub(super) max: f64,
 }
 
 impl Spread {
-    fn of(samples: &[Sample], figure: impl Fn(&Sample) -> f64) -> Option<Spread> {
+    pub(super) fn of(samples: &[Sample], figure: impl Fn(&Sample) -> f64) -> Option<Spread> {
         let mut v: Vec<f64> = samples.iter().map(figure).collect();
         v.sort_by(f64::total_cmp);
         Some(Spread {
@@ -369,32 +269,14 @@ impl Spread {
     }
 }
 
-fn si(x: f64) -> String {
-    if x >= 1e6 {
-        format!("{:.3}M", x / 1e6)
-    } else if x >= 1e3 {
-        format!("{:.1}k", x / 1e3)
-    } else {
-        format!("{x:.0}")
-    }
-}
-
-fn cell(spread: Option<Spread>, fmt: fn(f64) -> String) -> String {
+pub(super) fn cell(spread: Option<Spread>, fmt: fn(f64) -> String) -> String {
     match spread {
         Some(s) => format!("{} ({}–{})", fmt(s.med), fmt(s.min), fmt(s.max)),
         None => "–".to_owned(),
     }
 }
 
-fn us(x: f64) -> String {
-    if x >= 100.0 {
-        format!("{x:.0}")
-    } else {
-        format!("{x:.1}")
-    }
-}
-
-fn cpu(x: f64) -> String {
+pub(super) fn cpu(x: f64) -> String {
     format!("{x:.2}")
 }
 
@@ -403,16 +285,7 @@ fn render(
     results: &HashMap<(String, System), Vec<Sample>>,
     load: (Option<f64>, Option<f64>),
 ) -> String {
-    let mut out = String::new();
-    let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
-    let show_load = |l: Option<f64>| l.map_or("?".to_owned(), |l| format!("{l:.2}"));
-    out += &format!(
-        "\nskycluster comparison, {} (UTC), {cores} cores, {}, 1-min load {} before, {} after\n\n",
-        today(),
-        procfs::cpu_model(),
-        show_load(load.0),
-        show_load(load.1),
-    );
+    let mut out = heading("skycluster comparison", load);
     out += &format!(
         "{} repetitions, {} ms warm-up, {} ms measured, {}; median (min–max)\n\n",
         settings.reps,
@@ -644,39 +517,9 @@ fn lua_codec(
     out
 }
 
-/// Today's date, UTC, as `YYYY-MM-DD`.
-fn today() -> String {
-    let days = SystemTime::now()
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() / 86_400) as i64;
-    let (y, m, d) = civil_from_days(days);
-    format!("{y:04}-{m:02}-{d:02}")
-}
-
-/// Howard Hinnant's `civil_from_days`: days since 1970-01-01 to a date.
-fn civil_from_days(days: i64) -> (i64, u32, u32) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    (y, m, d)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn dates_come_out_as_the_calendar_says() {
-        assert_eq!(civil_from_days(0), (1970, 1, 1));
-        assert_eq!(civil_from_days(19_782), (2024, 2, 29));
-        assert_eq!(civil_from_days(20_000), (2024, 10, 4));
-    }
 
     #[test]
     fn every_workload_name_parses_back() {

@@ -7,6 +7,8 @@
 //! convention), called as a Lua node calls it.
 
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 
 use bytes::Bytes;
 use skycluster::{CallError, Cluster, Config, ErrorKind, HandlerError, Request};
@@ -137,6 +139,62 @@ impl super::BenchClient for SkyLuaClient {
 
     async fn push(&self, payload: Bytes) -> Result<Pushed, String> {
         pushed(self.0.push(payload))
+    }
+}
+
+/// A kept client over `connections` connections to the server at `addr`:
+/// one `Cluster` whose config names the server `connections` times
+/// (`bench0`, `bench1`, ..., all at `addr`), so that it keeps a sender, and
+/// a connection, for each name. The server does not see which name a
+/// caller used.
+pub(crate) fn connect_many(addr: SocketAddr, connections: usize) -> SkyManyClient {
+    let config = (0..connections).fold(Config::new(), |config, i| {
+        config.with_node(format!("{SERVER_NODE}{i}"), addr.to_string())
+    });
+    let cluster = Cluster::new(config);
+    let clients: Arc<[EchoClient]> = (0..connections)
+        .map(|i| cluster.proxy::<dyn Echo>(&format!("{SERVER_NODE}{i}"), "@Echo"))
+        .collect();
+    SkyManyClient {
+        clients,
+        at: 0,
+        next: Arc::new(AtomicUsize::new(1)),
+    }
+}
+
+/// Calls over one of several connections. Each clone takes the next
+/// connection in turn, so the driver's tasks (a clone each) are spread
+/// evenly over them, every task's calls on one connection, as callers of
+/// a node's many peers would be.
+pub(crate) struct SkyManyClient {
+    clients: Arc<[EchoClient]>,
+    at: usize,
+    next: Arc<AtomicUsize>,
+}
+
+impl Clone for SkyManyClient {
+    fn clone(&self) -> SkyManyClient {
+        let at = self.next.fetch_add(1, Ordering::Relaxed) % self.clients.len();
+        SkyManyClient {
+            clients: Arc::clone(&self.clients),
+            at,
+            next: Arc::clone(&self.next),
+        }
+    }
+}
+
+impl super::BenchClient for SkyManyClient {
+    const ONE_WAY: bool = true;
+
+    async fn call(&self, payload: Bytes) -> Result<Bytes, String> {
+        self.clients[self.at]
+            .echo(payload)
+            .await
+            .map_err(|e| e.to_string())
+    }
+
+    async fn push(&self, payload: Bytes) -> Result<Pushed, String> {
+        pushed(self.clients[self.at].push(payload))
     }
 }
 

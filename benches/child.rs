@@ -1,0 +1,162 @@
+//! Child processes of the runners: started with piped stdin and stdout,
+//! read line by line with a bound on every wait, and killed when dropped,
+//! so that neither an error nor a panic in a runner leaves one behind.
+//!
+//! Every runner's children are the runner's own binary with a role as
+//! the first argument (see [`crate::entry`]); each child exits when its
+//! stdin closes, so a runner that is itself killed leaves nothing running
+//! for long either.
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use crate::procfs;
+
+/// How long a child may take to exit once told to.
+const EXIT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// A child process whose stdout lines arrive on a channel, so every wait
+/// for one can be bounded. Killed if dropped while running.
+#[derive(Debug)]
+pub(crate) struct Proc {
+    child: Child,
+    stdin: Option<ChildStdin>,
+    lines: mpsc::Receiver<String>,
+    what: String,
+}
+
+impl Proc {
+    /// Starts `exe` with `args`, on the CPUs `cores` lists (`taskset -c`)
+    /// if given. Its stderr goes to ours.
+    pub(crate) fn spawn(
+        exe: &Path,
+        cores: Option<&str>,
+        args: &[String],
+        what: String,
+    ) -> Result<Proc, String> {
+        let mut cmd = match cores {
+            Some(cores) => {
+                let mut cmd = Command::new("taskset");
+                cmd.arg("-c").arg(cores).arg(exe);
+                cmd
+            }
+            None => Command::new(exe),
+        };
+        cmd.args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit());
+        let mut child = cmd
+            .spawn()
+            .map_err(|e| format!("cannot start {what}: {e}"))?;
+        let stdin = child.stdin.take();
+        let stdout = child
+            .stdout
+            .take()
+            .ok_or_else(|| format!("{what} has no stdout"))?;
+        let (tx, lines) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        Ok(Proc {
+            child,
+            stdin,
+            lines,
+            what,
+        })
+    }
+
+    /// The child's process id (`taskset` execs the program, so it is the
+    /// program's).
+    pub(crate) fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Waits for a line starting with `prefix`; returns the rest of it.
+    pub(crate) fn expect(&mut self, prefix: &str, timeout: Duration) -> Result<String, String> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(line) => {
+                    if let Some(rest) = line.strip_prefix(prefix) {
+                        return Ok(rest.trim().to_owned());
+                    }
+                }
+                Err(mpsc::RecvTimeoutError::Timeout) => {
+                    return Err(format!("{}: no `{prefix}` within {timeout:?}", self.what))
+                }
+                Err(mpsc::RecvTimeoutError::Disconnected) => {
+                    return Err(format!("{}: exited before `{prefix}`", self.what))
+                }
+            }
+        }
+    }
+
+    /// Sends one line to the child's stdin.
+    pub(crate) fn tell(&mut self, line: &str) -> Result<(), String> {
+        use std::io::Write;
+        let stdin = self
+            .stdin
+            .as_mut()
+            .ok_or_else(|| format!("{}: stdin closed", self.what))?;
+        writeln!(stdin, "{line}")
+            .and_then(|()| stdin.flush())
+            .map_err(|e| format!("{}: {e}", self.what))
+    }
+
+    /// The child's CPU time so far, all its threads.
+    pub(crate) fn cpu(&self) -> Result<Duration, String> {
+        procfs::cpu_time(self.pid()).map_err(|e| format!("{} CPU time: {e}", self.what))
+    }
+
+    /// Closes stdin and waits for the exit; kills after [`EXIT_TIMEOUT`].
+    pub(crate) fn finish(mut self) -> Result<(), String> {
+        self.stdin = None;
+        let deadline = Instant::now() + EXIT_TIMEOUT;
+        while Instant::now() < deadline {
+            match self.child.try_wait() {
+                Ok(Some(status)) if status.success() => return Ok(()),
+                Ok(Some(status)) => return Err(format!("{} exited with {status}", self.what)),
+                Ok(None) => std::thread::sleep(Duration::from_millis(5)),
+                Err(e) => return Err(format!("{}: {e}", self.what)),
+            }
+        }
+        Err(format!(
+            "{} did not exit within {EXIT_TIMEOUT:?}",
+            self.what
+        ))
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+/// Whether `taskset` can pin a process here.
+pub(crate) fn taskset_works() -> bool {
+    Command::new("taskset")
+        .args(["-c", "0", "true"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+/// `args` as owned strings.
+pub(crate) fn strings(args: &[&str]) -> Vec<String> {
+    args.iter().map(|&a| a.to_owned()).collect()
+}
