@@ -101,6 +101,27 @@ impl Proc {
         }
     }
 
+    /// The child's next line, whatever it says.
+    pub(crate) fn next_line(&mut self, timeout: Duration) -> Result<String, String> {
+        match self.lines.recv_timeout(timeout) {
+            Ok(line) => Ok(line),
+            Err(mpsc::RecvTimeoutError::Timeout) => {
+                Err(format!("{}: said nothing within {timeout:?}", self.what))
+            }
+            Err(mpsc::RecvTimeoutError::Disconnected) => Err(format!("{}: exited", self.what)),
+        }
+    }
+
+    /// The child's next line, which must start with `prefix`; returns the
+    /// rest of it. A line starting `error` is the child's error.
+    pub(crate) fn reply(&mut self, prefix: &str, timeout: Duration) -> Result<String, String> {
+        let line = self.next_line(timeout)?;
+        if let Some(rest) = line.strip_prefix(prefix) {
+            return Ok(rest.trim().to_owned());
+        }
+        Err(format!("{}: `{line}` (waiting for `{prefix}`)", self.what))
+    }
+
     /// Sends one line to the child's stdin.
     pub(crate) fn tell(&mut self, line: &str) -> Result<(), String> {
         use std::io::Write;
@@ -116,6 +137,11 @@ impl Proc {
     /// The child's CPU time so far, all its threads.
     pub(crate) fn cpu(&self) -> Result<Duration, String> {
         procfs::cpu_time(self.pid()).map_err(|e| format!("{} CPU time: {e}", self.what))
+    }
+
+    /// The child's resident memory, in KiB.
+    pub(crate) fn rss_kib(&self) -> Result<u64, String> {
+        procfs::rss_kib_of(self.pid()).map_err(|e| format!("{} VmRSS: {e}", self.what))
     }
 
     /// Closes stdin and waits for the exit; kills after [`EXIT_TIMEOUT`].

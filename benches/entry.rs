@@ -17,16 +17,19 @@ pub enum Runner {
     /// `--bin threads`: one server on a current-thread and a multi-thread
     /// runtime, from 1, 4 and 64 connections.
     Threads,
+    /// `--bin mesh`: N node processes, each calling every other.
+    Mesh,
 }
 
 impl Runner {
-    const ALL: [Runner; 2] = [Runner::Compare, Runner::Threads];
+    const ALL: [Runner; 3] = [Runner::Compare, Runner::Threads, Runner::Mesh];
 
     /// The name of the binary, and of the first argument that picks it.
     pub fn name(self) -> &'static str {
         match self {
             Runner::Compare => "compare",
             Runner::Threads => "threads",
+            Runner::Mesh => "mesh",
         }
     }
 
@@ -34,6 +37,7 @@ impl Runner {
         match self {
             Runner::Compare => crate::compare::run(args),
             Runner::Threads => crate::compare::run_threads(args),
+            Runner::Mesh => crate::mesh::run(args),
         }
     }
 }
@@ -47,6 +51,7 @@ pub fn main(default: Runner) -> ExitCode {
     let (what, result) = match first {
         Some("serve") => ("serve", crate::compare::serve_role(rest)),
         Some("client") => ("client", crate::compare::client_role(rest)),
+        Some("mesh-node") => ("mesh-node", crate::mesh::node_role(rest)),
         _ => match Runner::ALL.into_iter().find(|r| Some(r.name()) == first) {
             Some(runner) => (runner.name(), runner.run(rest)),
             None => (default.name(), default.run(&args)),

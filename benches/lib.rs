@@ -8,6 +8,8 @@
 //!   ratios the targets are stated in.
 //!   The same module holds the runner behind `--bin threads`: the server
 //!   on a multi-thread runtime, the client over several connections.
+//! * `mesh/`: the runner behind `--bin mesh`: N node processes, each
+//!   calling every other; `tally.rs`, what each of many processes reports.
 //! * [`main`]: the one `main` of every runner binary, which also runs the
 //!   runners' child processes (the binary itself, with a role argument).
 //! * [`procfs`]: CPU time and resident memory of a process, from `/proc`.
@@ -21,7 +23,9 @@
 mod child;
 pub mod compare;
 mod entry;
+mod mesh;
 pub mod procfs;
 mod report;
+mod tally;
 
 pub use entry::{main, Runner};

@@ -120,3 +120,15 @@ fn the_threads_runner_serves_every_runtime_from_every_connection_count() {
     }
     targets_are_reported(&stdout);
 }
+
+#[test]
+fn the_mesh_runner_connects_every_node_to_every_other_and_calls_them() {
+    // Fails by itself if a mesh is incomplete or a call fails.
+    let stdout = run_runner(&["mesh", "--smoke"], Duration::from_secs(120));
+    for (nodes, connections) in [(2, 2), (4, 12)] {
+        row(&stdout, &format!("| {nodes} | {connections} | "));
+        row(&stdout, &format!("| {nodes} | paced, "));
+        row(&stdout, &format!("| {nodes} | closed loop | "));
+    }
+    targets_are_reported(&stdout);
+}
