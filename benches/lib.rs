@@ -9,7 +9,9 @@
 //!   The same module holds the runner behind `--bin threads`: the server
 //!   on a multi-thread runtime, the client over several connections.
 //! * `mesh/`: the runner behind `--bin mesh`: N node processes, each
-//!   calling every other; `tally.rs`, what each of many processes reports.
+//!   calling every other; `calls.rs`, the calling tasks and measured
+//!   window of its nodes (and of `fanin`'s clients); `tally.rs`, what each
+//!   of those processes reports.
 //! * [`main`]: the one `main` of every runner binary, which also runs the
 //!   runners' child processes (the binary itself, with a role argument).
 //! * [`procfs`]: CPU time and resident memory of a process, from `/proc`.
@@ -20,6 +22,7 @@
 //! * `wire.rs` (criterion): frame and codec encode/decode of small
 //!   messages. `luaseri.rs` (criterion): lua-seri against bincode.
 
+mod calls;
 mod child;
 pub mod compare;
 mod entry;

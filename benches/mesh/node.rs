@@ -19,18 +19,12 @@
 //!
 //! Anything that fails is said as `error ...`.
 
-use std::io::BufRead;
-use std::sync::atomic::{AtomicU8, Ordering};
-use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use skycluster::Cluster;
-use tokio::sync::mpsc;
-use tokio::task::JoinHandle;
-use tokio::time::MissedTickBehavior;
 
+use crate::calls::{commands, Caller, Running, LATENCY_SAMPLES};
 use crate::compare::{current_thread_runtime, say, Flags};
-use crate::tally::Tally;
 
 /// A node's service: a small typed call, each way.
 #[skycluster::service]
@@ -52,18 +46,6 @@ impl Peer for PeerService {
 const NODE_LIFETIME: Duration = Duration::from_secs(30 * 60);
 /// How long `mesh` may take: every peer's first call.
 const MESH_TIMEOUT: Duration = Duration::from_secs(60);
-/// How long the calls may take to end after `stop`.
-const JOIN_TIMEOUT: Duration = Duration::from_secs(40);
-/// Per task, a call is never tried more often than this.
-const MAX_OPS_PER_TASK: u64 = 100_000_000;
-/// A task gives up after this many failed calls.
-const MAX_ERRORS: u64 = 100;
-/// Latency samples kept per node, over all its tasks (4 bytes each).
-const LATENCY_SAMPLES: usize = 1 << 20;
-
-const WARMUP: u8 = 0;
-const MEASURE: u8 = 1;
-const STOP: u8 = 2;
 
 /// `mesh-node --name NAME --config FILE`.
 pub(crate) fn node_role(args: &[String]) -> Result<(), String> {
@@ -83,7 +65,7 @@ pub(crate) fn node_role(args: &[String]) -> Result<(), String> {
             .register::<dyn Peer>(handle)
             .map_err(|e| e.to_string())?;
         say(&format!("listening {addr}"));
-        let mut commands = control();
+        let mut commands = commands();
         let mut node = Node {
             cluster,
             name,
@@ -109,34 +91,10 @@ pub(crate) fn node_role(args: &[String]) -> Result<(), String> {
     })
 }
 
-/// The parent's lines, read on a plain thread so that the runtime's one
-/// thread does nothing but the node's work. The process exits when stdin
-/// closes: the parent is gone.
-fn control() -> mpsc::UnboundedReceiver<String> {
-    let (tx, rx) = mpsc::unbounded_channel();
-    std::thread::spawn(move || {
-        for line in std::io::stdin().lock().lines() {
-            let Ok(line) = line else { break };
-            if tx.send(line).is_err() {
-                break;
-            }
-        }
-        std::process::exit(0);
-    });
-    rx
-}
-
 struct Node {
     cluster: Cluster,
     name: String,
     running: Option<Running>,
-}
-
-/// Calls under way.
-struct Running {
-    phase: Arc<AtomicU8>,
-    started: Instant,
-    tasks: Vec<JoinHandle<TaskResult>>,
 }
 
 impl Node {
@@ -171,13 +129,11 @@ impl Node {
                 say("started");
             }
             ("measure", None) => {
-                let running = self.running.as_mut().ok_or("nothing running")?;
-                running.phase.store(MEASURE, Ordering::Relaxed);
-                running.started = Instant::now();
+                self.running.as_mut().ok_or("nothing running")?.measure();
             }
             ("stop", None) => {
                 let running = self.running.take().ok_or("nothing running")?;
-                let tally = stop(running).await?;
+                let tally = running.stop().await?;
                 say(&format!("result {}", tally.encode()));
             }
             _ => return Err(format!("unknown command `{command}`")),
@@ -227,46 +183,31 @@ impl Node {
         if peers.is_empty() {
             return Err("no peers in the config".to_owned());
         }
-        let phase = Arc::new(AtomicU8::new(WARMUP));
-        let client = |peer: &str| self.cluster.proxy::<dyn Peer>(peer, "@Peer");
-        let tasks = match load {
+        let me_u32 = me as u32;
+        let caller = |peer: &str| Ping {
+            client: self.cluster.proxy::<dyn Peer>(peer, "@Peer"),
+            me: me_u32,
+        };
+        let mut running = Running::default();
+        match load {
             Load::Paced { per_sec } => {
                 let period = Duration::from_secs(1) / per_sec as u32;
                 let cap = LATENCY_SAMPLES / peers.len();
-                peers
-                    .iter()
-                    .enumerate()
-                    .map(|(i, peer)| {
-                        // Spread the pairs' ticks over the period, the same
-                        // way on every run.
-                        let spread = ((me * 7919 + i * 104_729) % 1000) as u32;
-                        let offset = period * spread / 1000;
-                        tokio::spawn(paced(
-                            client(peer),
-                            me as u32,
-                            period,
-                            offset,
-                            Arc::clone(&phase),
-                            cap,
-                        ))
-                    })
-                    .collect()
+                for (i, peer) in peers.iter().enumerate() {
+                    // Spread the pairs' ticks over the period, the same
+                    // way on every run.
+                    let spread = ((me * 7919 + i * 104_729) % 1000) as u32;
+                    running.paced(caller(peer), period, period * spread / 1000, cap);
+                }
             }
             Load::Closed { tasks } => {
                 let cap = LATENCY_SAMPLES / tasks;
-                (0..tasks)
-                    .map(|t| {
-                        let peer = &peers[(me + t) % peers.len()];
-                        tokio::spawn(closed(client(peer), me as u32, Arc::clone(&phase), cap))
-                    })
-                    .collect()
+                for t in 0..tasks {
+                    running.closed(caller(&peers[(me + t) % peers.len()]), cap);
+                }
             }
-        };
-        self.running = Some(Running {
-            phase,
-            started: Instant::now(),
-            tasks,
-        });
+        }
+        self.running = Some(running);
         Ok(())
     }
 }
@@ -279,123 +220,18 @@ enum Load {
     Closed { tasks: usize },
 }
 
-/// Ends the window, waits for the calls to end, and adds them up.
-async fn stop(running: Running) -> Result<Tally, String> {
-    running.phase.store(STOP, Ordering::Relaxed);
-    let secs = running.started.elapsed().as_secs_f64();
-    let joined = tokio::time::timeout(JOIN_TIMEOUT, futures_util::future::join_all(running.tasks))
-        .await
-        .map_err(|_| format!("calls still running {JOIN_TIMEOUT:?} after stop"))?;
-    let mut tally = Tally {
-        secs,
-        ..Tally::default()
-    };
-    for task in joined {
-        let task = task.map_err(|e| format!("a task failed: {e}"))?;
-        tally.calls += task.calls;
-        tally.errors += task.errors;
-        if tally.first_error.is_none() {
-            tally.first_error = task.first_error;
-        }
-        for ns in task.latencies {
-            tally.latency.record(u64::from(ns));
-        }
-    }
-    Ok(tally)
-}
-
-/// What one task saw.
-#[derive(Debug, Default)]
-struct TaskResult {
-    calls: u64,
-    latencies: Vec<u32>,
-    errors: u64,
-    first_error: Option<String>,
-}
-
-impl TaskResult {
-    fn with_capacity(cap: usize) -> TaskResult {
-        TaskResult {
-            latencies: Vec::with_capacity(cap.min(4096)),
-            ..TaskResult::default()
-        }
-    }
-
-    /// One call's outcome; false once the task should give up.
-    fn count(
-        &mut self,
-        outcome: Result<(), String>,
-        elapsed: Duration,
-        phase: u8,
-        cap: usize,
-    ) -> bool {
-        match outcome {
-            Ok(()) if phase == MEASURE => {
-                self.calls += 1;
-                if self.latencies.len() < cap {
-                    self.latencies
-                        .push(u32::try_from(elapsed.as_nanos()).unwrap_or(u32::MAX));
-                }
-            }
-            Ok(()) => {}
-            Err(e) => {
-                self.errors += 1;
-                self.first_error.get_or_insert(e);
-            }
-        }
-        self.errors < MAX_ERRORS
-    }
-}
-
-async fn ping(client: &PeerClient, me: u32, seq: u64) -> Result<(), String> {
-    match client.ping(me, seq).await {
-        Ok(back) if back == seq => Ok(()),
-        Ok(back) => Err(format!("sent {seq}, got {back}")),
-        Err(e) => Err(e.to_string()),
-    }
-}
-
-/// Calls one peer every `period`, from `offset` on; a tick missed while a
-/// call was slow is skipped, not made up.
-async fn paced(
+/// A call to one peer, checked.
+struct Ping {
     client: PeerClient,
     me: u32,
-    period: Duration,
-    offset: Duration,
-    phase: Arc<AtomicU8>,
-    cap: usize,
-) -> TaskResult {
-    let mut result = TaskResult::with_capacity(cap);
-    let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + offset, period);
-    ticks.set_missed_tick_behavior(MissedTickBehavior::Skip);
-    for seq in 0..MAX_OPS_PER_TASK {
-        ticks.tick().await;
-        if phase.load(Ordering::Relaxed) == STOP {
-            break;
-        }
-        let started = Instant::now();
-        let outcome = ping(&client, me, seq).await;
-        let now = phase.load(Ordering::Relaxed);
-        if !result.count(outcome, started.elapsed(), now, cap) {
-            break;
-        }
-    }
-    result
 }
 
-/// Calls one peer in a loop, one call in flight.
-async fn closed(client: PeerClient, me: u32, phase: Arc<AtomicU8>, cap: usize) -> TaskResult {
-    let mut result = TaskResult::with_capacity(cap);
-    for seq in 0..MAX_OPS_PER_TASK {
-        if phase.load(Ordering::Relaxed) == STOP {
-            break;
-        }
-        let started = Instant::now();
-        let outcome = ping(&client, me, seq).await;
-        let now = phase.load(Ordering::Relaxed);
-        if !result.count(outcome, started.elapsed(), now, cap) {
-            break;
+impl Caller for Ping {
+    async fn call(&self, seq: u64) -> Result<(), String> {
+        match self.client.ping(self.me, seq).await {
+            Ok(back) if back == seq => Ok(()),
+            Ok(back) => Err(format!("sent {seq}, got {back}")),
+            Err(e) => Err(e.to_string()),
         }
     }
-    result
 }
