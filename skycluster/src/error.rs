@@ -1,4 +1,19 @@
 //! What can go wrong, each error naming the node, address or limit involved.
+//!
+//! Each cause is told once in a chain of errors (the Rust API guidelines'
+//! rule): an error either says its cause in its message, or returns it from
+//! [`source`](std::error::Error::source), never both, so a printer that
+//! walks the chain (`anyhow`'s `{:#}`, `eyre`, `#[cluster_main]`, the
+//! `skycluster` command) shows each cause once.
+//!
+//! * [`Error`]'s variants that wrap an I/O error ([`Error::ConfigRead`],
+//!   [`Error::Listen`]) say what failed and return the I/O error as their
+//!   source: print the chain, not only the top message.
+//! * A [`CallError`]'s message is whole: it ends with its [`ErrorKind`]'s
+//!   text, which for [`ErrorKind::Connect`] includes the connect error, and
+//!   it has no source. Call errors are logged and shown one line at a time
+//!   (trace fields, `status` rows), so that line says why; the I/O error
+//!   itself is in [`ErrorKind::Connect`]'s `reason`.
 
 use std::fmt;
 use std::sync::Arc;
@@ -207,14 +222,9 @@ impl fmt::Display for CallError {
     }
 }
 
-impl std::error::Error for CallError {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        match &self.0.kind {
-            ErrorKind::Connect { reason, .. } => Some(&**reason),
-            _ => None,
-        }
-    }
-}
+/// No source: the message already ends with the kind's text, the connect
+/// error included (see the module docs).
+impl std::error::Error for CallError {}
 
 /// Errors of the cluster as a whole: config files, listeners, names.
 #[derive(Debug, thiserror::Error)]
@@ -229,8 +239,9 @@ pub enum Error {
         /// The node's name, or `(unnamed)` before `open` or `set_name`.
         node: String,
     },
-    /// The clustername file could not be read.
-    #[error("cannot read cluster config {path}: {source}")]
+    /// The clustername file could not be read; the I/O error is its
+    /// [`source`](std::error::Error::source).
+    #[error("cannot read cluster config {path}")]
     ConfigRead {
         /// The file.
         path: String,
@@ -261,8 +272,9 @@ pub enum Error {
         /// The node.
         node: String,
     },
-    /// Binding a listener failed.
-    #[error("cannot listen on {addr}: {source}")]
+    /// Binding a listener failed; the I/O error is its
+    /// [`source`](std::error::Error::source).
+    #[error("cannot listen on {addr}")]
     Listen {
         /// The address.
         addr: String,
@@ -300,3 +312,93 @@ pub enum Error {
 
 /// `Result` with skycluster's [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use std::error::Error as StdError;
+    use std::io;
+    use std::sync::Arc;
+
+    use super::*;
+
+    /// Each message of `e`'s chain, outermost first.
+    fn chain(e: &(dyn StdError + 'static)) -> Vec<String> {
+        let mut messages = vec![e.to_string()];
+        let mut current = e;
+        while let Some(source) = current.source() {
+            assert!(messages.len() < 16, "a chain this long is a cycle");
+            messages.push(source.to_string());
+            current = source;
+        }
+        messages
+    }
+
+    /// No message contains the next one's: a chain printer shows each
+    /// cause once. And `cause` is in the chain, once.
+    fn assert_told_once(e: &(dyn StdError + 'static), cause: &str) {
+        let messages = chain(e);
+        for pair in messages.windows(2) {
+            assert!(
+                !pair[0].contains(&pair[1]),
+                "{:?} repeats its source {:?}",
+                pair[0],
+                pair[1]
+            );
+        }
+        let whole = messages.join(": ");
+        assert_eq!(whole.matches(cause).count(), 1, "{whole}");
+    }
+
+    fn refused() -> io::Error {
+        io::Error::new(io::ErrorKind::ConnectionRefused, "refused by the test")
+    }
+
+    fn connect_failure() -> CallError {
+        CallError::new(
+            "db".into(),
+            Called::Address(Address::Handle(7)),
+            ErrorKind::Connect {
+                addr: "127.0.0.1:9".to_owned(),
+                reason: Arc::new(refused()),
+            },
+        )
+    }
+
+    #[test]
+    fn io_causes_are_sources_not_repeated_in_the_message() {
+        let read = Error::ConfigRead {
+            path: "cluster.lua".to_owned(),
+            source: io::Error::new(io::ErrorKind::NotFound, "no such file for the test"),
+        };
+        assert_told_once(&read, "no such file for the test");
+        assert!(read.source().is_some());
+        assert!(read.to_string().contains("cluster.lua"), "{read}");
+
+        let listen = Error::Listen {
+            addr: "127.0.0.1:1".to_owned(),
+            source: io::Error::new(io::ErrorKind::AddrInUse, "in use for the test"),
+        };
+        assert_told_once(&listen, "in use for the test");
+        assert!(listen.to_string().contains("127.0.0.1:1"), "{listen}");
+    }
+
+    #[test]
+    fn a_call_error_tells_its_connect_error_once_in_its_message() {
+        let call = connect_failure();
+        assert_told_once(&call, "refused by the test");
+        assert!(call.to_string().contains("127.0.0.1:9"), "{call}");
+        assert_told_once(call.kind(), "refused by the test");
+        let wrapped = Error::from(connect_failure());
+        assert_told_once(&wrapped, "refused by the test");
+    }
+
+    #[test]
+    fn a_real_config_read_failure_tells_the_os_error_once() {
+        let e = crate::Config::load("/nonexistent/skycluster/clustername.lua")
+            .expect_err("no such file");
+        let messages = chain(&e);
+        assert_eq!(messages.len(), 2, "{messages:?}");
+        assert!(!messages[0].contains(&messages[1]), "{messages:?}");
+        assert!(messages[0].contains("/nonexistent/skycluster/clustername.lua"));
+    }
+}
