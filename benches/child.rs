@@ -182,6 +182,23 @@ pub(crate) fn taskset_works() -> bool {
         .is_ok_and(|s| s.success())
 }
 
+/// Raises this process's soft limit on open files to its hard limit (a
+/// child inherits it), through `setrlimit` (rustix). Returns the soft
+/// limit before and after.
+pub(crate) fn raise_file_limit() -> Result<(u64, u64), String> {
+    use rustix::process::{getrlimit, setrlimit, Resource, Rlimit};
+    let limit = getrlimit(Resource::Nofile);
+    let before = limit.current.unwrap_or(u64::MAX);
+    let raised = Rlimit {
+        current: limit.maximum,
+        maximum: limit.maximum,
+    };
+    setrlimit(Resource::Nofile, raised)
+        .map_err(|e| format!("cannot raise RLIMIT_NOFILE from {before}: {e}"))?;
+    let after = getrlimit(Resource::Nofile).current.unwrap_or(u64::MAX);
+    Ok((before, after))
+}
+
 /// `args` as owned strings.
 pub(crate) fn strings(args: &[&str]) -> Vec<String> {
     args.iter().map(|&a| a.to_owned()).collect()

@@ -19,10 +19,17 @@ pub enum Runner {
     Threads,
     /// `--bin mesh`: N node processes, each calling every other.
     Mesh,
+    /// `--bin fanin`: 100 to 10,000 connections into one node.
+    Fanin,
 }
 
 impl Runner {
-    const ALL: [Runner; 3] = [Runner::Compare, Runner::Threads, Runner::Mesh];
+    const ALL: [Runner; 4] = [
+        Runner::Compare,
+        Runner::Threads,
+        Runner::Mesh,
+        Runner::Fanin,
+    ];
 
     /// The name of the binary, and of the first argument that picks it.
     pub fn name(self) -> &'static str {
@@ -30,6 +37,7 @@ impl Runner {
             Runner::Compare => "compare",
             Runner::Threads => "threads",
             Runner::Mesh => "mesh",
+            Runner::Fanin => "fanin",
         }
     }
 
@@ -38,6 +46,7 @@ impl Runner {
             Runner::Compare => crate::compare::run(args),
             Runner::Threads => crate::compare::run_threads(args),
             Runner::Mesh => crate::mesh::run(args),
+            Runner::Fanin => crate::fanin::run(args),
         }
     }
 }
@@ -52,6 +61,8 @@ pub fn main(default: Runner) -> ExitCode {
         Some("serve") => ("serve", crate::compare::serve_role(rest)),
         Some("client") => ("client", crate::compare::client_role(rest)),
         Some("mesh-node") => ("mesh-node", crate::mesh::node_role(rest)),
+        Some("fanin-serve") => ("fanin-serve", crate::fanin::serve_role(rest)),
+        Some("fanin-client") => ("fanin-client", crate::fanin::client_role(rest)),
         _ => match Runner::ALL.into_iter().find(|r| Some(r.name()) == first) {
             Some(runner) => (runner.name(), runner.run(rest)),
             None => (default.name(), default.run(&args)),

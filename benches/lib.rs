@@ -12,6 +12,8 @@
 //!   calling every other; `calls.rs`, the calling tasks and measured
 //!   window of its nodes (and of `fanin`'s clients); `tally.rs`, what each
 //!   of those processes reports.
+//! * `fanin/`: the runner behind `--bin fanin`: 100 to 10,000 connections
+//!   into one node, and `max_clients` at its edge.
 //! * [`main`]: the one `main` of every runner binary, which also runs the
 //!   runners' child processes (the binary itself, with a role argument).
 //! * [`procfs`]: CPU time and resident memory of a process, from `/proc`.
@@ -26,6 +28,7 @@ mod calls;
 mod child;
 pub mod compare;
 mod entry;
+mod fanin;
 mod mesh;
 pub mod procfs;
 mod report;

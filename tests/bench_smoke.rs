@@ -132,3 +132,29 @@ fn the_mesh_runner_connects_every_node_to_every_other_and_calls_them() {
     }
     targets_are_reported(&stdout);
 }
+
+#[test]
+fn the_fanin_runner_serves_every_connection_and_closes_those_beyond_max_clients() {
+    // Fails by itself if a connection is not served or a call fails.
+    let stdout = run_runner(&["fanin", "--smoke"], Duration::from_secs(120));
+    for connections in [10, 40] {
+        row(&stdout, &format!("| {connections} | "));
+    }
+    let edge = stdout
+        .lines()
+        .find(|l| l.starts_with("At the edge: max_clients = 10, 15 connections opened"))
+        .unwrap_or_else(|| panic!("no edge line in\n{stdout}"));
+    assert!(
+        edge.contains("10 answered their first call and 5 failed"),
+        "{edge}"
+    );
+    assert!(edge.contains("the server held 10 connections"), "{edge}");
+    targets_are_reported(&stdout);
+    for check in [
+        "connections served / max_clients = 1: 1.00 (met)",
+        "first calls failed / connections beyond it = 1: 1.00 (met)",
+        "served connections answering again / served = 1: 1.00 (met)",
+    ] {
+        assert!(stdout.contains(check), "no `{check}` in\n{stdout}");
+    }
+}

@@ -45,6 +45,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 
 pub use driver::{Report, Timing};
+pub(crate) use sky::{node as sky_node, Echo, EchoClient};
 
 /// One-way messages a server has received, whichever system delivered them.
 static PUSHES: AtomicU64 = AtomicU64::new(0);

@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use bytes::Bytes;
-use skycluster::{CallError, Cluster, Config, ErrorKind, HandlerError, Request};
+use skycluster::{CallError, Cluster, Config, ErrorKind, HandlerError, Options, Request};
 
 use super::{count_push, Pushed, Server};
 
@@ -73,7 +73,17 @@ const RAW_NAME: &str = "raw";
 const RAW_ADDRESS: &str = "@raw";
 
 pub(crate) async fn serve(addr: &str) -> Result<Server, String> {
-    let cluster = Cluster::new(Config::new());
+    let (cluster, addr) = node(addr, Options::default()).await?;
+    Ok(Server {
+        addr,
+        _keep: Box::new(cluster),
+    })
+}
+
+/// The server node, with `options`, listening on `addr`: the typed echo
+/// as `@Echo` and `@LuaEcho`, and the raw one as `@raw`.
+pub(crate) async fn node(addr: &str, options: Options) -> Result<(Cluster, SocketAddr), String> {
+    let cluster = Cluster::with_options(Config::new(), options);
     cluster.set_name(SERVER_NODE).map_err(|e| e.to_string())?;
     let addr = cluster.listen(addr).await.map_err(|e| e.to_string())?;
     let handle = cluster.spawn::<dyn Echo>(Service);
@@ -94,10 +104,7 @@ pub(crate) async fn serve(addr: &str) -> Result<Server, String> {
     cluster
         .register_name(RAW_NAME, raw)
         .map_err(|e| e.to_string())?;
-    Ok(Server {
-        addr,
-        _keep: Box::new(cluster),
-    })
+    Ok((cluster, addr))
 }
 
 /// A client of the server at `addr`, by its registered name, as Skynet
