@@ -8,7 +8,10 @@
 //! `max_clients`, set above N so that every connection is served) pinned
 //! to core 0, and `--clients` client processes (`fanin-client`) pinned to
 //! core 1, which hold N connections between them: each is one `Cluster`
-//! naming the server once per connection. Then, with every wait bounded:
+//! naming the server once per connection, so that the client side's
+//! memory per connection is a sender's, as a node's per peer is
+//! (`--cluster-per-connection`: a `Cluster` per connection, as many client
+//! nodes would be). Then, with every wait bounded:
 //!
 //! 1. **Accept.** Every client makes each of its connections with a first
 //!    call, `--at-once` at a time: from the parent's `connect` to the last
@@ -71,11 +74,14 @@ struct Settings {
     measure_ms: u64,
     idle_ms: u64,
     pin: bool,
+    /// A `Cluster` per connection on the client side, not one per process.
+    cluster_per_connection: bool,
 }
 
 const USAGE: &str = "usage: fanin [--smoke] [--connections 100,1000,10000] [--clients 4]
              [--inflight 2] [--at-once 64] [--max-clients 100] [--beyond 20]
-             [--warmup-ms N] [--measure-ms N] [--idle-ms N] [--no-pin]";
+             [--warmup-ms N] [--measure-ms N] [--idle-ms N] [--no-pin]
+             [--cluster-per-connection]";
 
 impl Settings {
     fn parse(args: &[String]) -> Result<Settings, String> {
@@ -107,6 +113,7 @@ impl Settings {
             measure_ms: flags.parse("--measure-ms")?.unwrap_or(measure_ms),
             idle_ms: flags.parse("--idle-ms")?.unwrap_or(idle_ms),
             pin: !flags.has("--no-pin") && taskset_works(),
+            cluster_per_connection: flags.has("--cluster-per-connection"),
         };
         if settings.connections.is_empty()
             || settings
@@ -269,7 +276,7 @@ fn start_clients(
     let mut clients = Vec::with_capacity(processes);
     for i in 0..processes {
         let share = n / processes + usize::from(i < n % processes);
-        let args = strings(&[
+        let mut args = strings(&[
             "fanin-client",
             "--addr",
             addr,
@@ -280,6 +287,9 @@ fn start_clients(
             "--at-once",
             &settings.at_once.to_string(),
         ]);
+        if settings.cluster_per_connection {
+            args.push("--cluster-per-connection".to_owned());
+        }
         let cores = settings.pin.then_some("1");
         clients.push(Proc::spawn(exe, cores, &args, format!("client {i}"))?);
     }
@@ -433,10 +443,15 @@ fn render(
 ) -> String {
     let mut out = heading("skycluster fan-in", load);
     out += &format!(
-        "one run per N; server current-thread, default options; {} client processes, one Cluster \
-         each; {} calls in flight per connection; connecting {} at a time per client; {}; \
-         open-file limit {limit}; {} ms idle, {} ms warm-up, {} ms measured\n\n",
+        "one run per N; server current-thread, default options; {} client processes, {}; {} \
+         calls in flight per connection; connecting {} at a time per client; {}; open-file \
+         limit {limit}; {} ms idle, {} ms warm-up, {} ms measured\n\n",
         settings.clients,
+        if settings.cluster_per_connection {
+            "a Cluster per connection"
+        } else {
+            "one Cluster each"
+        },
         settings.inflight,
         settings.at_once,
         if settings.pin {

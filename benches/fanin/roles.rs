@@ -7,8 +7,9 @@
 //!
 //! A client (`fanin-client`) is one `Cluster` whose config names the
 //! server K times (`s0` .. `sK-1`, all at its address): one sender, so one
-//! connection, per name, as a node with K peers holds them. It says
-//! `ready`, then obeys:
+//! connection, per name, as a node with K peers holds them. With
+//! `--cluster-per-connection` it is K `Cluster`s instead, each naming the
+//! server once, as K client nodes would be. It says `ready`, then obeys:
 //!
 //! * `connect`: one call on every connection (the call makes it), at most
 //!   `--at-once` at a time; says `connected OK FAILED [FIRST_ERROR]`;
@@ -91,7 +92,8 @@ pub(crate) fn serve_role(args: &[String]) -> Result<(), String> {
 
 /// A client process's state.
 struct Client {
-    cluster: Cluster,
+    /// One `Cluster`, or one per connection.
+    clusters: Vec<Cluster>,
     /// One client per configured name, so per connection.
     clients: Vec<EchoClient>,
     /// Those whose first call succeeded.
@@ -101,9 +103,11 @@ struct Client {
     running: Option<Running>,
 }
 
-/// `fanin-client --addr A --connections K --inflight D --at-once B`.
+/// `fanin-client --addr A --connections K --inflight D --at-once B
+/// [--cluster-per-connection]`.
 pub(crate) fn client_role(args: &[String]) -> Result<(), String> {
     let flags = Flags::new(args);
+    let one_each = flags.has("--cluster-per-connection");
     let addr: String = flags.required("--addr")?;
     let connections: usize = flags.required("--connections")?;
     let inflight: usize = flags.required("--inflight")?;
@@ -115,17 +119,29 @@ pub(crate) fn client_role(args: &[String]) -> Result<(), String> {
     }
     let runtime = current_thread_runtime()?;
     runtime.block_on(async {
-        let names: Vec<String> = (0..connections).map(|i| format!("s{i}")).collect();
-        let config = names
-            .iter()
-            .fold(Config::new(), |config, name| config.with_node(name, &addr));
-        let cluster = Cluster::new(config);
-        let clients = names
-            .iter()
-            .map(|name| cluster.proxy::<dyn Echo>(name, "@Echo"))
-            .collect();
+        let (clusters, clients) = if one_each {
+            // A client node per connection, each naming the server once.
+            (0..connections)
+                .map(|_| {
+                    let cluster = Cluster::new(Config::new().with_node("s", &addr));
+                    let client = cluster.proxy::<dyn Echo>("s", "@Echo");
+                    (cluster, client)
+                })
+                .unzip()
+        } else {
+            let names: Vec<String> = (0..connections).map(|i| format!("s{i}")).collect();
+            let config = names
+                .iter()
+                .fold(Config::new(), |config, name| config.with_node(name, &addr));
+            let cluster = Cluster::new(config);
+            let clients = names
+                .iter()
+                .map(|name| cluster.proxy::<dyn Echo>(name, "@Echo"))
+                .collect();
+            (vec![cluster], clients)
+        };
         let mut client = Client {
-            cluster,
+            clusters,
             clients,
             connected: Vec::new(),
             inflight,
@@ -156,8 +172,11 @@ impl Client {
                 say(&format!("rechecked {} {failed} {error}", ok.len()));
             }
             "status" => {
-                let status = self.cluster.status();
-                let connected = status.nodes.iter().filter(|n| n.connected).count();
+                let connected: usize = self
+                    .clusters
+                    .iter()
+                    .map(|c| c.status().nodes.iter().filter(|n| n.connected).count())
+                    .sum();
                 say(&format!("status {connected}"));
             }
             "run" => {
