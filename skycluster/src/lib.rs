@@ -68,6 +68,13 @@
 //! How these depend on each other (one way), and one typed call traced
 //! file by file from the proxy to the socket and back: `ARCHITECTURE.md`
 //! at the root of the repository.
+//!
+//! # Features
+//!
+//! * `test-util`: for tests only. Time follows tokio's clock, so
+//!   `tokio::time::pause` (`#[tokio::test(start_paused = true)]`) makes
+//!   timeouts and back-offs end when the paused clock says, without
+//!   waiting. Costs a little per call; leave it out of production builds.
 #![warn(missing_docs)]
 #![doc(test(attr(deny(warnings))))]
 
