@@ -62,7 +62,8 @@ impl Settings {
 const USAGE: &str = "usage: compare [--smoke] [--reps N] [--warmup-ms N] [--measure-ms N]
                [--systems skycluster,skycluster-fresh,skycluster-raw,skycluster-lua,tarpc,ceiling]
                [--workloads w1c1,w1c32,w1c256,w2,w3]
-               [--no-pin]";
+               [--no-pin]
+       compare mesh|fanin|threads [FLAGS]: runs that runner, as its own binary does";
 
 /// The runner's `main`.
 pub(crate) fn run(args: &[String]) -> Result<(), String> {

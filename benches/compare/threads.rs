@@ -60,11 +60,16 @@ impl ServerRuntime {
         }
     }
 
-    /// The CPUs the server may use when pinned: one per worker, from 0.
+    /// The CPUs the server may use when pinned: one per worker, from 0,
+    /// as far as this machine has them.
     fn cores(self) -> String {
+        let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
         match self {
-            ServerRuntime::Current | ServerRuntime::Workers(0 | 1) => "0".to_owned(),
-            ServerRuntime::Workers(n) => format!("0-{}", n - 1),
+            ServerRuntime::Current => "0".to_owned(),
+            ServerRuntime::Workers(n) => match n.min(cpus) {
+                0 | 1 => "0".to_owned(),
+                n => format!("0-{}", n - 1),
+            },
         }
     }
 }
@@ -378,6 +383,11 @@ mod tests {
         assert!("0".parse::<ServerRuntime>().is_err());
         assert_eq!(ServerRuntime::Current.cores(), "0");
         assert_eq!(ServerRuntime::Workers(1).cores(), "0");
-        assert_eq!(ServerRuntime::Workers(2).cores(), "0-1");
+        let two = if std::thread::available_parallelism().map_or(1, |n| n.get()) >= 2 {
+            "0-1"
+        } else {
+            "0"
+        };
+        assert_eq!(ServerRuntime::Workers(2).cores(), two);
     }
 }

@@ -445,7 +445,7 @@ fn render(
     out += &format!(
         "one run per N; server current-thread, default options; {} client processes, {}; {} \
          calls in flight per connection; connecting {} at a time per client; {}; open-file \
-         limit {limit}; {} ms idle, {} ms warm-up, {} ms measured\n\n",
+         limit {limit} (raised by setrlimit); {} ms idle, {} ms warm-up, {} ms measured\n\n",
         settings.clients,
         if settings.cluster_per_connection {
             "a Cluster per connection"
