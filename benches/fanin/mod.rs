@@ -204,6 +204,14 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
             ));
             continue;
         }
+        let per_client = n.div_ceil(settings.clients) as u64;
+        if per_client + FILES_BESIDES > limit {
+            failures.push(format!(
+                "{n} connections: {per_client} per client process is over the open-file limit \
+                 {limit}; use more --clients"
+            ));
+            continue;
+        }
         match run_fanin(&exe, &settings, n) {
             Ok(sample) => {
                 if sample.errors > 0 {
