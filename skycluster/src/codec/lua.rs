@@ -120,6 +120,25 @@ impl Codec for Lua {
     fn decode_reply<R: DeserializeOwned>(payload: &[u8]) -> Result<R, CodecError> {
         R::deserialize(Reply { input: payload }).map_err(codec_error)
     }
+
+    /// A reply of one string is handed out in the payload's memory; any
+    /// other reply decodes as [`Codec::decode_reply`] would, errors
+    /// included.
+    fn decode_bytes_reply(payload: Bytes) -> Result<Bytes, CodecError> {
+        match split_string(&payload) {
+            Ok((string, [])) => Ok(payload.slice_ref(string)),
+            _ => Self::decode_reply(&payload),
+        }
+    }
+
+    /// A lone string argument is handed out in the request's memory; any
+    /// other arguments decode as [`Codec::decode_args`] would.
+    fn decode_bytes_args(args: Bytes) -> Result<(Bytes,), CodecError> {
+        match split_string(&args) {
+            Ok((string, [])) => Ok((args.slice_ref(string),)),
+            _ => Self::decode_args(&args),
+        }
+    }
 }
 
 /// Splits off the string value that starts `payload`, without decoding the
@@ -647,5 +666,38 @@ mod tests {
 
         // A type mismatch is an error, never a wrong value.
         assert!(Lua::decode_reply::<Result<u32, String>>(&pack(&[s("x")]).unwrap()).is_err());
+    }
+
+    #[test]
+    fn a_bytes_reply_or_argument_shares_the_payload_and_odd_ones_decode_as_before() {
+        for len in [0usize, 5, 31, 32, 300, 70_000] {
+            let data = Bytes::from(vec![b'x'; len]);
+            let reply = Lua::encode_reply(&data).unwrap();
+            let shared = Lua::decode_bytes_reply(reply.clone()).unwrap();
+            assert_eq!(shared, data, "len {len}");
+            if len > 0 {
+                assert_eq!(shared.as_ptr(), reply[reply.len() - len..].as_ptr());
+            }
+            let call = Lua::encode_call("store", &(data.clone(),)).unwrap();
+            let (_, args) = Lua::decode_method(&call).unwrap();
+            let (arg,) = Lua::decode_bytes_args(call.slice_ref(args)).unwrap();
+            assert_eq!(arg, data);
+            if len > 0 {
+                assert_eq!(arg.as_ptr(), call[call.len() - len..].as_ptr());
+            }
+        }
+        // Not a lone string: the same outcome as the copying decoders.
+        let two = luaseri::pack(&[Value::from("a"), Value::from("b")])
+            .map(Bytes::from)
+            .unwrap();
+        assert_eq!(
+            Lua::decode_bytes_reply(two.clone()).ok(),
+            Lua::decode_reply::<Bytes>(&two).ok()
+        );
+        let number = luaseri::pack(&[Value::Integer(3)])
+            .map(Bytes::from)
+            .unwrap();
+        assert!(Lua::decode_bytes_reply(number.clone()).is_err());
+        assert!(Lua::decode_bytes_args(number).is_err());
     }
 }
