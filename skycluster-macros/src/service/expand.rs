@@ -390,6 +390,8 @@ impl<'a> ServiceGenerator<'a> {
                 #pattern => {
                     let (#(#bindings,)*) = #decode_args(#name, #method_name, #payload, #args)?;
                     ::core::result::Result::Ok(#krate::__private::run_method(
+                        #name,
+                        #method_name,
                         #service,
                         move |#service| <dyn #trait_ident as #trait_ident>::#ident(#service, #(#bindings),*),
                         #finish,
@@ -636,6 +638,11 @@ mod tests {
         assert!(server.contains(
             "encode_reply :: < :: skycluster :: codec :: Bincode , Result < u32 , String > >"
         ));
+        // A panic is answered with an error naming the service and method.
+        assert!(
+            server.contains("run_method (\"Rooms\" , \"join\" ,"),
+            "{server}"
+        );
         // The static check covers `T`, not the `Result` (not serde).
         let check = item_text(&file, "const _");
         assert!(check.contains("must_be_serde :: < u32 >"), "{check}");

@@ -2,7 +2,8 @@
 //! a caller reads the text of one back.
 //!
 //! The texts a skycluster node writes for its own failures (an unknown
-//! method, arguments that do not decode, an address nobody holds) are made
+//! method, arguments that do not decode, an address nobody holds, a
+//! handler that panicked) are made
 //! here, and recognised here, so that the two can never drift apart.
 
 use bytes::Bytes;
@@ -151,6 +152,41 @@ pub(crate) fn unresolved(node: &str, address: &Address, why: &str) -> String {
     }
 }
 
+/// The error text for a method of a `#[service]` that panicked: the
+/// service and method, then the panic's message if it has one.
+pub(crate) fn method_panicked(
+    service: &str,
+    method: &str,
+    panic: &(dyn std::any::Any + Send),
+) -> HandlerError {
+    HandlerError::new(with_message(
+        format!("method `{method}` of service `{service}` panicked"),
+        panic,
+    ))
+}
+
+/// The error text for a hand-written handler (or a closure) that panicked
+/// serving `address` on node `node`: the runtime knows no method there.
+pub(crate) fn service_panicked(
+    address: &Address,
+    node: &str,
+    panic: &(dyn std::any::Any + Send),
+) -> String {
+    with_message(
+        format!("service at `{address}` on node `{node}` panicked"),
+        panic,
+    )
+}
+
+/// `text`, then `: ` and the panic's message, if it has one.
+fn with_message(mut text: String, panic: &(dyn std::any::Any + Send)) -> String {
+    if let Some(message) = super::unwind::message(panic) {
+        text.push_str(": ");
+        text.push_str(message);
+    }
+    text
+}
+
 /// What the text of an error frame from a peer means to its caller. A
 /// skycluster service marks an unknown method, so that a mismatched client
 /// can be told from a failing call; any other text is the peer's own.
@@ -205,6 +241,35 @@ mod tests {
             text: "room is full".into(),
         };
         assert_eq!(bad_arguments_text(&other), None);
+    }
+
+    #[test]
+    fn a_panic_is_named_with_its_message_if_it_has_one() {
+        let panic: Box<dyn std::any::Any + Send> = Box::new("index out of bounds");
+        let e = method_panicked("BattleMgr", "create_room", &*panic);
+        assert_eq!(
+            e.text(),
+            "method `create_room` of service `BattleMgr` panicked: index out of bounds"
+        );
+        let panic: Box<dyn std::any::Any + Send> = Box::new(String::from("no room 7"));
+        let name: Address = "@echo".parse().expect("a valid name");
+        assert_eq!(
+            service_panicked(&name, "battle1", &*panic),
+            "service at `@echo` on node `battle1` panicked: no room 7"
+        );
+        // A payload that is not text: the panic, without a message.
+        let panic: Box<dyn std::any::Any + Send> = Box::new(7u32);
+        assert_eq!(
+            service_panicked(&Address::Handle(9), "battle1", &*panic),
+            "service at `:00000009` on node `battle1` panicked"
+        );
+        assert_eq!(
+            method_panicked("BattleMgr", "create_room", &*panic).text(),
+            "method `create_room` of service `BattleMgr` panicked"
+        );
+        // A caller sees the peer's own text.
+        let kind = classify(Bytes::from(e.text().to_owned()));
+        assert!(matches!(kind, ErrorKind::Remote { text } if text.contains("panicked")));
     }
 
     #[test]

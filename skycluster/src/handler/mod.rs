@@ -14,11 +14,15 @@ use bytes::Bytes;
 
 mod error;
 mod handled;
+mod unwind;
 
 pub use error::HandlerError;
-pub(crate) use error::{bad_arguments, bad_arguments_text, classify, unresolved};
+pub(crate) use error::{
+    bad_arguments, bad_arguments_text, classify, method_panicked, service_panicked, unresolved,
+};
 pub use handled::Handled;
 pub(crate) use handled::{Inline, Now};
+pub(crate) use unwind::{call_caught, handle_caught, poll_caught, Panic};
 
 /// A boxed, sendable future: what a [`Handler`] returns.
 pub type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
@@ -121,6 +125,44 @@ impl Request {
 /// let reply = Echo.handle(Request::new(bytes::Bytes::from_static(b"hi"))).await;
 /// assert_eq!(reply, Ok(bytes::Bytes::from_static(b"hi")));
 /// # }
+/// ```
+///
+/// # Panics
+///
+/// A handler that panics, in `handle` or in the future it returns, fails
+/// that one request: the node catches the panic, logs it, and answers
+/// the caller with an error frame saying so (``service at `@echo` on node
+/// `battle1` panicked: <message>``; a `#[service]` names the method too).
+/// The connection and every other request on it go on, and a local call
+/// gets the same error rather than the panic. What the panic left
+/// half-done in state the handler shares with other requests (a poisoned
+/// `Mutex`, say) stays so: a panic is still a bug to fix.
+///
+/// A build with `panic = "abort"` cannot catch a panic: there it ends the
+/// process, as any panic does.
+///
+/// ```
+/// use bytes::Bytes;
+/// use skycluster::{Cluster, Config, ErrorKind, HandlerError, Request};
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let cluster = Cluster::new(Config::new());
+/// cluster.set_name("battle1")?;
+/// let picky = cluster.spawn_handler(|request: Request| async move {
+///     if request.payload().is_empty() {
+///         panic!("nothing to echo");
+///     }
+///     Ok::<_, HandlerError>(request.into_payload())
+/// });
+/// cluster.register_name("echo", picky)?;
+///
+/// let echo = cluster.endpoint("battle1", "@echo");
+/// let err = echo.call(Bytes::new()).await.unwrap_err();
+/// assert!(matches!(err.kind(), ErrorKind::Remote { text }
+///     if &**text == "service at `@echo` on node `battle1` panicked: nothing to echo"));
+/// assert_eq!(echo.call(Bytes::from_static(b"hi")).await?, "hi");
+/// # Ok(()) }
 /// ```
 pub trait Handler: Send + Sync + 'static {
     /// Handles one request. Requests on one connection run concurrently, so

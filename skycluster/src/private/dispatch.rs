@@ -1,6 +1,7 @@
 //! A generated dispatcher's side: the method name, the arguments, running
 //! the method and encoding what it returns.
 
+use std::any::Any;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -12,7 +13,7 @@ use serde::Serialize;
 
 use super::if_type;
 use crate::codec::{Codec, CodecError};
-use crate::handler::{bad_arguments, Inline};
+use crate::handler::{bad_arguments, call_caught, method_panicked, Inline};
 use crate::scratch;
 use crate::{Handled, HandlerError};
 
@@ -27,7 +28,13 @@ pub type MethodFuture<'s, R> = Pin<Box<dyn Future<Output = R> + Send + 's>>;
 /// once: the method's own boxed future is the only allocation. One still
 /// running is handed on as a future that keeps the service alive, and its
 /// reply is encoded when it finishes.
+///
+/// A method that panics (on its first poll or a later one, or while its
+/// reply is encoded) is answered with an error naming `service_name` and
+/// `method`, and logged: the panic goes no further than its own request.
 pub fn run_method<S, R, F>(
+    service_name: &'static str,
+    method: &'static str,
     service: &Arc<S>,
     start: impl for<'s> FnOnce(&'s S) -> MethodFuture<'s, R>,
     finish: F,
@@ -37,13 +44,21 @@ where
     R: 'static,
     F: FnOnce(R) -> Encoded + Send + 'static,
 {
-    let mut future = start(service);
-    if let Poll::Ready(reply) = future
-        .as_mut()
-        .poll(&mut Context::from_waker(Waker::noop()))
-    {
-        return finish(reply).into();
-    }
+    let first = call_caught(move || {
+        let mut future = start(service);
+        match future
+            .as_mut()
+            .poll(&mut Context::from_waker(Waker::noop()))
+        {
+            Poll::Ready(reply) => Ok(finish(reply)),
+            Poll::Pending => Err((future, finish)),
+        }
+    });
+    let (future, finish) = match first {
+        Ok(Ok(encoded)) => return encoded.into(),
+        Ok(Err(running)) => running,
+        Err(panic) => return Handled::ready(Err(panicked(service_name, method, &*panic))),
+    };
     // SAFETY: only the lifetime changes, to one that `Running` makes true:
     // * `start` is generic over `'s`, so the future can borrow nothing but
     //   the `&'s S` it was given: whatever else it holds outlives every
@@ -59,7 +74,16 @@ where
         future,
         _service: Arc::clone(service),
         finish: Some(finish),
+        names: (service_name, method),
     }))
+}
+
+/// The error a method that panicked is answered with; logged, since the
+/// panic is a bug the caller cannot fix.
+fn panicked(service: &'static str, method: &'static str, panic: &(dyn Any + Send)) -> HandlerError {
+    let e = method_panicked(service, method, panic);
+    tracing::error!(service, method, error = %e, "a service method panicked; answered with an error");
+    e
 }
 
 /// A method still running after its first poll; see [`run_method`].
@@ -68,6 +92,8 @@ struct Running<S: ?Sized, R, F> {
     future: MethodFuture<'static, R>,
     _service: Arc<S>,
     finish: Option<F>,
+    /// The service's and the method's names, for the error if it panics.
+    names: (&'static str, &'static str),
 }
 
 // Nothing in it is pinned but the boxed future, which stays where it is.
@@ -81,12 +107,19 @@ where
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.get_mut();
-        let reply = ready!(this.future.as_mut().poll(cx));
-        let finish = this
-            .finish
-            .take()
-            .unwrap_or_else(|| panic!("a service method's future was polled after it completed"));
-        Poll::Ready(finish(reply).into_result())
+        let (future, finish) = (&mut this.future, &mut this.finish);
+        let polled = call_caught(|| {
+            let reply = ready!(future.as_mut().poll(cx));
+            let finish = finish.take().unwrap_or_else(|| {
+                panic!("a service method's future was polled after it completed")
+            });
+            Poll::Ready(finish(reply).into_result())
+        });
+        polled.unwrap_or_else(|panic| {
+            // Never polled again: the agent drops a future that answered.
+            let (service, method) = this.names;
+            Poll::Ready(Err(panicked(service, method, &*panic)))
+        })
     }
 }
 
@@ -304,6 +337,8 @@ mod tests {
     fn a_method_that_finishes_at_once_is_answered_at_once() {
         let (service, _dropped) = rooms();
         let mut handled = run_method(
+            "Rooms",
+            "open",
             &service,
             |rooms| Box::pin(async move { format!("{}:1", rooms.name) }),
             encode,
@@ -321,6 +356,8 @@ mod tests {
         let (service, dropped) = rooms();
         let (open, opened) = tokio::sync::oneshot::channel::<u32>();
         let mut handled = run_method(
+            "Rooms",
+            "open",
             &service,
             move |rooms| {
                 Box::pin(async move {
@@ -346,6 +383,78 @@ mod tests {
     }
 
     #[test]
+    fn a_method_that_panics_at_once_is_answered_with_an_error_naming_it() {
+        let (service, _dropped) = rooms();
+        let mut handled = run_method(
+            "Rooms",
+            "open",
+            &service,
+            |rooms| {
+                Box::pin(async move {
+                    if rooms.name == "room" {
+                        panic!("no room for {}", rooms.name);
+                    }
+                    String::new()
+                })
+            },
+            encode,
+        );
+        assert!(handled.is_ready());
+        assert_eq!(Arc::strong_count(&service), 1, "nothing kept the service");
+        assert_eq!(
+            poll(&mut handled),
+            Poll::Ready(Err(HandlerError::new(
+                "method `open` of service `Rooms` panicked: no room for room"
+            )))
+        );
+    }
+
+    #[test]
+    fn a_method_that_panics_later_or_in_its_encoding_is_answered_with_an_error() {
+        let (service, dropped) = rooms();
+        let (open, opened) = tokio::sync::oneshot::channel::<u32>();
+        let mut handled = run_method(
+            "Rooms",
+            "open",
+            &service,
+            move |rooms| {
+                Box::pin(async move {
+                    let n = opened.await.unwrap_or(0);
+                    assert!(n < 5, "room {n} of {} is out of range", rooms.name);
+                    n
+                })
+            },
+            |n: u32| encode(n.to_string()),
+        );
+        drop(service);
+        assert!(poll(&mut handled).is_pending());
+        open.send(7).expect("the method waits");
+        assert_eq!(
+            poll(&mut handled),
+            Poll::Ready(Err(HandlerError::new(
+                "method `open` of service `Rooms` panicked: room 7 of room is out of range"
+            )))
+        );
+        drop(handled);
+        assert!(dropped.load(Ordering::SeqCst), "the service went with it");
+
+        let (service, _dropped) = rooms();
+        let mut handled = run_method(
+            "Rooms",
+            "open",
+            &service,
+            |_| Box::pin(async { 1u32 }),
+            |_: u32| -> Encoded { std::panic::panic_any(1u8) },
+        );
+        assert_eq!(
+            poll(&mut handled),
+            Poll::Ready(Err(HandlerError::new(
+                "method `open` of service `Rooms` panicked"
+            )))
+        );
+    }
+
+    #[test]
     fn a_method_dropped_unfinished_goes_before_its_service() {
         /// Checks, as the method's future drops, that the service is there.
         struct ReadsOnDrop<'a>(&'a Rooms, Arc<AtomicBool>);
@@ -359,6 +468,8 @@ mod tests {
         let (_open, opened) = tokio::sync::oneshot::channel::<u32>();
         let flag = Arc::clone(&dropped);
         let handled = run_method(
+            "Rooms",
+            "open",
             &service,
             move |rooms| {
                 Box::pin(async move {
