@@ -6,7 +6,14 @@
 //! hold back a fast one. Replies leave as their calls finish, coalesced
 //! into as few writes as possible. Pushes get no reply. Every failure the
 //! caller can see is an error frame whose text says what failed and where.
+//!
+//! A handler that panics fails its own request alone: its `handle` and
+//! every poll of its future run under `catch_unwind`, and the request is
+//! answered with an error frame naming the address and this node (a
+//! `#[service]`'s dispatcher catches its methods' panics first, and names
+//! the method).
 
+use std::any::Any;
 use std::collections::VecDeque;
 use std::future::Future;
 use std::net::SocketAddr;
@@ -25,7 +32,10 @@ use tokio_util::codec::Decoder;
 use tokio_util::sync::CancellationToken;
 
 use super::state::NodeState;
-use crate::handler::{BoxFuture, Handled, Handler, HandlerError, Now, Request};
+use crate::handler::{
+    call_caught, poll_caught, service_panicked, BoxFuture, Handled, Handler, HandlerError, Now,
+    Panic, Request,
+};
 use crate::wire::{
     encode_error, encode_ok, encode_small_ok, write_pieces, Address, Inbound, Pieces,
     RequestDecoder, WRITE_BATCH,
@@ -35,18 +45,33 @@ use crate::wire::{
 struct Answering {
     session: u32,
     push: bool,
+    /// The address the request was for, to name if the handler panics.
+    address: Address,
     future: BoxFuture<Result<Bytes, HandlerError>>,
 }
 
-impl Future for Answering {
-    type Output = (u32, bool, Result<Bytes, HandlerError>);
+/// How a running request ended.
+enum Ended {
+    /// Its handler's outcome.
+    Handled(Result<Bytes, HandlerError>),
+    /// Its handler panicked, serving this address.
+    Panicked(Address, Panic),
+}
 
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let (session, push) = (self.session, self.push);
-        self.future
-            .as_mut()
-            .poll(cx)
-            .map(|outcome| (session, push, outcome))
+impl Future for Answering {
+    type Output = (u32, bool, Ended);
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.get_mut();
+        // A future that panicked is not polled again: ready, it leaves
+        // the running set and is dropped.
+        poll_caught(this.future.as_mut(), cx).map(|outcome| {
+            let ended = match outcome {
+                Ok(outcome) => Ended::Handled(outcome),
+                Err(panic) => Ended::Panicked(this.address.clone(), panic),
+            };
+            (this.session, this.push, ended)
+        })
     }
 }
 
@@ -56,6 +81,8 @@ pub(crate) enum Dispatch {
     Run(Handled),
     /// Answer now, without running anything.
     Answer(Result<Bytes, String>),
+    /// Its handler panicked in `handle`.
+    Panicked(Panic),
 }
 
 struct Agent {
@@ -132,9 +159,14 @@ pub(crate) async fn serve(
             && unsent <= options.max_queued_bytes;
         tokio::select! {
             biased;
-            Some((session, push, outcome)) = agent.running.next(), if !agent.running.is_empty() => {
+            Some((session, push, ended)) = agent.running.next(), if !agent.running.is_empty() => {
                 agent.requests.fetch_sub(1, Ordering::Relaxed);
-                agent.finish(session, push, outcome);
+                match ended {
+                    Ended::Handled(outcome) => agent.finish(session, push, outcome),
+                    Ended::Panicked(address, panic) => {
+                        agent.panicked(session, push, &address, &*panic);
+                    }
+                }
             }
             // `write`, not the vectored write `write_buf` would make of
             // this one slice: the kernel then has no iovec to import.
@@ -222,6 +254,10 @@ impl Agent {
                         Now::Started(future) => self.wait(session, push, future),
                     },
                     Dispatch::Answer(answer) => self.reply(session, answer),
+                    Dispatch::Panicked(panic) => {
+                        let address = self.dispatched();
+                        self.panicked(session, push, &address, &*panic);
+                    }
                 }
             }
             Inbound::Trace(tag) => self.trace = Some(tag),
@@ -261,7 +297,20 @@ impl Agent {
         } else {
             self.trace.take()
         };
-        Dispatch::Run(handler.handle(Request::with(request.payload, request.push, trace)))
+        let request = Request::with(request.payload, request.push, trace);
+        match call_caught(|| handler.handle(request)) {
+            Ok(handled) => Dispatch::Run(handled),
+            Err(panic) => Dispatch::Panicked(panic),
+        }
+    }
+
+    /// The address of the request `dispatch` just ran a handler for: it
+    /// resolved it and cached it. (Address 0, the name query, runs no
+    /// handler, so never shows here.)
+    fn dispatched(&self) -> Address {
+        self.resolved
+            .as_ref()
+            .map_or(Address::QUERY, |(address, ..)| address.clone())
     }
 
     /// Runs a handler's future: polled once here, since most finish on
@@ -274,8 +323,12 @@ impl Agent {
         mut future: BoxFuture<Result<Bytes, HandlerError>>,
     ) {
         let mut cx = Context::from_waker(Waker::noop());
-        match future.as_mut().poll(&mut cx) {
-            Poll::Ready(outcome) => self.finish(session, push, outcome),
+        match poll_caught(future.as_mut(), &mut cx) {
+            Poll::Ready(Ok(outcome)) => self.finish(session, push, outcome),
+            Poll::Ready(Err(panic)) => {
+                let address = self.dispatched();
+                self.panicked(session, push, &address, &*panic);
+            }
             Poll::Pending => self.wait(session, push, future),
         }
     }
@@ -284,11 +337,26 @@ impl Agent {
     /// running requests, which polls it with a waker that can wake it.
     fn wait(&mut self, session: u32, push: bool, future: BoxFuture<Result<Bytes, HandlerError>>) {
         self.requests.fetch_add(1, Ordering::Relaxed);
+        // A reference count, not a copy: a name shares the frame's memory.
+        let address = self.dispatched();
         self.running.push(Answering {
             session,
             push,
+            address,
             future,
         });
+    }
+
+    /// Answers a request whose handler panicked serving `address` with an
+    /// error frame that says so (a push gets nothing), and logs it: the
+    /// panic fails this request alone.
+    fn panicked(&mut self, session: u32, push: bool, address: &Address, panic: &(dyn Any + Send)) {
+        let node = self.state.name().map_or("?", |n| &**n);
+        let text = service_panicked(address, node, panic);
+        tracing::error!(peer = %self.peer, session, push, error = %text, "a handler panicked");
+        if !push {
+            self.reply(session, Err(text));
+        }
     }
 
     fn finish(&mut self, session: u32, push: bool, outcome: Result<Bytes, HandlerError>) {

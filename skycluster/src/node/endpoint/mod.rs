@@ -275,10 +275,18 @@ impl Endpoint {
             .as_ref()
             .map(|t| Bytes::copy_from_slice(t.as_bytes()));
         let deadline = Deadline::starting_now(self.timeout());
-        let handled = handler.handle(Request::with(payload, false, trace));
+        // The handler runs on the caller's task: its panic, caught, fails
+        // this call as the node's agent would answer it, not the caller.
+        let handled =
+            crate::handler::handle_caught(&*handler, Request::with(payload, false, trace));
         match tokio::time::timeout_at(deadline.at(), handled).await {
-            Ok(Ok(reply)) => Ok(reply),
-            Ok(Err(e)) => Err(classify(Bytes::from(e.text().to_owned()))),
+            Ok(Ok(Ok(reply))) => Ok(reply),
+            Ok(Ok(Err(e))) => Err(classify(Bytes::from(e.text().to_owned()))),
+            Ok(Err(panic)) => {
+                let text = crate::handler::service_panicked(address, &self.target.node, &*panic);
+                tracing::error!(error = %text, "a handler panicked in a local call");
+                Err(remote(text))
+            }
             Err(_) => Err(deadline.expired()),
         }
     }
@@ -349,13 +357,19 @@ impl Endpoint {
             .resolve(address)
             .map_err(|text| ErrorKind::Remote { text: text.into() })?;
         let node = Arc::clone(&target.node);
+        let address = address.clone();
         let request = Request::with(payload, true, None);
         // Handled on a task of its own, as a push to another node is:
         // a handler that answers at once runs inside `handle`, and
         // must not run inside this call, under the sender's locks.
         tokio::spawn(async move {
-            if let Err(e) = handler.handle(request).await {
-                tracing::debug!(%node, error = %e, "local push failed");
+            match crate::handler::handle_caught(&*handler, request).await {
+                Ok(Ok(_)) => {}
+                Ok(Err(e)) => tracing::debug!(%node, error = %e, "local push failed"),
+                Err(panic) => {
+                    let text = crate::handler::service_panicked(&address, &node, &*panic);
+                    tracing::error!(error = %text, "a handler panicked in a local push");
+                }
             }
         });
         Ok(())
