@@ -3,11 +3,14 @@
 //!
 //! The work is at run time, in `skycluster::__private::run_main`: this only
 //! checks the signature, reads the options into a [`Config`] and emits the
-//! call.
+//! call. `run_main` prints a body's `Err` itself (with `Display`, each
+//! cause once) and exits, instead of returning it for Rust's `Debug`
+//! output.
 
 use proc_macro2::{Span, TokenStream};
-use quote::quote;
+use quote::{quote, quote_spanned};
 use syn::parse::ParseStream;
+use syn::spanned::Spanned;
 use syn::{FnArg, ItemFn, LitInt, Path};
 
 use crate::attr;
@@ -19,6 +22,8 @@ struct Config {
     krate: Option<Path>,
     grace_ms: Option<u64>,
     worker_threads: Option<usize>,
+    /// `options = path::to_fn`: a `fn() -> Options` (or `Result` of them).
+    options: Option<Path>,
 }
 
 impl Config {
@@ -33,7 +38,11 @@ impl Config {
                 input.parse::<LitInt>()?.base10_parse()
             }),
             "worker_threads" => arg.set_once(&mut config.worker_threads, worker_threads),
-            _ => arg.unknown("cluster_main", &["crate", "grace_ms", "worker_threads"]),
+            "options" => arg.set_once(&mut config.options, options_fn),
+            _ => arg.unknown(
+                "cluster_main",
+                &["crate", "grace_ms", "options", "worker_threads"],
+            ),
         });
         config
     }
@@ -51,6 +60,18 @@ fn worker_threads(input: ParseStream<'_>) -> syn::Result<usize> {
         ));
     }
     Ok(n)
+}
+
+/// `options = path::to_fn`, bare or in a string like every path argument.
+fn options_fn(input: ParseStream<'_>) -> syn::Result<Path> {
+    let span = input.span();
+    attr::path_value(input).map_err(|_| {
+        syn::Error::new(
+            span,
+            "`options` names a function: `options = path::to_fn`, \
+             a `fn() -> skycluster::Options`",
+        )
+    })
 }
 
 /// Checks the function: `async`, not generic, one argument (the cluster).
@@ -128,6 +149,11 @@ pub(crate) fn expand(args: TokenStream, input: TokenStream) -> TokenStream {
         .grace_ms
         .map(|ms| quote!(.grace(::core::time::Duration::from_millis(#ms))));
     let workers = config.worker_threads.map(|n| quote!(.worker_threads(#n)));
+    // Spanned on the path, so a function of the wrong type is an error
+    // there.
+    let options = config
+        .options
+        .map(|path| quote_spanned!(path.span()=> .options(#path)));
     let body_ident = &body_sig.ident;
     // Naming the return type makes an unsupported one an error on the type.
     let output_ty = match output {
@@ -135,8 +161,8 @@ pub(crate) fn expand(args: TokenStream, input: TokenStream) -> TokenStream {
         syn::ReturnType::Default => quote!(()),
     };
     let run_main = quote! {
-        #krate::__private::run_main::<_, _, #output_ty>(
-            #krate::__private::MainOptions::new() #grace #workers,
+        #krate::__private::run_main::<_, _, #output_ty, _>(
+            #krate::__private::MainOptions::new() #grace #workers #options,
             #body_ident,
         )
     };
@@ -169,7 +195,11 @@ mod tests {
         let item = quote!(
             async fn main(cluster: Cluster) -> Result<(), Error> {}
         );
-        assert!(errors(quote!(grace_ms = 500, worker_threads = 2), item).is_empty());
+        assert!(errors(
+            quote!(grace_ms = 500, worker_threads = 2, options = my::options),
+            item
+        )
+        .is_empty());
     }
 
     #[test]
@@ -200,17 +230,24 @@ mod tests {
                     worker_threads = 0,
                     grace_ms = 1,
                     grace_ms = 2,
-                    crate = "sc"
+                    crate = "sc",
+                    options = 5,
+                    options = a::b,
+                    options = c
                 ),
                 item
             ),
             [
-                "unknown `cluster_main` argument `flavor`; expected `crate`, `grace_ms` or \
-                 `worker_threads`",
+                "unknown `cluster_main` argument `flavor`; expected `crate`, `grace_ms`, \
+                 `options` or `worker_threads`",
                 "expected integer literal",
                 "`worker_threads` must be at least 1",
                 "`grace_ms` set multiple times",
                 "`grace_ms` set multiple times",
+                "`options` names a function: `options = path::to_fn`, a `fn() -> \
+                 skycluster::Options`",
+                "`options` set multiple times",
+                "`options` set multiple times",
                 "`#[cluster_main]` functions take one argument, the cluster: \
                  `async fn main(cluster: Cluster)`",
             ]
@@ -220,7 +257,12 @@ mod tests {
     #[test]
     fn the_options_reach_the_expansion() {
         let out = expand(
-            quote!(crate = "sc", grace_ms = 250, worker_threads = 2),
+            quote!(
+                crate = "sc",
+                grace_ms = 250,
+                worker_threads = 2,
+                options = "node::options"
+            ),
             quote!(
                 async fn main(cluster: Cluster) {}
             ),
@@ -229,5 +271,6 @@ mod tests {
         assert!(out.contains("sc :: __private :: run_main"), "{out}");
         assert!(out.contains("from_millis (250u64)"), "{out}");
         assert!(out.contains("worker_threads (2usize)"), "{out}");
+        assert!(out.contains(". options (node :: options)"), "{out}");
     }
 }
