@@ -63,8 +63,11 @@ pub struct Options {
     /// [`ErrorKind::Overloaded`](crate::ErrorKind::Overloaded)).
     /// Default: 64 MiB.
     pub max_queued_bytes: usize,
-    /// On shutdown, how long calls in flight may take to finish.
-    /// Default: 5 s.
+    /// On shutdown, how long requests in flight may take to finish.
+    /// Default: 5 s. A `#[cluster_main]` node shuts down with it on a
+    /// signal or when its body returns (the attribute's `grace_ms`, if
+    /// given, overrides it). [`Cluster::shutdown`](crate::Cluster::shutdown)
+    /// takes the grace as its argument: a node run by hand passes this.
     pub shutdown_grace: Duration,
     /// A shared secret that connections must prove they know, for clusters
     /// of Rust nodes. Default: none, byte-compatible with Lua nodes. See
