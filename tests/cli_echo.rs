@@ -286,3 +286,237 @@ fn echo_node_exits_0_on_sigterm() {
     let status = f.node.stop(LIMIT).expect("stops");
     assert!(status.success(), "{status}");
 }
+
+/// An `echo_node` named `vault` run with `Auth`, its secret read from the
+/// file `SKYCLUSTER_SECRET_FILE` names; a second file holds another secret.
+struct AuthFixture {
+    config: String,
+    secret: String,
+    wrong: String,
+    _node: Node,
+    scratch: Scratch,
+}
+
+impl AuthFixture {
+    fn start() -> AuthFixture {
+        let scratch = Scratch::new("cli-auth").expect("scratch dir");
+        let port = examples::free_port().expect("free port");
+        let config = write_config(&scratch, &[format!("vault = \"127.0.0.1:{port}\"")]);
+        // Ending in a newline, as `echo secret > file` writes it: the node
+        // and the CLI both read it without.
+        let secret = write_file(&scratch, "secret", "correct horse\n");
+        let wrong = write_file(&scratch, "wrong", "battery staple\n");
+        let mut command = Command::new(ECHO_NODE);
+        command
+            .env("SKYCLUSTER_SECRET_FILE", &secret)
+            .arg("--config")
+            .arg(&config)
+            .args(["--node", "vault", "--exit-with-stdin"]);
+        let node = Node::start("vault", command, LIMIT).expect("echo_node with Auth ready");
+        AuthFixture {
+            config: utf8(config),
+            secret,
+            wrong,
+            _node: node,
+            scratch,
+        }
+    }
+
+    /// `skycluster <command> --config FILE <args..>`, with `--secret-file`
+    /// first when `secret` is given.
+    fn cli(&self, secret: Option<&str>, command: &str, args: &[&str]) -> Run {
+        let mut all = vec![command, "--config", &self.config];
+        if let Some(file) = secret {
+            all.extend(["--secret-file", file]);
+        }
+        all.extend(args);
+        run(CLI, &all, LIMIT)
+    }
+}
+
+/// `text` in a file `name` of `scratch`; its path.
+fn write_file(scratch: &Scratch, name: &str, text: &str) -> String {
+    let path = scratch.path().join(name);
+    std::fs::write(&path, text).expect("write file");
+    utf8(path)
+}
+
+fn utf8(path: PathBuf) -> String {
+    path.into_os_string()
+        .into_string()
+        .expect("utf-8 temp path")
+}
+
+#[test]
+fn an_auth_node_answers_the_cli_given_its_secret_file_by_flag_or_variable() {
+    let f = AuthFixture::start();
+    let secret = Some(f.secret.as_str());
+    let out = f.cli(secret, "call", &["vault", "@echo", "echo", "1", "\"x\""]);
+    assert_eq!(out.expect_code(0).stdout, "1, \"x\"\n");
+    let out = f.cli(secret, "query", &["vault", "echo"]);
+    assert!(out.expect_code(0).stdout.trim().parse::<u32>().is_ok());
+    let out = f.cli(secret, "status", &[]);
+    assert!(
+        out.expect_code(0).stdout.contains("reachable"),
+        "{}",
+        out.stdout
+    );
+
+    // The same file through the environment.
+    let variable = format!("SKYCLUSTER_SECRET_FILE={}", f.secret);
+    let out = run(
+        "env",
+        &[
+            &variable, CLI, "call", "--config", &f.config, "vault", "@echo", "echo", "2",
+        ],
+        LIMIT,
+    );
+    assert_eq!(out.expect_code(0).stdout, "2\n");
+}
+
+#[test]
+fn an_auth_node_refuses_the_cli_without_its_secret_and_says_so() {
+    let f = AuthFixture::start();
+    for (command, args) in [
+        ("call", &["vault", "@echo", "echo", "1"][..]),
+        ("query", &["vault", "echo"][..]),
+    ] {
+        let out = f.cli(None, command, args);
+        out.expect_code(3);
+        assert!(out.stdout.is_empty(), "{}", out.stdout);
+        assert!(
+            out.stderr
+                .contains("node `vault` asks for the cluster secret: pass --secret-file FILE"),
+            "{command}: {}",
+            out.stderr
+        );
+    }
+    let out = f.cli(None, "status", &[]);
+    out.expect_code(3);
+    let row = out
+        .stdout
+        .lines()
+        .find(|l| l.starts_with("vault"))
+        .unwrap_or_else(|| panic!("no row for vault:\n{}", out.stdout));
+    assert!(row.contains("unreachable"), "{row}");
+    assert!(row.contains("asks for the cluster secret"), "{row}");
+
+    // Another secret: the handshake fails, and says why.
+    let out = f.cli(Some(&f.wrong), "call", &["vault", "@echo", "echo", "1"]);
+    out.expect_code(3);
+    assert!(
+        out.stderr.contains("authentication failed"),
+        "{}",
+        out.stderr
+    );
+    assert!(!out.stderr.contains("asks for"), "{}", out.stderr);
+
+    // A secret file that is not there is the caller's mistake.
+    let missing = f.scratch.path().join("missing");
+    let missing = missing.to_str().expect("utf-8 temp path");
+    let out = f.cli(Some(missing), "call", &["vault", "@echo", "echo", "1"]);
+    out.expect_code(2);
+    assert!(out.stderr.contains(missing), "{}", out.stderr);
+}
+
+#[test]
+fn a_node_takes_its_secret_file_flag_over_the_variable() {
+    let scratch = Scratch::new("cli-auth-flag").expect("scratch dir");
+    let port = examples::free_port().expect("free port");
+    let config = utf8(write_config(
+        &scratch,
+        &[format!("vault = \"127.0.0.1:{port}\"")],
+    ));
+    let secret = write_file(&scratch, "secret", "flag secret");
+    let mut command = Command::new(ECHO_NODE);
+    command
+        // Would stop the node at startup, were it read.
+        .env("SKYCLUSTER_SECRET_FILE", scratch.path().join("missing"))
+        .args(["--config", &config, "--node", "vault", "--exit-with-stdin"])
+        .args(["--secret-file", &secret]);
+    let _node = Node::start("vault", command, LIMIT).expect("echo_node ready");
+    let out = run(
+        CLI,
+        &[
+            "call",
+            "--config",
+            &config,
+            "--secret-file",
+            &secret,
+            "vault",
+            "@echo",
+            "echo",
+            "3",
+        ],
+        LIMIT,
+    );
+    assert_eq!(out.expect_code(0).stdout, "3\n");
+}
+
+#[test]
+fn a_node_stops_at_startup_on_a_missing_or_empty_secret_file_naming_it() {
+    let scratch = Scratch::new("cli-auth-bad").expect("scratch dir");
+    let port = examples::free_port().expect("free port");
+    let config = utf8(write_config(
+        &scratch,
+        &[format!("vault = \"127.0.0.1:{port}\"")],
+    ));
+    // `--exit-with-stdin` and a closed stdin: a node that started anyway
+    // would exit 0 at once instead of hanging the test.
+    let node_args = ["--config", &config, "--node", "vault", "--exit-with-stdin"];
+
+    let missing = utf8(scratch.path().join("missing"));
+    let mut args = node_args.to_vec();
+    args.extend(["--secret-file", &missing]);
+    let out = run(ECHO_NODE, &args, LIMIT);
+    out.expect_code(1);
+    assert!(out.stderr.contains(&missing), "{}", out.stderr);
+    assert!(out.stderr.contains("--secret-file"), "{}", out.stderr);
+    // The OS error, once: it is the error's source, not in its message.
+    assert_eq!(
+        out.stderr.matches("No such file").count(),
+        1,
+        "{}",
+        out.stderr
+    );
+
+    let empty = write_file(&scratch, "empty", "\n");
+    let variable = format!("SKYCLUSTER_SECRET_FILE={empty}");
+    let mut args = vec![variable.as_str(), ECHO_NODE];
+    args.extend(node_args);
+    let out = run("env", &args, LIMIT);
+    out.expect_code(1);
+    for text in [&empty[..], "SKYCLUSTER_SECRET_FILE", "is empty"] {
+        assert!(out.stderr.contains(text), "{text:?} not in {}", out.stderr);
+    }
+}
+
+#[test]
+fn a_config_that_cannot_be_read_is_reported_with_its_cause_once() {
+    let path = "/nonexistent/skycluster/clustername.lua";
+    // By a node, at startup...
+    let out = run(
+        ECHO_NODE,
+        &["--config", path, "--node", "echo1", "--exit-with-stdin"],
+        LIMIT,
+    );
+    out.expect_code(1);
+    let line = format!("cannot read cluster config {path}: No such file");
+    assert!(out.stderr.contains(&line), "{}", out.stderr);
+    assert_eq!(
+        out.stderr.matches("No such file").count(),
+        1,
+        "{}",
+        out.stderr
+    );
+    // ...and by the CLI.
+    let out = run(CLI, &["status", "--config", path], LIMIT);
+    out.expect_code(2);
+    assert!(out.stderr.contains(&line), "{}", out.stderr);
+    assert_eq!(
+        out.stderr.matches("No such file").count(),
+        1,
+        "{}",
+        out.stderr
+    );
+}

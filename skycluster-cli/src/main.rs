@@ -5,6 +5,7 @@
 //! skycluster call --config clustername.lua game1 @echo echo 1 '"x"' '{a = 1}'
 //! skycluster query --config clustername.lua game1 echo
 //! skycluster status --config clustername.lua
+//! skycluster call --config clustername.lua --secret-file secret vault @echo echo 1
 //! ```
 //!
 //! # Layout
@@ -12,10 +13,15 @@
 //! * `main.rs`: the command line, `call` and `query`, and how failures map
 //!   to exit codes.
 //! * `status.rs`: probing every node and printing the table.
+//! * `secret.rs`: the cluster secret for nodes with `Auth`, and telling a
+//!   node that asks for it from one that is down.
+//!
+//! Errors are printed on one line, each cause once (`error: cause`).
 //!
 //! Its calls are raw `Cluster::call`s, the same call future a typed client
 //! uses (`ARCHITECTURE.md` at the root of the repository).
 
+use std::error::Error as StdError;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -24,8 +30,9 @@ use bytes::Bytes;
 use clap::{Args, Parser, Subcommand};
 use skycluster::codec::luaseri::{self, Value};
 use skycluster::wire::Address;
-use skycluster::{CallError, Cluster, Config, ErrorKind, NodeAddr, Options};
+use skycluster::{Auth, CallError, Cluster, Config, ErrorKind, NodeAddr, Options};
 
+mod secret;
 mod status;
 
 const EXIT_CODES: &str = "\
@@ -35,8 +42,9 @@ Exit codes:
      the name is not registered, `name not found`)
   2  bad arguments: unknown flag, invalid Lua literal or address, node not
      in the config, unreadable config file
-  3  unreachable: the node refused or dropped the connection, or is
-     disabled (`false`) in the config; for `status`, any node unreachable
+  3  unreachable: the node refused or dropped the connection (a node
+     with Auth drops it without the right --secret-file), or is disabled
+     (`false`) in the config; for `status`, any node unreachable
   4  timeout: no reply within --timeout
   5  the reply is not lua-seri (the service is not a Lua-protocol one)";
 
@@ -58,6 +66,12 @@ struct ConfigArg {
     /// The clustername file: `name = "host:port"` lines, as Skynet reads.
     #[arg(long, env = "SKYCLUSTER_CONFIG", value_name = "FILE")]
     config: PathBuf,
+
+    /// A file holding the cluster secret, for nodes run with skycluster's
+    /// Auth: the same file the nodes read (its bytes, less trailing line
+    /// endings). Every node called must then have Auth.
+    #[arg(long, env = "SKYCLUSTER_SECRET_FILE", value_name = "FILE")]
+    secret_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -125,9 +139,25 @@ impl Failure {
         ExitCode::from(code)
     }
 
+    /// The failure a call to `node` through `client` ended in: that of
+    /// `e`, with a hint when the node closed the connection because no
+    /// secret was given.
+    async fn of_call_to(e: &CallError, client: &Client, node: &str) -> Failure {
+        let failure = Failure::of_call(e);
+        if client.secret || !matches!(e.kind(), ErrorKind::Disconnected { .. }) {
+            return failure;
+        }
+        match client.address(node) {
+            Some(addr) if secret::asks_for_secret(&addr, client.timeout).await => {
+                Failure::Unreachable(format!("{}; {}", chain(e), secret::hint(node)))
+            }
+            _ => failure,
+        }
+    }
+
     /// The failure a call error means.
     fn of_call(e: &CallError) -> Failure {
-        let message = e.to_string();
+        let message = chain(e);
         match e.kind() {
             ErrorKind::Timeout { .. } => Failure::Timeout(message),
             ErrorKind::Remote { .. } | ErrorKind::UnknownMethod { .. } => Failure::Remote(message),
@@ -150,7 +180,7 @@ fn main() -> ExitCode {
         .build()
     {
         Ok(runtime) => runtime,
-        Err(e) => return Failure::Unreachable(format!("cannot start tokio: {e}")).exit(),
+        Err(e) => return Failure::Unreachable(format!("cannot start tokio: {}", chain(&e))).exit(),
     };
     match runtime.block_on(run(cli)) {
         Ok(code) => code,
@@ -168,43 +198,48 @@ async fn run(cli: Cli) -> Result<ExitCode, Failure> {
             method,
             args,
         } => {
-            let cluster = connect(&config, Some(&node), timeout)?;
+            let client = connect(&config, Some(&node), timeout)?;
             let address = parse_address(&addr)?;
             let mut values = vec![Value::from(method.as_str())];
             for (i, arg) in args.iter().enumerate() {
-                let value = arg
-                    .parse::<Value>()
-                    .map_err(|e| Failure::Usage(format!("argument {} `{arg}`: {e}", i + 1)))?;
+                let value = arg.parse::<Value>().map_err(|e| {
+                    Failure::Usage(format!("argument {} `{arg}`: {}", i + 1, chain(&e)))
+                })?;
                 values.push(value);
             }
             let payload = luaseri::pack(&values)
-                .map_err(|e| Failure::Usage(format!("cannot pack the arguments: {e}")))?;
-            let reply = cluster
+                .map_err(|e| Failure::Usage(format!("cannot pack the arguments: {}", chain(&e))))?;
+            let reply = match client
+                .cluster
                 .call(&node, address, Bytes::from(payload))
                 .await
-                .map_err(|e| Failure::of_call(&e))?;
+            {
+                Ok(reply) => reply,
+                Err(e) => return Err(Failure::of_call_to(&e, &client, &node).await),
+            };
             let values = luaseri::unpack(&reply).map_err(|e| {
                 let head: String = reply.iter().take(32).map(|b| format!("{b:02x}")).collect();
                 Failure::BadReply(format!(
-                    "the reply ({} bytes, starting {head}) is not lua-seri: {e}",
-                    reply.len()
+                    "the reply ({} bytes, starting {head}) is not lua-seri: {}",
+                    reply.len(),
+                    chain(&e)
                 ))
             })?;
             println!("{}", lua_list(&values));
             Ok(ExitCode::SUCCESS)
         }
         Command::Query { config, node, name } => {
-            let cluster = connect(&config, Some(&node), timeout)?;
-            let handle = cluster
-                .query_name(&node, &name)
-                .await
-                .map_err(|e| Failure::of_call(&e))?;
+            let client = connect(&config, Some(&node), timeout)?;
+            let handle = match client.cluster.query_name(&node, &name).await {
+                Ok(handle) => handle,
+                Err(e) => return Err(Failure::of_call_to(&e, &client, &node).await),
+            };
             println!("{}", handle.get());
             Ok(ExitCode::SUCCESS)
         }
         Command::Status { config } => {
-            let cluster = connect(&config, None, timeout)?;
-            status::run(&cluster, timeout).await
+            let client = connect(&config, None, timeout)?;
+            status::run(&client).await
         }
     }
 }
@@ -218,10 +253,53 @@ fn lua_list(values: &[Value]) -> String {
         .join(", ")
 }
 
+/// An error and each of its sources, once each: `what failed: why`.
+/// skycluster's errors tell each cause either in their message or as their
+/// source, never both, so nothing repeats.
+fn chain(e: &(dyn StdError + 'static)) -> String {
+    let mut text = e.to_string();
+    let mut current = e;
+    // Bounded: a cyclic chain (a bug) must not print forever.
+    for _ in 0..32 {
+        let Some(source) = current.source() else {
+            break;
+        };
+        text.push_str(": ");
+        text.push_str(&source.to_string());
+        current = source;
+    }
+    text
+}
+
+/// The cluster the command calls through, and what a failure message
+/// needs to know about it.
+pub(crate) struct Client {
+    pub(crate) cluster: Cluster,
+    /// Whether a secret was given (`--secret-file`).
+    pub(crate) secret: bool,
+    /// `--timeout`.
+    pub(crate) timeout: Duration,
+}
+
+impl Client {
+    /// `node`'s address in the config, if it has one.
+    pub(crate) fn address(&self, node: &str) -> Option<String> {
+        self.cluster
+            .status()
+            .nodes
+            .into_iter()
+            .find(|n| n.name == node)
+            .and_then(|n| match n.address {
+                NodeAddr::At(addr) => Some(addr),
+                _ => None,
+            })
+    }
+}
+
 /// A client cluster for `config`, checking first that `node` is in it.
-fn connect(config: &ConfigArg, node: Option<&str>, timeout: Duration) -> Result<Cluster, Failure> {
+fn connect(config: &ConfigArg, node: Option<&str>, timeout: Duration) -> Result<Client, Failure> {
     let path = &config.config;
-    let loaded = Config::load(path).map_err(|e| Failure::Usage(e.to_string()))?;
+    let loaded = Config::load(path).map_err(|e| Failure::Usage(chain(&e)))?;
     if let Some(node) = node {
         match loaded.get(node) {
             Some(NodeAddr::At(_)) => {}
@@ -239,12 +317,21 @@ fn connect(config: &ConfigArg, node: Option<&str>, timeout: Duration) -> Result<
             }
         }
     }
+    let secret = match &config.secret_file {
+        Some(file) => Some(secret::read(file).map_err(Failure::Usage)?),
+        None => None,
+    };
     let options = Options {
         call_timeout: timeout,
         connect_timeout: timeout,
+        auth: secret.as_ref().map(|s| Auth::new(s.clone())),
         ..Options::default()
     };
-    Ok(Cluster::with_options(loaded, options))
+    Ok(Client {
+        cluster: Cluster::with_options(loaded, options),
+        secret: secret.is_some(),
+        timeout,
+    })
 }
 
 /// `10` is handle 10; `@name`, `.name` and `:hex` are sent as written.
@@ -268,7 +355,7 @@ fn parse_address(text: &str) -> Result<Address, Failure> {
         )));
     }
     text.parse()
-        .map_err(|e| Failure::Usage(format!("address `{text}`: {e}")))
+        .map_err(|e| Failure::Usage(format!("address `{text}`: {}", chain(&e))))
 }
 
 /// `500ms`, `2s`, `1.5s`, `1m`, or a bare number of seconds.
@@ -316,6 +403,25 @@ mod tests {
         assert!(parse_address("echo").is_err());
         assert!(parse_address("0").is_err());
         assert!(parse_address("99999999999").is_err());
+    }
+
+    #[test]
+    fn call_query_and_status_take_a_secret_file() {
+        let common = ["--config", "c.lua", "--secret-file", "s"];
+        for (command, rest) in [
+            ("call", &["n", "@a", "m"][..]),
+            ("query", &["n", "a"][..]),
+            ("status", &[][..]),
+        ] {
+            let args = [&["skycluster", command][..], &common[..], rest].concat();
+            let cli = Cli::try_parse_from(args).expect("parses");
+            let config = match cli.command {
+                Command::Call { config, .. }
+                | Command::Query { config, .. }
+                | Command::Status { config } => config,
+            };
+            assert_eq!(config.secret_file, Some(PathBuf::from("s")), "{command}");
+        }
     }
 
     #[test]

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use skycluster::{Cluster, ErrorKind, NodeAddr};
 
-use crate::Failure;
+use crate::{chain, secret, Client, Failure};
 
 /// A name no service registers.
 const PROBE_NAME: &str = "__skycluster_status_probe";
@@ -18,11 +18,14 @@ const PROBE_NAME: &str = "__skycluster_status_probe";
 enum State {
     Reachable(Duration),
     Unreachable(String),
+    /// The node closed the connection: down, or asking for a secret.
+    Dropped(String),
     Timeout,
     Disabled,
 }
 
-pub(crate) async fn run(cluster: &Cluster, timeout: Duration) -> Result<ExitCode, Failure> {
+pub(crate) async fn run(client: &Client) -> Result<ExitCode, Failure> {
+    let (cluster, timeout) = (&client.cluster, client.timeout);
     let nodes: Vec<(String, NodeAddr)> = cluster
         .status()
         .nodes
@@ -39,12 +42,22 @@ pub(crate) async fn run(cluster: &Cluster, timeout: Duration) -> Result<ExitCode
         .map(|(name, addr)| {
             let cluster = cluster.clone();
             let name = name.clone();
-            let disabled = *addr == NodeAddr::Disabled;
+            let addr = match addr {
+                NodeAddr::At(addr) => Some(addr.clone()),
+                NodeAddr::Disabled => None,
+            };
+            let secret = client.secret;
             tokio::spawn(async move {
-                if disabled {
+                let Some(addr) = addr else {
                     return State::Disabled;
-                }
+                };
                 match tokio::time::timeout(timeout, probe(&cluster, &name)).await {
+                    Ok(State::Dropped(why))
+                        if !secret && secret::asks_for_secret(&addr, timeout).await =>
+                    {
+                        State::Unreachable(format!("{why}; {}", secret::hint(&name)))
+                    }
+                    Ok(State::Dropped(why)) => State::Unreachable(why),
                     Ok(state) => state,
                     Err(_) => State::Timeout,
                 }
@@ -69,7 +82,7 @@ pub(crate) async fn run(cluster: &Cluster, timeout: Duration) -> Result<ExitCode
                 format!("{:.2} ms", rtt.as_secs_f64() * 1000.0),
                 String::new(),
             ),
-            State::Unreachable(why) => ("unreachable", "-".to_owned(), why),
+            State::Unreachable(why) | State::Dropped(why) => ("unreachable", "-".to_owned(), why),
             State::Timeout => (
                 "timeout",
                 "-".to_owned(),
@@ -97,7 +110,10 @@ async fn probe(cluster: &Cluster, node: &str) -> State {
             Ok(_) => {}
             Err(e) if matches!(e.kind(), ErrorKind::Remote { .. }) => {}
             Err(e) if e.is_timeout() => return State::Timeout,
-            Err(e) => return State::Unreachable(e.kind().to_string()),
+            Err(e) if matches!(e.kind(), ErrorKind::Disconnected { .. }) => {
+                return State::Dropped(chain(e.kind()))
+            }
+            Err(e) => return State::Unreachable(chain(e.kind())),
         }
         rtt = started.elapsed();
     }
