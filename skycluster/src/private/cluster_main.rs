@@ -182,9 +182,9 @@ impl<E: MainError<M>, M> IntoOptions<M> for Result<Options, E> {
     label = "`main` returns this"
 )]
 /// What a `#[cluster_main]` body may return: `main` returns it, unless it
-/// is an `Err`, which is printed with [`ErrorChain`] before the process
-/// exits with code 1. A shutdown signal that cuts the body short gives
-/// [`interrupted`].
+/// is an `Err`, which is printed (by `ErrorChain`, each cause once) before
+/// the process exits with code 1. A shutdown signal that cuts the body
+/// short gives [`interrupted`].
 ///
 /// [`interrupted`]: MainOutput::interrupted
 pub trait MainOutput<M>: Sized {
