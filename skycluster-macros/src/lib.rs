@@ -365,22 +365,36 @@ pub fn service(args: TokenStream, input: TokenStream) -> TokenStream {
 ///    environment); if one is missing it prints a usage line to stderr and
 ///    exits with code 2;
 /// 2. builds a multi-threaded tokio runtime;
-/// 3. loads the config with `Cluster::load` and listens on the node's
-///    address with `Cluster::open`; a failure there is printed and exits
-///    with code 1;
-/// 4. runs the body, and at the same time waits for Ctrl-C or SIGTERM;
-/// 5. when the body returns, or on the signal (the body is then dropped),
+/// 3. makes the node's [`Options`]: those `options = path` returns, or the
+///    defaults; with `--secret-file FILE` (or `SKYCLUSTER_SECRET_FILE`) it
+///    turns on `Options::auth` with the file's bytes, less trailing line
+///    endings, as the shared secret;
+/// 4. loads the config with `Cluster::load`, builds the node with
+///    `Cluster::with_options` and listens on its address with
+///    `Cluster::open`; a failure in steps 3 or 4 (a bad secret file, a
+///    secret file together with an `auth` from `options`, an `Err` from
+///    `options`, an unreadable config) is printed and exits with code 1;
+/// 5. runs the body, and at the same time waits for Ctrl-C or SIGTERM;
+/// 6. when the body returns, or on the signal (the body is then dropped),
 ///    calls `cluster.shutdown(grace)`: no new connections, calls in flight
 ///    get `grace` to finish;
-/// 6. returns the body's value (`Ok(())` / `()` after a signal), which
-///    `main` returns.
+/// 7. an `Err` from the body is printed with `Display`, each cause of its
+///    chain once, and the process exits with code 1; otherwise `main`
+///    returns the body's value (`()` or `Ok(())` after a signal).
 ///
-/// The body returns `()` or `Result<(), E>` with `E: Debug`.
+/// The body returns `()`, `ExitCode` or `Result<(), E>`, with `E` an error:
+/// any `std::error::Error`, `Box<dyn Error (+ Send + Sync)>`, `String`,
+/// `anyhow::Error` or `eyre::Report`.
+///
+/// [`Options`]: https://docs.rs/skycluster/latest/skycluster/struct.Options.html
 ///
 /// # Attributes
 ///
-/// * `grace_ms = 5000`: how long calls in flight may take at shutdown
-///   (default 10 s).
+/// * `options = path::to_fn`: a `fn() -> Options` or
+///   `fn() -> Result<Options, E>`, called once before the config is
+///   loaded: limits, timeouts, `Auth`.
+/// * `grace_ms = 5000`: how long calls in flight may take at shutdown;
+///   overrides `Options::shutdown_grace` (default 5 s).
 /// * `worker_threads = 4`: the runtime's worker threads (default: one per
 ///   core).
 /// * `crate = "path"`: where the skycluster crate is, when renamed.
@@ -389,20 +403,30 @@ pub fn service(args: TokenStream, input: TokenStream) -> TokenStream {
 ///
 /// ```no_run
 /// # async fn body(cluster: skycluster::Cluster) -> Result<(), skycluster::Error> { Ok(()) }
-/// fn main() -> Result<(), skycluster::Error> {
+/// # fn options() -> skycluster::Options { skycluster::Options::default() }
+/// fn main() -> std::process::ExitCode {
 ///     let node = std::env::var("SKYCLUSTER_NODE").expect("node name");
 ///     let config = std::env::var("SKYCLUSTER_CONFIG").expect("config path");
 ///     let runtime = tokio::runtime::Runtime::new().expect("tokio runtime");
-///     runtime.block_on(async {
-///         let cluster = skycluster::Cluster::load(&config)?;
+///     let result = runtime.block_on(async {
+///         let options = options();
+///         let grace = options.shutdown_grace;
+///         let cluster = skycluster::Cluster::with_options(skycluster::Config::load(&config)?, options);
 ///         cluster.open(&node).await?;
 ///         let result = tokio::select! {
 ///             result = body(cluster.clone()) => result,
 ///             _ = tokio::signal::ctrl_c() => Ok(()),
 ///         };
-///         cluster.shutdown(std::time::Duration::from_secs(10)).await;
+///         cluster.shutdown(grace).await;
 ///         result
-///     })
+///     });
+///     match result {
+///         Ok(()) => std::process::ExitCode::SUCCESS,
+///         Err(e) => {
+///             eprintln!("my-node: error: {e}");
+///             std::process::ExitCode::FAILURE
+///         }
+///     }
 /// }
 /// ```
 #[proc_macro_attribute]

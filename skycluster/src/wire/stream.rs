@@ -186,9 +186,11 @@ pub enum ReplyStreamError {
     /// Reading the socket failed.
     #[error(transparent)]
     Io(#[from] std::io::Error),
-    /// A reply body could not be parsed.
+    /// A reply body could not be parsed. The message carries the frame
+    /// error's text, so it is not also given as the `source()`: a chain
+    /// printer would show it twice.
     #[error("malformed reply: {0}")]
-    Malformed(#[from] FrameError),
+    Malformed(FrameError),
     /// A multi-part reply's pieces do not add up.
     #[error("broken multi-part reply: {0}")]
     Broken(ReassemblyError),
@@ -274,7 +276,9 @@ impl Decoder for ReplyDecoder {
 
     fn decode(&mut self, src: &mut BytesMut) -> Result<Option<Reply>, ReplyStreamError> {
         while let Some(body) = self.frames.next_body(src) {
-            if let Some(reply) = self.on_frame(ResponseFrame::parse(body)?)? {
+            if let Some(reply) =
+                self.on_frame(ResponseFrame::parse(body).map_err(ReplyStreamError::Malformed)?)?
+            {
                 return Ok(Some(reply));
             }
         }
