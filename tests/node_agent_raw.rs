@@ -2,66 +2,13 @@
 
 mod support;
 
-use std::net::SocketAddr;
-
 use bytes::{Bytes, BytesMut};
 use skycluster::codec::luaseri::{self, Value};
-use skycluster::wire::{
-    encode_request, encode_trace, Address, Reply, ReplyDecoder, Session, TraceTag,
-};
+use skycluster::wire::{encode_trace, Address, Session, TraceTag};
 use skycluster::Options;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
-use tokio_util::codec::Decoder;
 
 use support::node::{bounded, echo_server, pack, s, sink_server};
-
-struct Raw {
-    stream: TcpStream,
-    buf: BytesMut,
-    decoder: ReplyDecoder,
-}
-
-impl Raw {
-    async fn connect(addr: SocketAddr) -> Raw {
-        Raw {
-            stream: bounded("connect", TcpStream::connect(addr))
-                .await
-                .expect("connect"),
-            buf: BytesMut::new(),
-            decoder: ReplyDecoder::default(),
-        }
-    }
-
-    async fn write(&mut self, bytes: &[u8]) {
-        bounded("write", self.stream.write_all(bytes))
-            .await
-            .expect("write");
-    }
-
-    async fn reply(&mut self) -> Reply {
-        bounded("reply", async {
-            loop {
-                if let Some(reply) = self.decoder.decode(&mut self.buf).expect("valid replies") {
-                    return reply;
-                }
-                let n = self.stream.read_buf(&mut self.buf).await.expect("read");
-                assert!(n > 0, "agent closed the connection");
-            }
-        })
-        .await
-    }
-}
-
-fn request(address: &str, session: u32, payload: Bytes) -> BytesMut {
-    let mut out = BytesMut::new();
-    let address: Address = address.parse().expect("name");
-    let session = Session::new(session).expect("session");
-    if let Some(mut pieces) = encode_request(&mut out, &address, session, payload).expect("fits") {
-        while pieces.write_next(&mut out) {}
-    }
-    out
-}
+use support::raw::{request, Raw};
 
 #[tokio::test]
 async fn a_name_query_answers_the_packed_handle_as_skynet_does() {

@@ -9,16 +9,13 @@ mod support;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use skycluster::codec::luaseri::Value;
-use skycluster::wire::{encode_push, encode_request, Address, Reply, ReplyDecoder, Session};
 use skycluster::{CallError, Cluster, Config, ErrorKind, HandlerError, Options, Request};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
 use tokio::sync::Notify;
-use tokio_util::codec::Decoder;
 
 use support::node::{bounded, client, pack, s};
+use support::raw::{push, request, Raw};
 
 /// The node every test serves from.
 const NODE: &str = "panics1";
@@ -221,70 +218,6 @@ async fn a_raw_handler_that_panics_gets_an_error_naming_address_and_node() {
     assert_eq!(held.expect("the call in flight is answered"), 6);
 }
 
-/// A connection written by hand, as a Lua Skynet node's sender writes it.
-struct Raw {
-    stream: TcpStream,
-    buf: BytesMut,
-    decoder: ReplyDecoder,
-}
-
-impl Raw {
-    async fn connect(addr: SocketAddr) -> Raw {
-        Raw {
-            stream: bounded("connect", TcpStream::connect(addr))
-                .await
-                .expect("connect"),
-            buf: BytesMut::new(),
-            decoder: ReplyDecoder::default(),
-        }
-    }
-
-    async fn write(&mut self, bytes: &[u8]) {
-        bounded("write", self.stream.write_all(bytes))
-            .await
-            .expect("write");
-    }
-
-    /// The next reply frame: its type byte, as it came, and the reply.
-    async fn reply(&mut self) -> (u8, Reply) {
-        bounded("reply", async {
-            // A response frame: a 2-byte big-endian length, then `DWORD
-            // session`, then the type byte. Cut one frame at a time (the
-            // decoder takes every whole frame it is given).
-            loop {
-                if self.buf.len() >= 7 {
-                    let len = usize::from(u16::from_be_bytes([self.buf[0], self.buf[1]]));
-                    if self.buf.len() >= 2 + len {
-                        let mut frame = self.buf.split_to(2 + len);
-                        let kind = frame[6];
-                        let reply = self.decoder.decode(&mut frame).expect("a valid reply");
-                        return (kind, reply.expect("a whole single-frame reply"));
-                    }
-                }
-                let n = self.stream.read_buf(&mut self.buf).await.expect("read");
-                assert!(n > 0, "the agent closed the connection");
-            }
-        })
-        .await
-    }
-}
-
-fn request(address: &str, session: u32, payload: Bytes) -> BytesMut {
-    let mut out = BytesMut::new();
-    let address: Address = address.parse().expect("name");
-    let session = Session::new(session).expect("session");
-    let pieces = encode_request(&mut out, &address, session, payload).expect("fits");
-    assert!(pieces.is_none(), "a small request");
-    out
-}
-
-fn push(address: &str, payload: Bytes) -> BytesMut {
-    let mut out = BytesMut::new();
-    let address: Address = address.parse().expect("name");
-    encode_push(&mut out, &address, Session::FIRST, payload).expect("fits");
-    out
-}
-
 #[tokio::test]
 async fn a_lua_codec_method_that_panics_answers_a_skynet_frame_with_an_error_frame() {
     let (_server, addr, _fragile) = server().await;
@@ -297,7 +230,7 @@ async fn a_lua_codec_method_that_panics_answers_a_skynet_frame_with_an_error_fra
         pack(&[s("burn"), Value::Integer(7)]),
     ))
     .await;
-    let (kind, reply) = raw.reply().await;
+    let (kind, reply) = raw.reply_frame().await;
     assert_eq!((kind, reply.session), (0x00, 1), "an error frame");
     assert_eq!(
         reply.result,
@@ -309,7 +242,7 @@ async fn a_lua_codec_method_that_panics_answers_a_skynet_frame_with_an_error_fra
     // The same socket goes on.
     raw.write(&request("@lua_fragile", 2, pack(&[s("greet"), s("lua")])))
         .await;
-    let (kind, reply) = raw.reply().await;
+    let (kind, reply) = raw.reply_frame().await;
     assert_eq!((kind, reply.session), (0x01, 2));
     assert_eq!(reply.result, Ok(pack(&[s("hello, lua")])));
 
@@ -325,7 +258,7 @@ async fn a_lua_codec_method_that_panics_answers_a_skynet_frame_with_an_error_fra
     raw.write(&out).await;
     let mut replies = Vec::new();
     for _ in 0..3 {
-        let (kind, reply) = raw.reply().await;
+        let (kind, reply) = raw.reply_frame().await;
         replies.push((reply.session, kind, reply.result));
     }
     // Replies leave as calls finish: `later` yields first.
@@ -347,7 +280,7 @@ async fn a_lua_codec_method_that_panics_answers_a_skynet_frame_with_an_error_fra
     // answered, its frame would come before this call's reply.
     raw.write(&request("@lua_fragile", 6, pack(&[s("greet"), s("y")])))
         .await;
-    let (kind, reply) = raw.reply().await;
+    let (kind, reply) = raw.reply_frame().await;
     assert_eq!((kind, reply.session), (0x01, 6));
     assert_eq!(reply.result, Ok(pack(&[s("hello, y")])));
 }

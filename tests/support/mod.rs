@@ -4,6 +4,7 @@
 pub mod fault_proxy;
 pub mod node;
 pub mod process;
+pub mod raw;
 pub mod run;
 pub mod services;
 pub mod shapes;
