@@ -210,10 +210,7 @@ async fn demo() -> Result<(), Box<dyn std::error::Error>> {
     println!("started:  {}", pids.join(", "));
 
     // The demo is a node without a name: it can call, nobody calls it.
-    let options = Options {
-        call_timeout: Duration::from_secs(10),
-        ..Options::default()
-    };
+    let options = Options::default().with_call_timeout(Duration::from_secs(10));
     let cluster = Cluster::with_options(Config::load(&config)?, options);
     let game = cluster.query::<dyn Game>("game1").await?;
     let handle = game

@@ -190,10 +190,7 @@ async fn garbage_stalls_and_huge_claims_leave_the_node_serving_in_bounded_memory
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ten_thousand_connection_attempts_do_not_break_maxclient_or_existing_clients() {
-    let options = Options {
-        max_clients: 64,
-        ..Options::default()
-    };
+    let options = Options::default().with_max_clients(64);
     let (server, addr) = echo_server("victim", options).await;
     let existing = client(&[("victim", addr)], Options::default());
     bounded("before", existing.call("victim", "@echo", pack(&[s("a")])))

@@ -10,10 +10,7 @@ use tokio::net::TcpStream;
 use support::node::{bounded, client, echo_server, pack, s};
 
 fn with_secret(secret: &[u8]) -> Options {
-    Options {
-        auth: Some(Auth::new(secret.to_vec())),
-        ..Options::default()
-    }
+    Options::default().with_auth(Some(Auth::new(secret.to_vec())))
 }
 
 #[tokio::test]
@@ -63,10 +60,8 @@ async fn plain_nodes_are_called_without_the_handshake() {
     // A node without auth (standing in for a Lua node), called by a node
     // that has a secret but lists it as plain.
     let (_lua, addr) = echo_server("lua1", Options::default()).await;
-    let options = Options {
-        auth: Some(Auth::new(b"k".to_vec()).with_plain_node("lua1")),
-        ..Options::default()
-    };
+    let options =
+        Options::default().with_auth(Some(Auth::new(b"k".to_vec()).with_plain_node("lua1")));
     let game = client(&[("lua1", addr)], options);
     bounded("plain call", game.call("lua1", "@echo", pack(&[s("x")])))
         .await
@@ -82,11 +77,9 @@ async fn a_call_times_out_on_time_while_the_handshake_stalls() {
         .expect("bind");
     let addr = silent.local_addr().expect("addr");
     let accept = tokio::spawn(async move { silent.accept().await.map(|(s, _)| s) });
-    let options = Options {
-        connect_timeout: std::time::Duration::from_secs(10),
-        call_timeout: std::time::Duration::from_millis(200),
-        ..with_secret(b"correct horse")
-    };
+    let options = with_secret(b"correct horse")
+        .with_connect_timeout(std::time::Duration::from_secs(10))
+        .with_call_timeout(std::time::Duration::from_millis(200));
     let game = client(&[("vault", addr)], options);
     let started = std::time::Instant::now();
     let err = bounded("call", game.call("vault", "@echo", pack(&[s("x")])))

@@ -111,13 +111,7 @@ async fn without_nowaiting_a_call_no_reload_resolves_ends_exactly_at_its_timeout
     use tokio::time::{advance, Instant};
 
     let limit = Duration::from_millis(100);
-    let quick = Cluster::with_options(
-        Config::new(),
-        Options {
-            call_timeout: limit,
-            ..Options::default()
-        },
-    );
+    let quick = Cluster::with_options(Config::new(), Options::default().with_call_timeout(limit));
     let started = Instant::now();
     // The call is polled first, so its clock starts now. A reload that
     // brings some other node wakes it, and it goes on waiting until its
@@ -242,10 +236,7 @@ async fn ten_megabytes_each_way_do_not_hold_back_small_calls() {
 
 #[tokio::test]
 async fn maxclient_accepts_exactly_that_many_connections() {
-    let options = Options {
-        max_clients: 2,
-        ..Options::default()
-    };
+    let options = Options::default().with_max_clients(2);
     let (server, addr) = echo_server("battle1", options).await;
     let mut clients = Vec::new();
     for _ in 0..2 {

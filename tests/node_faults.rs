@@ -138,11 +138,9 @@ async fn a_refusing_node_fails_fast_with_the_connect_error_for_a_back_off_that_d
 
     let (_refusing, addr) = refusing_port();
     let min = Duration::from_secs(1);
-    let options = Options {
-        backoff_min: min,
-        backoff_max: Duration::from_secs(60),
-        ..Options::default()
-    };
+    let options = Options::default()
+        .with_backoff_min(min)
+        .with_backoff_max(Duration::from_secs(60));
     let game = client(&[("db", addr)], options);
     let call = || bounded("call", game.call("db", "@x", Bytes::new()));
 
@@ -183,10 +181,7 @@ async fn a_node_back_during_the_back_off_is_reached_once_it_ends() {
 
     let (refusing, addr) = refusing_port();
     let min = Duration::from_secs(1);
-    let options = Options {
-        backoff_min: min,
-        ..Options::default()
-    };
+    let options = Options::default().with_backoff_min(min);
     let game = client(&[("battle1", addr)], options);
     let echo = || bounded("echo", game.call("battle1", "@echo", pack(&[s("x")])));
     let err = echo().await.expect_err("nobody listens");
@@ -224,11 +219,9 @@ async fn a_call_nobody_answers_times_out_at_its_limit_and_the_probe_then_drops_t
     let addr = silent.local_addr().expect("addr");
     let limit = Duration::from_millis(250);
     let probe_timeout = Duration::from_secs(2);
-    let options = Options {
-        call_timeout: limit,
-        probe_timeout,
-        ..Options::default()
-    };
+    let options = Options::default()
+        .with_call_timeout(limit)
+        .with_probe_timeout(probe_timeout);
     let game = client(&[("db", addr)], options);
     // Connected first, on the real clock: a push needs no answer.
     game.send("db", "@x", Bytes::new()).expect("queued");
@@ -362,11 +355,9 @@ async fn a_black_holed_connection_times_calls_out_and_is_replaced_once_the_peer_
     let (_server, addr) = echo_server("battle1", Options::default()).await;
     let proxy = FaultProxy::start(addr).await;
     let (call_timeout, probe_timeout) = (Duration::from_millis(200), Duration::from_millis(300));
-    let options = Options {
-        call_timeout,
-        probe_timeout,
-        ..Options::default()
-    };
+    let options = Options::default()
+        .with_call_timeout(call_timeout)
+        .with_probe_timeout(probe_timeout);
     let game = client(&[("battle1", proxy.addr)], options);
     bounded(
         "through the proxy",

@@ -285,10 +285,9 @@ async fn unresolvable_rust_addresses_make_the_lua_call_raise_with_the_reason_log
     ignore = "needs SKYNET_HOME: a built Skynet tree (see tests/lua/README.md)"
 )]
 async fn a_rust_node_with_auth_turns_a_lua_caller_away_and_still_calls_it_plain() {
-    let options = skycluster::Options {
-        auth: Some(skycluster::Auth::new(b"skynet tests secret".to_vec()).with_plain_node("lua1")),
-        ..skycluster::Options::default()
-    };
+    let options = skycluster::Options::default().with_auth(Some(
+        skycluster::Auth::new(b"skynet tests secret".to_vec()).with_plain_node("lua1"),
+    ));
     let f = Fixture::start_with("sk-auth", options).await;
     // rust1 -> lua1 goes without the handshake: lua1 is a plain node.
     let reply = f.callee("@callee", "echo", &[int(1)]).await;

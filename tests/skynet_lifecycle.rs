@@ -199,10 +199,7 @@ async fn a_lua_node_reloaded_to_a_moved_rust_node_calls_it_there() {
 async fn a_killed_lua_node_fails_every_pending_rust_call_naming_it() {
     // A call timeout far above the test's bound: the calls must end
     // because the node died, not because they timed out.
-    let options = Options {
-        call_timeout: Duration::from_secs(300),
-        ..Options::default()
-    };
+    let options = Options::default().with_call_timeout(Duration::from_secs(300));
     let mut f = Fixture::start_with("sk-kill", options).await;
     let mark = f.lua.mark();
     let mut pending = Vec::new();
@@ -261,10 +258,7 @@ async fn a_killed_lua_node_fails_every_pending_rust_call_naming_it() {
     ignore = "needs SKYNET_HOME: a built Skynet tree (see tests/lua/README.md)"
 )]
 async fn a_lua_node_answers_the_liveness_probe_so_the_connection_stays() {
-    let options = Options {
-        probe_timeout: Duration::from_millis(300),
-        ..Options::default()
-    };
+    let options = Options::default().with_probe_timeout(Duration::from_millis(300));
     let f = Fixture::start_with("sk-probe", options).await;
     let mark = f.lua.mark();
     let reply = lua_call(&f.rust, "lua1", "@callee", "echo", &[int(1)]).await;

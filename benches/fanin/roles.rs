@@ -71,10 +71,7 @@ pub(crate) fn serve_role(args: &[String]) -> Result<(), String> {
     }
     let runtime = server_runtime(threads)?;
     runtime.block_on(async {
-        let options = Options {
-            max_clients,
-            ..Options::default()
-        };
+        let options = Options::default().with_max_clients(max_clients);
         let (mut cluster, addr) = sky_node("127.0.0.1:0", options).await?;
         say(&format!("listening {addr}"));
         serve_commands(&mut cluster, async |cluster, command| match command {

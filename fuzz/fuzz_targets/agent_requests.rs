@@ -29,10 +29,7 @@ fn node() -> &'static Node {
             .build()
             .expect("runtime");
         let addr = runtime.block_on(async {
-            let options = Options {
-                frame_timeout: Duration::from_millis(50),
-                ..Options::default()
-            };
+            let options = Options::default().with_frame_timeout(Duration::from_millis(50));
             let cluster = Cluster::with_options(Config::new(), options);
             cluster.set_name("fuzz").expect("name");
             let addr = cluster.listen("127.0.0.1:0").await.expect("listen");

@@ -9,11 +9,10 @@ use tokio_util::codec::Decoder;
 
 fuzz_target!(|data: &[u8]| {
     let _ = ResponseFrame::parse(Bytes::copy_from_slice(data));
-    let limits = Limits {
-        max_message: 1 << 16,
-        max_pending: 8,
-        max_buffered: 1 << 17,
-    };
+    let limits = Limits::default()
+        .with_max_message(1 << 16)
+        .with_max_pending(8)
+        .with_max_buffered(1 << 17);
     let mut decoder = ReplyDecoder::new(limits);
     let step = usize::from(data.first().copied().unwrap_or(1)).max(1);
     let mut buf = BytesMut::new();

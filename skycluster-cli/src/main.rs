@@ -321,12 +321,10 @@ fn connect(config: &ConfigArg, node: Option<&str>, timeout: Duration) -> Result<
         Some(file) => Some(secret::read(file).map_err(Failure::Usage)?),
         None => None,
     };
-    let options = Options {
-        call_timeout: timeout,
-        connect_timeout: timeout,
-        auth: secret.as_ref().map(|s| Auth::new(s.clone())),
-        ..Options::default()
-    };
+    let options = Options::default()
+        .with_call_timeout(timeout)
+        .with_connect_timeout(timeout)
+        .with_auth(secret.as_ref().map(|s| Auth::new(s.clone())));
     Ok(Client {
         cluster: Cluster::with_options(loaded, options),
         secret: secret.is_some(),

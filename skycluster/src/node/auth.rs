@@ -49,10 +49,8 @@ const MAC: usize = 32;
 /// // Every node of the cluster gets the same secret (from a file or the
 /// // environment, not from source code). `db_lua` is a Lua Skynet node:
 /// // calls to it go without the handshake.
-/// let options = Options {
-///     auth: Some(Auth::new(b"a long random secret".to_vec()).with_plain_node("db_lua")),
-///     ..Options::default()
-/// };
+/// let options = Options::default()
+///     .with_auth(Some(Auth::new(b"a long random secret".to_vec()).with_plain_node("db_lua")));
 /// # drop(options);
 /// ```
 #[derive(Clone)]

@@ -7,17 +7,25 @@ use crate::wire::Limits;
 
 /// How a cluster behaves under load and failure.
 ///
-/// Every limit is here, with its default. Build one with struct-update
-/// syntax:
+/// Every limit is here, with its default. Start from
+/// [`Options::default`] and change what you need with the `with_*`
+/// methods; the fields stay readable. The struct is `#[non_exhaustive]`,
+/// so a new limit in a later release is not a breaking change (outside
+/// this crate it cannot be built with a struct literal):
 ///
 /// ```
 /// use std::time::Duration;
 /// use skycluster::Options;
 ///
-/// let options = Options { call_timeout: Duration::from_secs(5), ..Options::default() };
-/// assert_eq!(options.max_clients, 1024);
+/// let options = Options::default()
+///     .with_call_timeout(Duration::from_secs(5))
+///     .with_max_clients(64);
+/// assert_eq!(options.call_timeout, Duration::from_secs(5));
+/// assert_eq!(options.max_clients, 64);
+/// assert_eq!(options.max_in_flight, 1024);
 /// ```
 #[derive(Clone, Debug)]
+#[non_exhaustive]
 pub struct Options {
     /// How long a call waits for its reply before failing with
     /// [`ErrorKind::Timeout`](crate::ErrorKind::Timeout). Default: 30 s.
@@ -92,5 +100,98 @@ impl Default for Options {
             shutdown_grace: Duration::from_secs(5),
             auth: None,
         }
+    }
+}
+
+impl Options {
+    /// Sets how long a call waits for its reply ([`Options::call_timeout`]).
+    #[must_use]
+    pub fn with_call_timeout(mut self, call_timeout: Duration) -> Self {
+        self.call_timeout = call_timeout;
+        self
+    }
+
+    /// Sets how long a connect attempt may take ([`Options::connect_timeout`]).
+    #[must_use]
+    pub fn with_connect_timeout(mut self, connect_timeout: Duration) -> Self {
+        self.connect_timeout = connect_timeout;
+        self
+    }
+
+    /// Sets the first back-off after a failed connect ([`Options::backoff_min`]).
+    #[must_use]
+    pub fn with_backoff_min(mut self, backoff_min: Duration) -> Self {
+        self.backoff_min = backoff_min;
+        self
+    }
+
+    /// Sets the cap on the connect back-off ([`Options::backoff_max`]).
+    #[must_use]
+    pub fn with_backoff_max(mut self, backoff_max: Duration) -> Self {
+        self.backoff_max = backoff_max;
+        self
+    }
+
+    /// Sets how many connections a listener serves at once ([`Options::max_clients`]).
+    #[must_use]
+    pub fn with_max_clients(mut self, max_clients: usize) -> Self {
+        self.max_clients = max_clients;
+        self
+    }
+
+    /// Sets how many requests one connection may have running ([`Options::max_in_flight`]).
+    #[must_use]
+    pub fn with_max_in_flight(mut self, max_in_flight: usize) -> Self {
+        self.max_in_flight = max_in_flight;
+        self
+    }
+
+    /// Sets the limits on multi-part messages ([`Options::limits`]).
+    #[must_use]
+    pub fn with_limits(mut self, limits: Limits) -> Self {
+        self.limits = limits;
+        self
+    }
+
+    /// Sets how long a begun frame may take to arrive ([`Options::frame_timeout`]).
+    #[must_use]
+    pub fn with_frame_timeout(mut self, frame_timeout: Duration) -> Self {
+        self.frame_timeout = frame_timeout;
+        self
+    }
+
+    /// Sets how long an idle connection is kept, `None` for ever ([`Options::idle_timeout`]).
+    #[must_use]
+    pub fn with_idle_timeout(mut self, idle_timeout: Option<Duration>) -> Self {
+        self.idle_timeout = idle_timeout;
+        self
+    }
+
+    /// Sets how long a liveness probe waits ([`Options::probe_timeout`]).
+    #[must_use]
+    pub fn with_probe_timeout(mut self, probe_timeout: Duration) -> Self {
+        self.probe_timeout = probe_timeout;
+        self
+    }
+
+    /// Sets the bytes a connection may hold unwritten ([`Options::max_queued_bytes`]).
+    #[must_use]
+    pub fn with_max_queued_bytes(mut self, max_queued_bytes: usize) -> Self {
+        self.max_queued_bytes = max_queued_bytes;
+        self
+    }
+
+    /// Sets how long requests in flight may take to finish on shutdown ([`Options::shutdown_grace`]).
+    #[must_use]
+    pub fn with_shutdown_grace(mut self, shutdown_grace: Duration) -> Self {
+        self.shutdown_grace = shutdown_grace;
+        self
+    }
+
+    /// Sets the shared secret connections must prove, `None` for none ([`Options::auth`]).
+    #[must_use]
+    pub fn with_auth(mut self, auth: Option<Auth>) -> Self {
+        self.auth = auth;
+        self
     }
 }

@@ -9,6 +9,7 @@ use super::state::{lock, NodeState};
 
 /// A snapshot of a cluster's connections.
 #[derive(Clone, Debug)]
+#[non_exhaustive]
 pub struct Status {
     /// Every configured node.
     pub nodes: Vec<NodeStatus>,
@@ -18,6 +19,7 @@ pub struct Status {
 
 /// One remote node, as this node sees it.
 #[derive(Clone, Debug)]
+#[non_exhaustive]
 pub struct NodeStatus {
     /// The node's name.
     pub name: String,
@@ -36,6 +38,7 @@ pub struct NodeStatus {
 
 /// One listener of this node.
 #[derive(Clone, Debug)]
+#[non_exhaustive]
 pub struct ListenerStatus {
     /// The bound address.
     pub addr: SocketAddr,

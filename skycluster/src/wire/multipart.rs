@@ -179,10 +179,16 @@ pub(crate) fn write_pieces(queue: &mut VecDeque<Pieces>, dst: &mut BytesMut, bat
 /// ```
 /// use skycluster::wire::Limits;
 ///
-/// let limits = Limits { max_message: 1 << 20, ..Limits::default() };
+/// let limits = Limits::default().with_max_message(1 << 20);
+/// assert_eq!(limits.max_message, 1 << 20);
 /// assert_eq!(limits.max_pending, Limits::default().max_pending);
 /// ```
+///
+/// `#[non_exhaustive]`: outside this crate, build one from
+/// [`Limits::default`] with the `with_*` methods, so that a new limit is
+/// not a breaking change.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Limits {
     /// The largest message (request or reply) that will be reassembled.
     /// Default: 64 MiB.
@@ -202,6 +208,32 @@ impl Default for Limits {
             max_pending: 256,
             max_buffered: 256 << 20,
         }
+    }
+}
+
+impl Limits {
+    /// Sets the largest message that will be reassembled
+    /// ([`Limits::max_message`]).
+    #[must_use]
+    pub fn with_max_message(mut self, max_message: usize) -> Self {
+        self.max_message = max_message;
+        self
+    }
+
+    /// Sets how many multi-part messages may be incomplete at once on one
+    /// connection ([`Limits::max_pending`]).
+    #[must_use]
+    pub fn with_max_pending(mut self, max_pending: usize) -> Self {
+        self.max_pending = max_pending;
+        self
+    }
+
+    /// Sets how many bytes of incomplete multi-part messages one connection
+    /// may buffer in all ([`Limits::max_buffered`]).
+    #[must_use]
+    pub fn with_max_buffered(mut self, max_buffered: usize) -> Self {
+        self.max_buffered = max_buffered;
+        self
     }
 }
 

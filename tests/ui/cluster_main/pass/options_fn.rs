@@ -23,13 +23,11 @@ const LIMIT: Duration = Duration::from_secs(30);
 const EXIT_BOUND: Duration = Duration::from_secs(4);
 
 fn options() -> Options {
-    Options {
-        call_timeout: CALL_TIMEOUT,
-        shutdown_grace: GRACE,
+    Options::default()
+        .with_call_timeout(CALL_TIMEOUT)
+        .with_shutdown_grace(GRACE)
         // `silent` stands in for a Lua node: called without the handshake.
-        auth: Some(Auth::new(SECRET.to_vec()).with_plain_node("silent")),
-        ..Options::default()
-    }
+        .with_auth(Some(Auth::new(SECRET.to_vec()).with_plain_node("silent")))
 }
 
 #[skycluster::cluster_main(options = options)]
@@ -65,10 +63,7 @@ async fn main(cluster: Cluster) -> Result<(), Box<dyn std::error::Error>> {
     );
     let client = Cluster::with_options(
         config,
-        Options {
-            auth: Some(Auth::new(SECRET.to_vec())),
-            ..Options::default()
-        },
+        Options::default().with_auth(Some(Auth::new(SECRET.to_vec()))),
     );
     let reply = timeout(LIMIT, client.call("ui", "@echo", ping.clone())).await??;
     assert_eq!(reply, ping);

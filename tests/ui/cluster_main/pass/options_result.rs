@@ -5,10 +5,7 @@
 
 mod node {
     pub fn options() -> Result<skycluster::Options, std::io::Error> {
-        Ok(skycluster::Options {
-            max_clients: 8,
-            ..skycluster::Options::default()
-        })
+        Ok(skycluster::Options::default().with_max_clients(8))
     }
 }
 
