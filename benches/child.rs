@@ -203,3 +203,22 @@ pub(crate) fn raise_file_limit() -> Result<(u64, u64), String> {
 pub(crate) fn strings(args: &[&str]) -> Vec<String> {
     args.iter().map(|&a| a.to_owned()).collect()
 }
+
+/// Tells every process `command`.
+pub(crate) fn broadcast(procs: &mut [Proc], command: &str) -> Result<(), String> {
+    procs.iter_mut().try_for_each(|p| p.tell(command))
+}
+
+/// Every process's reply starting with `prefix`, in order, all within
+/// `timeout`.
+pub(crate) fn gather(
+    procs: &mut [Proc],
+    prefix: &str,
+    timeout: Duration,
+) -> Result<Vec<String>, String> {
+    let deadline = Instant::now() + timeout;
+    procs
+        .iter_mut()
+        .map(|p| p.reply(prefix, deadline.saturating_duration_since(Instant::now())))
+        .collect()
+}

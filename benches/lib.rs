@@ -16,6 +16,9 @@
 //!   into one node, and `max_clients` at its edge.
 //! * [`main`]: the one `main` of every runner binary, which also runs the
 //!   runners' child processes (the binary itself, with a role argument).
+//! * `runs.rs`: what every runner's `main` does around its runs
+//!   (`--help`, its settings, the failures at the end); `windows.rs`, the
+//!   warm-up, measured and idle windows of `mesh` and `fanin`.
 //! * [`procfs`]: CPU time and resident memory of a process, from `/proc`.
 //! * `bin/allocs.rs`: heap allocations per call on each side, counted
 //!   per thread by a counting global allocator.
@@ -32,6 +35,8 @@ mod fanin;
 mod mesh;
 pub mod procfs;
 mod report;
+mod runs;
 mod tally;
+mod windows;
 
 pub use entry::{main, Runner};

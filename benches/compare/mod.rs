@@ -360,6 +360,17 @@ impl<'a> Flags<'a> {
         }
     }
 
+    /// The comma-separated counts after `--key`, if given.
+    pub(crate) fn counts(&self, key: &str) -> Result<Option<Vec<usize>>, String> {
+        self.get(key)?
+            .map(|list| {
+                list.split(',')
+                    .map(|n| n.parse::<usize>().map_err(|e| format!("{key} {n}: {e}")))
+                    .collect()
+            })
+            .transpose()
+    }
+
     pub(crate) fn has(&self, key: &str) -> bool {
         self.args.iter().any(|a| a == key)
     }

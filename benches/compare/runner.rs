@@ -67,12 +67,9 @@ const USAGE: &str = "usage: compare [--smoke] [--reps N] [--warmup-ms N] [--meas
 
 /// The runner's `main`.
 pub(crate) fn run(args: &[String]) -> Result<(), String> {
-    if args.iter().any(|a| a == "--help" || a == "-h") {
-        println!("{USAGE}");
+    let Some((settings, exe)) = crate::runs::start(args, USAGE, Settings::parse)? else {
         return Ok(());
-    }
-    let settings = Settings::parse(args).map_err(|e| format!("{e}\n{USAGE}"))?;
-    let exe = std::env::current_exe().map_err(|e| format!("cannot find this binary: {e}"))?;
+    };
     let load_before = procfs::load_average();
     if !settings.pin {
         eprintln!("compare: not pinning (no working taskset, or --no-pin)");
@@ -111,15 +108,7 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
     }
     let load_after = procfs::load_average();
     print!("{}", render(&settings, &results, (load_before, load_after)));
-    if failures.is_empty() {
-        Ok(())
-    } else {
-        Err(format!(
-            "{} runs failed:\n  {}",
-            failures.len(),
-            failures.join("\n  ")
-        ))
-    }
+    crate::runs::failed(&failures)
 }
 
 /// One run's figures.

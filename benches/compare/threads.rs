@@ -184,12 +184,9 @@ impl Settings {
 
 /// The runner's `main`.
 pub(super) fn run(args: &[String]) -> Result<(), String> {
-    if args.iter().any(|a| a == "--help" || a == "-h") {
-        println!("{USAGE}");
+    let Some((settings, exe)) = crate::runs::start(args, USAGE, Settings::parse)? else {
         return Ok(());
-    }
-    let settings = Settings::parse(args).map_err(|e| format!("{e}\n{USAGE}"))?;
-    let exe = std::env::current_exe().map_err(|e| format!("cannot find this binary: {e}"))?;
+    };
     if !settings.pin {
         eprintln!("threads: not pinning (no working taskset, or --no-pin)");
     }
@@ -249,15 +246,7 @@ pub(super) fn run(args: &[String]) -> Result<(), String> {
     }
     let load_after = procfs::load_average();
     print!("{}", render(&settings, &results, (load_before, load_after)));
-    if failures.is_empty() {
-        Ok(())
-    } else {
-        Err(format!(
-            "{} runs failed:\n  {}",
-            failures.len(),
-            failures.join("\n  ")
-        ))
-    }
+    crate::runs::failed(&failures)
 }
 
 /// The CPUs the client may use when pinned: core 1, or every core for a

@@ -42,11 +42,13 @@ pub(crate) use roles::{client_role, serve_role};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use crate::child::{raise_file_limit, strings, taskset_works, Proc};
+use crate::child::{broadcast, gather, raise_file_limit, strings, taskset_works, Proc};
 use crate::compare::Flags;
 use crate::procfs;
 use crate::report::{heading, si, target, us};
+use crate::runs;
 use crate::tally::Tally;
+use crate::windows::Windows;
 
 /// The connection counts.
 const CONNECTIONS: [usize; 3] = [100, 1000, 10_000];
@@ -70,9 +72,7 @@ struct Settings {
     at_once: usize,
     max_clients: usize,
     beyond: usize,
-    warmup_ms: u64,
-    measure_ms: u64,
-    idle_ms: u64,
+    windows: Windows,
     pin: bool,
     /// A `Cluster` per connection on the client side, not one per process.
     cluster_per_connection: bool,
@@ -87,31 +87,19 @@ impl Settings {
     fn parse(args: &[String]) -> Result<Settings, String> {
         let flags = Flags::new(args);
         let smoke = flags.has("--smoke");
-        let (connections, clients, max_clients, beyond, warmup_ms, measure_ms, idle_ms) = if smoke {
-            (vec![10, 40], 2, 10, 5, 100, 200, 100)
+        let (connections, clients, max_clients, beyond) = if smoke {
+            (vec![10, 40], 2, 10, 5)
         } else {
-            (CONNECTIONS.to_vec(), 4, 100, 20, 1000, 3000, 1000)
-        };
-        let connections = match flags.get("--connections")? {
-            Some(list) => list
-                .split(',')
-                .map(|n| {
-                    n.parse::<usize>()
-                        .map_err(|e| format!("--connections {n}: {e}"))
-                })
-                .collect::<Result<Vec<_>, _>>()?,
-            None => connections,
+            (CONNECTIONS.to_vec(), 4, 100, 20)
         };
         let settings = Settings {
-            connections,
+            connections: flags.counts("--connections")?.unwrap_or(connections),
             clients: flags.parse("--clients")?.unwrap_or(clients),
             inflight: flags.parse("--inflight")?.unwrap_or(2),
             at_once: flags.parse("--at-once")?.unwrap_or(64),
             max_clients: flags.parse("--max-clients")?.unwrap_or(max_clients),
             beyond: flags.parse("--beyond")?.unwrap_or(beyond),
-            warmup_ms: flags.parse("--warmup-ms")?.unwrap_or(warmup_ms),
-            measure_ms: flags.parse("--measure-ms")?.unwrap_or(measure_ms),
-            idle_ms: flags.parse("--idle-ms")?.unwrap_or(idle_ms),
+            windows: Windows::parse(&flags, smoke)?,
             pin: !flags.has("--no-pin") && taskset_works(),
             cluster_per_connection: flags.has("--cluster-per-connection"),
         };
@@ -132,17 +120,6 @@ impl Settings {
         if !(1..=10_000).contains(&settings.max_clients) || !(1..=10_000).contains(&settings.beyond)
         {
             return Err("--max-clients and --beyond must be 1 to 10000".to_owned());
-        }
-        let ms_ok = |ms: u64| ms <= 60_000;
-        if settings.measure_ms == 0
-            || !ms_ok(settings.measure_ms)
-            || !ms_ok(settings.warmup_ms)
-            || !ms_ok(settings.idle_ms)
-        {
-            return Err(
-                "--measure-ms must be 1 to 60000, --warmup-ms and --idle-ms at most 60000"
-                    .to_owned(),
-            );
         }
         Ok(settings)
     }
@@ -180,12 +157,9 @@ struct Edge {
 
 /// The runner's `main`.
 pub(crate) fn run(args: &[String]) -> Result<(), String> {
-    if args.iter().any(|a| a == "--help" || a == "-h") {
-        println!("{USAGE}");
+    let Some((settings, exe)) = runs::start(args, USAGE, Settings::parse)? else {
         return Ok(());
-    }
-    let settings = Settings::parse(args).map_err(|e| format!("{e}\n{USAGE}"))?;
-    let exe = std::env::current_exe().map_err(|e| format!("cannot find this binary: {e}"))?;
+    };
     let (before, limit) = raise_file_limit()?;
     eprintln!(
         "fanin: RLIMIT_NOFILE soft limit {before}, raised to the hard limit {limit} (setrlimit)"
@@ -248,15 +222,7 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
             (load_before, load_after)
         )
     );
-    if failures.is_empty() {
-        Ok(())
-    } else {
-        Err(format!(
-            "{} runs failed:\n  {}",
-            failures.len(),
-            failures.join("\n  ")
-        ))
-    }
+    runs::failed(&failures)
 }
 
 /// Starts the server with `max_clients`; returns it and its address.
@@ -303,18 +269,6 @@ fn start_clients(
     }
     gather(&mut clients, "ready", START_TIMEOUT)?;
     Ok(clients)
-}
-
-fn broadcast(procs: &mut [Proc], command: &str) -> Result<(), String> {
-    procs.iter_mut().try_for_each(|p| p.tell(command))
-}
-
-fn gather(procs: &mut [Proc], prefix: &str, timeout: Duration) -> Result<Vec<String>, String> {
-    let deadline = Instant::now() + timeout;
-    procs
-        .iter_mut()
-        .map(|p| p.reply(prefix, deadline.saturating_duration_since(Instant::now())))
-        .collect()
 }
 
 /// `OK FAILED [ERROR]` of a `connected` or `rechecked` line.
@@ -364,13 +318,13 @@ fn run_fanin(exe: &Path, settings: &Settings, n: usize) -> Result<FaninSample, S
         return Err(format!("the server serves {open} connections, not {n}"));
     }
 
-    std::thread::sleep(Duration::from_millis(settings.idle_ms));
+    std::thread::sleep(Duration::from_millis(settings.windows.idle_ms));
     let server_after = server.rss_kib()?;
     let clients_after: u64 = clients.iter().map(Proc::rss_kib).sum::<Result<_, _>>()?;
 
     broadcast(&mut clients, "run")?;
     gather(&mut clients, "started", REPLY_TIMEOUT)?;
-    std::thread::sleep(Duration::from_millis(settings.warmup_ms));
+    std::thread::sleep(Duration::from_millis(settings.windows.warmup_ms));
     broadcast(&mut clients, "measure")?;
     let cpu = |clients: &[Proc], server: &Proc| -> Result<(Duration, Duration), String> {
         Ok((
@@ -379,7 +333,7 @@ fn run_fanin(exe: &Path, settings: &Settings, n: usize) -> Result<FaninSample, S
         ))
     };
     let cpu0 = cpu(&clients, &server)?;
-    std::thread::sleep(Duration::from_millis(settings.measure_ms));
+    std::thread::sleep(Duration::from_millis(settings.windows.measure_ms));
     let cpu1 = cpu(&clients, &server)?;
     broadcast(&mut clients, "stop")?;
     let mut all = Tally::default();
@@ -467,9 +421,9 @@ fn render(
         } else {
             "unpinned"
         },
-        settings.idle_ms,
-        settings.warmup_ms,
-        settings.measure_ms,
+        settings.windows.idle_ms,
+        settings.windows.warmup_ms,
+        settings.windows.measure_ms,
     );
     out += "| connections | accepted in ms | accepts/s | server KiB per connection | client KiB per connection | calls/s | p50 µs | p99 µs | server CPU µs/call | client CPU µs/call |\n";
     out += "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n";

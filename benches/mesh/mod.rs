@@ -35,11 +35,13 @@ pub(crate) use node::node_role;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use crate::child::{strings, Proc};
+use crate::child::{broadcast, gather, strings, Proc};
 use crate::compare::Flags;
 use crate::procfs;
 use crate::report::{heading, ratio, si, target, us};
+use crate::runs;
 use crate::tally::Tally;
+use crate::windows::Windows;
 
 /// The issue's node counts.
 const NODES: [usize; 4] = [2, 8, 32, 64];
@@ -59,9 +61,7 @@ struct Settings {
     rate: u64,
     /// Closed-loop calls in flight over the whole mesh.
     inflight: usize,
-    warmup_ms: u64,
-    measure_ms: u64,
-    idle_ms: u64,
+    windows: Windows,
 }
 
 const USAGE: &str = "usage: mesh [--smoke] [--nodes 2,8,32,64] [--rate 4] [--inflight 256]
@@ -71,25 +71,16 @@ impl Settings {
     fn parse(args: &[String]) -> Result<Settings, String> {
         let flags = Flags::new(args);
         let smoke = flags.has("--smoke");
-        let (nodes, rate, inflight, warmup_ms, measure_ms, idle_ms) = if smoke {
-            (vec![2, 4], 20, 16, 100, 200, 100)
+        let (nodes, rate, inflight) = if smoke {
+            (vec![2, 4], 20, 16)
         } else {
-            (NODES.to_vec(), 4, 256, 1000, 3000, 1000)
-        };
-        let nodes = match flags.get("--nodes")? {
-            Some(list) => list
-                .split(',')
-                .map(|n| n.parse::<usize>().map_err(|e| format!("--nodes {n}: {e}")))
-                .collect::<Result<Vec<_>, _>>()?,
-            None => nodes,
+            (NODES.to_vec(), 4, 256)
         };
         let settings = Settings {
-            nodes,
+            nodes: flags.counts("--nodes")?.unwrap_or(nodes),
             rate: flags.parse("--rate")?.unwrap_or(rate),
             inflight: flags.parse("--inflight")?.unwrap_or(inflight),
-            warmup_ms: flags.parse("--warmup-ms")?.unwrap_or(warmup_ms),
-            measure_ms: flags.parse("--measure-ms")?.unwrap_or(measure_ms),
-            idle_ms: flags.parse("--idle-ms")?.unwrap_or(idle_ms),
+            windows: Windows::parse(&flags, smoke)?,
         };
         if settings.nodes.is_empty() || settings.nodes.iter().any(|&n| !(2..=128).contains(&n)) {
             return Err("--nodes takes counts of 2 to 128".to_owned());
@@ -99,17 +90,6 @@ impl Settings {
         }
         if !(1..=4096).contains(&settings.inflight) {
             return Err("--inflight must be 1 to 4096".to_owned());
-        }
-        let ms_ok = |ms: u64| ms <= 60_000;
-        if settings.measure_ms == 0
-            || !ms_ok(settings.measure_ms)
-            || !ms_ok(settings.warmup_ms)
-            || !ms_ok(settings.idle_ms)
-        {
-            return Err(
-                "--measure-ms must be 1 to 60000, --warmup-ms and --idle-ms at most 60000"
-                    .to_owned(),
-            );
         }
         Ok(settings)
     }
@@ -149,12 +129,9 @@ struct Window {
 
 /// The runner's `main`.
 pub(crate) fn run(args: &[String]) -> Result<(), String> {
-    if args.iter().any(|a| a == "--help" || a == "-h") {
-        println!("{USAGE}");
+    let Some((settings, exe)) = runs::start(args, USAGE, Settings::parse)? else {
         return Ok(());
-    }
-    let settings = Settings::parse(args).map_err(|e| format!("{e}\n{USAGE}"))?;
-    let exe = std::env::current_exe().map_err(|e| format!("cannot find this binary: {e}"))?;
+    };
     let load_before = procfs::load_average();
     let mut samples = Vec::new();
     let mut failures = Vec::new();
@@ -178,15 +155,7 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
     }
     let load_after = procfs::load_average();
     print!("{}", render(&settings, &samples, (load_before, load_after)));
-    if failures.is_empty() {
-        Ok(())
-    } else {
-        Err(format!(
-            "{} runs failed:\n  {}",
-            failures.len(),
-            failures.join("\n  ")
-        ))
-    }
+    runs::failed(&failures)
 }
 
 /// A directory of its own for one N's clustername file, removed on drop.
@@ -217,20 +186,6 @@ impl Drop for Scratch {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.dir);
     }
-}
-
-/// Tells every node `command`.
-fn broadcast(nodes: &mut [Proc], command: &str) -> Result<(), String> {
-    nodes.iter_mut().try_for_each(|node| node.tell(command))
-}
-
-/// Every node's reply starting with `prefix`, in order.
-fn gather(nodes: &mut [Proc], prefix: &str, timeout: Duration) -> Result<Vec<String>, String> {
-    let deadline = Instant::now() + timeout;
-    nodes
-        .iter_mut()
-        .map(|node| node.reply(prefix, deadline.saturating_duration_since(Instant::now())))
-        .collect()
 }
 
 fn total_cpu(nodes: &[Proc]) -> Result<Duration, String> {
@@ -283,10 +238,10 @@ fn run_mesh(exe: &Path, settings: &Settings, n: usize) -> Result<MeshSample, Str
     }
 
     let cpu0 = total_cpu(&nodes)?;
-    std::thread::sleep(Duration::from_millis(settings.idle_ms));
+    std::thread::sleep(Duration::from_millis(settings.windows.idle_ms));
     let cpu1 = total_cpu(&nodes)?;
     let rss_idle = total_rss(&nodes)?;
-    let idle_secs = (settings.idle_ms as f64 / 1e3).max(1e-3);
+    let idle_secs = (settings.windows.idle_ms as f64 / 1e3).max(1e-3);
 
     let paced = window(&mut nodes, &format!("paced {}", settings.rate), settings)?;
     let closed = window(
@@ -313,10 +268,10 @@ fn run_mesh(exe: &Path, settings: &Settings, n: usize) -> Result<MeshSample, Str
 fn window(nodes: &mut [Proc], load: &str, settings: &Settings) -> Result<Window, String> {
     broadcast(nodes, load)?;
     gather(nodes, "started", REPLY_TIMEOUT)?;
-    std::thread::sleep(Duration::from_millis(settings.warmup_ms));
+    std::thread::sleep(Duration::from_millis(settings.windows.warmup_ms));
     broadcast(nodes, "measure")?;
     let cpu0 = total_cpu(nodes)?;
-    std::thread::sleep(Duration::from_millis(settings.measure_ms));
+    std::thread::sleep(Duration::from_millis(settings.windows.measure_ms));
     let cpu1 = total_cpu(nodes)?;
     broadcast(nodes, "stop")?;
     let mut all = Tally::default();
@@ -341,7 +296,7 @@ fn render(settings: &Settings, samples: &[MeshSample], load: (Option<f64>, Optio
     out += &format!(
         "one run per N; nodes unpinned, current-thread runtimes, default options; {} ms idle, \
          {} ms warm-up, {} ms measured\n\n",
-        settings.idle_ms, settings.warmup_ms, settings.measure_ms
+        settings.windows.idle_ms, settings.windows.warmup_ms, settings.windows.measure_ms
     );
     out += "| nodes | connections | full mesh in ms | VmRSS per node before, KiB | KiB per peer (a sender and an agent), idle | idle CPU per node, µs/s |\n";
     out += "| --- | --- | --- | --- | --- | --- |\n";
