@@ -18,6 +18,7 @@ use tokio::task::JoinHandle;
 use tokio::time::MissedTickBehavior;
 
 use crate::tally::Tally;
+use crate::task::TaskResult;
 
 /// How long the calls may take to end after `stop`: longer than a call's
 /// default timeout (30 s), so a stuck call fails rather than hangs.
@@ -86,7 +87,7 @@ impl Running {
     ) {
         let phase = Arc::clone(&self.phase);
         self.tasks.push(tokio::spawn(async move {
-            let mut result = TaskResult::with_capacity(cap);
+            let mut result = TaskResult::with_capacity(cap.min(4096));
             let start = tokio::time::Instant::now() + offset;
             let mut ticks = tokio::time::interval_at(start, period);
             ticks.set_missed_tick_behavior(MissedTickBehavior::Skip);
@@ -95,7 +96,7 @@ impl Running {
                 if phase.load(Ordering::Relaxed) == STOP {
                     break;
                 }
-                if !result.call(&caller, seq, &phase, cap).await {
+                if !call(&mut result, &caller, seq, &phase, cap).await {
                     break;
                 }
             }
@@ -107,12 +108,12 @@ impl Running {
     pub(crate) fn closed(&mut self, caller: impl Caller, cap: usize) {
         let phase = Arc::clone(&self.phase);
         self.tasks.push(tokio::spawn(async move {
-            let mut result = TaskResult::with_capacity(cap);
+            let mut result = TaskResult::with_capacity(cap.min(4096));
             for seq in 0..MAX_OPS_PER_TASK {
                 if phase.load(Ordering::Relaxed) == STOP {
                     break;
                 }
-                if !result.call(&caller, seq, &phase, cap).await {
+                if !call(&mut result, &caller, seq, &phase, cap).await {
                     break;
                 }
             }
@@ -152,43 +153,22 @@ impl Running {
     }
 }
 
-/// What one task saw.
-#[derive(Debug, Default)]
-struct TaskResult {
-    calls: u64,
-    latencies: Vec<u32>,
-    errors: u64,
-    first_error: Option<String>,
-}
-
-impl TaskResult {
-    fn with_capacity(cap: usize) -> TaskResult {
-        TaskResult {
-            latencies: Vec::with_capacity(cap.min(4096)),
-            ..TaskResult::default()
-        }
+/// Makes one call into `result` and counts it if it completed in the
+/// window; false once the task should give up.
+async fn call(
+    result: &mut TaskResult,
+    caller: &impl Caller,
+    seq: u64,
+    phase: &AtomicU8,
+    cap: usize,
+) -> bool {
+    let started = Instant::now();
+    let outcome = caller.call(seq).await;
+    let elapsed = started.elapsed();
+    match outcome {
+        Ok(()) if phase.load(Ordering::Relaxed) == MEASURE => result.measured(elapsed, cap),
+        Ok(()) => {}
+        Err(e) => result.failed(e),
     }
-
-    /// Makes one call and counts it if it completed in the window; false
-    /// once the task should give up.
-    async fn call(&mut self, caller: &impl Caller, seq: u64, phase: &AtomicU8, cap: usize) -> bool {
-        let started = Instant::now();
-        let outcome = caller.call(seq).await;
-        let elapsed = started.elapsed();
-        match outcome {
-            Ok(()) if phase.load(Ordering::Relaxed) == MEASURE => {
-                self.calls += 1;
-                if self.latencies.len() < cap {
-                    let ns = u32::try_from(elapsed.as_nanos()).unwrap_or(u32::MAX);
-                    self.latencies.push(ns);
-                }
-            }
-            Ok(()) => {}
-            Err(e) => {
-                self.errors += 1;
-                self.first_error.get_or_insert(e);
-            }
-        }
-        self.errors < MAX_ERRORS
-    }
+    result.errors < MAX_ERRORS
 }

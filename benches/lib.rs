@@ -11,7 +11,8 @@
 //! * `mesh/`: the runner behind `--bin mesh`: N node processes, each
 //!   calling every other; `calls.rs`, the calling tasks and measured
 //!   window of its nodes (and of `fanin`'s clients); `tally.rs`, what each
-//!   of those processes reports.
+//!   of those processes reports; `task.rs`, what one calling task saw (here
+//!   and in `compare`'s client); `fields.rs`, the `key=value` report lines.
 //! * `fanin/`: the runner behind `--bin fanin`: 100 to 10,000 connections
 //!   into one node, and `max_clients` at its edge.
 //! * [`main`]: the one `main` of every runner binary, which also runs the
@@ -32,11 +33,13 @@ mod child;
 pub mod compare;
 mod entry;
 mod fanin;
+mod fields;
 mod mesh;
 pub mod procfs;
 mod report;
 mod runs;
 mod tally;
+mod task;
 mod windows;
 
 pub use entry::{main, Runner};

@@ -5,6 +5,8 @@
 
 use std::fmt::Write;
 
+use crate::fields::{error_field, field};
+
 /// Sub-buckets per power of two: a value's bucket is its top five bits, so
 /// a percentile read from it is within 1/16 (6%) of the value's own.
 const SUB: u64 = 16;
@@ -144,11 +146,7 @@ impl Tally {
 
     /// The tally as one line of `key=value` fields.
     pub(crate) fn encode(&self) -> String {
-        let error = self
-            .first_error
-            .as_deref()
-            .map(|e| format!(" error={}", e.replace(char::is_whitespace, "_")))
-            .unwrap_or_default();
+        let error = error_field(self.first_error.as_deref());
         format!(
             "calls={} secs={} errors={} hist={}{error}",
             self.calls,
@@ -160,11 +158,7 @@ impl Tally {
 
     /// Reads what [`Tally::encode`] wrote.
     pub(crate) fn decode(line: &str) -> Result<Tally, String> {
-        let field = |key: &str| {
-            line.split_whitespace()
-                .find_map(|kv| kv.strip_prefix(key)?.strip_prefix('='))
-                .ok_or_else(|| format!("no {key} in `{line}`"))
-        };
+        let field = |key: &str| field(line, key).ok_or_else(|| format!("no {key} in `{line}`"));
         let num = |key: &str| {
             field(key)?
                 .parse::<u64>()

@@ -14,7 +14,9 @@ use bytes::Bytes;
 use tokio::task::JoinHandle;
 
 use super::{payload, with_clients, BenchClient, Pushed, System, WithClient, Workload};
+use crate::fields::{error_field, field};
 use crate::report::percentile;
+use crate::task::TaskResult;
 
 /// Per task, a call or push is never tried more often than this.
 const MAX_OPS_PER_TASK: u64 = 500_000_000;
@@ -64,11 +66,7 @@ pub struct Report {
 impl Report {
     /// The report as one line of `key=value` fields.
     pub fn encode(&self) -> String {
-        let error = self
-            .first_error
-            .as_deref()
-            .map(|e| format!(" error={}", e.replace(char::is_whitespace, "_")))
-            .unwrap_or_default();
+        let error = error_field(self.first_error.as_deref());
         format!(
             "calls={} secs={} p50_ns={} p99_ns={} errors={}{error}",
             self.calls, self.secs, self.p50_ns, self.p99_ns, self.errors
@@ -81,10 +79,7 @@ impl Report {
     ///
     /// A field missing or not a number.
     pub fn decode(line: &str) -> Result<Report, String> {
-        let field = |key: &str| {
-            line.split_whitespace()
-                .find_map(|kv| kv.strip_prefix(key)?.strip_prefix('='))
-        };
+        let field = |key: &str| field(line, key);
         let num = |key: &str| {
             field(key)
                 .and_then(|v| v.parse::<u64>().ok())
@@ -100,22 +95,6 @@ impl Report {
             errors: num("errors")?,
             first_error: field("error").map(str::to_owned),
         })
-    }
-}
-
-/// What one task saw.
-#[derive(Debug, Default)]
-struct TaskResult {
-    calls: u64,
-    latencies: Vec<u32>,
-    errors: u64,
-    first_error: Option<String>,
-}
-
-impl TaskResult {
-    fn failed(&mut self, error: String) {
-        self.errors += 1;
-        self.first_error.get_or_insert(error);
     }
 }
 
@@ -247,10 +226,7 @@ async fn call_loop<C: BenchClient>(
     push: bool,
     cap: usize,
 ) -> TaskResult {
-    let mut result = TaskResult {
-        latencies: Vec::with_capacity(cap),
-        ..TaskResult::default()
-    };
+    let mut result = TaskResult::with_capacity(cap);
     for _ in 0..MAX_OPS_PER_TASK {
         if phase.get() == STOP {
             break;
@@ -278,11 +254,7 @@ async fn call_loop<C: BenchClient>(
             continue;
         }
         if phase.get() == MEASURE {
-            result.calls += 1;
-            if result.latencies.len() < cap {
-                let ns = u32::try_from(elapsed.as_nanos()).unwrap_or(u32::MAX);
-                result.latencies.push(ns);
-            }
+            result.measured(elapsed, cap);
         }
     }
     result
