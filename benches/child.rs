@@ -17,6 +17,13 @@ use crate::procfs;
 
 /// How long a child may take to exit once told to.
 const EXIT_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long a scale runner's child (a `mesh` node, a `fanin` server or
+/// client) may take to start.
+pub(crate) const START_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long a scale runner's child may take to answer a command.
+pub(crate) const REPLY_TIMEOUT: Duration = Duration::from_secs(20);
+/// How long a scale runner's child may take to end its calls and report.
+pub(crate) const RESULT_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// A child process whose stdout lines arrive on a channel, so every wait
 /// for one can be bounded. Killed if dropped while running.

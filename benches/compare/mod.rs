@@ -390,6 +390,16 @@ pub(crate) fn current_thread_runtime() -> Result<tokio::runtime::Runtime, String
         .map_err(|e| format!("cannot start a tokio runtime: {e}"))
 }
 
+/// `--threads N`: 0 (the default) for a current-thread runtime, else N
+/// workers, at most 64.
+pub(crate) fn threads_flag(flags: &Flags<'_>) -> Result<usize, String> {
+    let threads: usize = flags.parse("--threads")?.unwrap_or(0);
+    if threads > 64 {
+        return Err("--threads takes 0 (current-thread) to 64".to_owned());
+    }
+    Ok(threads)
+}
+
 /// A current-thread runtime for `threads == 0`; else the multi-thread
 /// runtime `#[cluster_main(worker_threads = N)]` builds
 /// (`skycluster::__private::run_main`): the same builder calls.
@@ -410,11 +420,7 @@ pub(crate) fn server_runtime(threads: usize) -> Result<tokio::runtime::Runtime, 
 pub(crate) fn serve_role(args: &[String]) -> Result<(), String> {
     let flags = Flags::new(args);
     let system: System = flags.required("--system")?;
-    let threads: usize = flags.parse("--threads")?.unwrap_or(0);
-    if threads > 64 {
-        return Err("--threads takes 0 (current-thread) to 64".to_owned());
-    }
-    let runtime = server_runtime(threads)?;
+    let runtime = server_runtime(threads_flag(&flags)?)?;
     runtime.block_on(async {
         let server = serve(system, "127.0.0.1:0").await?;
         say(&format!("listening {}", server.addr));
@@ -468,10 +474,7 @@ pub(crate) fn client_role(args: &[String]) -> Result<(), String> {
     if connections == 0 || connections > 10_000 {
         return Err("--connections takes 1 to 10000".to_owned());
     }
-    let threads: usize = flags.parse("--threads")?.unwrap_or(0);
-    if threads > 64 {
-        return Err("--threads takes 0 (current-thread) to 64".to_owned());
-    }
+    let threads = threads_flag(&flags)?;
     let timing = Timing {
         warmup: Duration::from_millis(flags.parse("--warmup-ms")?.unwrap_or(1000)),
         measure: Duration::from_millis(flags.parse("--measure-ms")?.unwrap_or(3000)),

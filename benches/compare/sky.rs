@@ -113,20 +113,33 @@ pub(crate) fn connect(addr: SocketAddr) -> SkyClient {
     SkyClient(client_cluster(addr).proxy::<dyn Echo>(SERVER_NODE, "@Echo"))
 }
 
-#[derive(Clone)]
-pub(crate) struct SkyClient(EchoClient);
+/// A bench client over one generated proxy type: the typed echo's and
+/// the `codec = lua` echo's proxies have the same `echo` and `push` but no
+/// trait in common, so one body serves both through this macro.
+macro_rules! proxy_client {
+    ($(#[$doc:meta])* $name:ident($proxy:ty)) => {
+        $(#[$doc])*
+        #[derive(Clone)]
+        pub(crate) struct $name($proxy);
 
-impl super::BenchClient for SkyClient {
-    const ONE_WAY: bool = true;
+        impl super::BenchClient for $name {
+            const ONE_WAY: bool = true;
 
-    async fn call(&self, payload: Bytes) -> Result<Bytes, String> {
-        self.0.echo(payload).await.map_err(|e| e.to_string())
-    }
+            async fn call(&self, payload: Bytes) -> Result<Bytes, String> {
+                self.0.echo(payload).await.map_err(|e| e.to_string())
+            }
 
-    async fn push(&self, payload: Bytes) -> Result<Pushed, String> {
-        pushed(self.0.push(payload))
-    }
+            async fn push(&self, payload: Bytes) -> Result<Pushed, String> {
+                pushed(self.0.push(payload))
+            }
+        }
+    };
 }
+
+proxy_client!(
+    /// The typed echo's client.
+    SkyClient(EchoClient)
+);
 
 /// A client of the `codec = lua` echo, kept for every call:
 /// `cluster.proxy("bench", "@LuaEcho")`.
@@ -134,20 +147,10 @@ pub(crate) fn connect_lua(addr: SocketAddr) -> SkyLuaClient {
     SkyLuaClient(client_cluster(addr).proxy::<dyn LuaEcho>(SERVER_NODE, "@LuaEcho"))
 }
 
-#[derive(Clone)]
-pub(crate) struct SkyLuaClient(LuaEchoClient);
-
-impl super::BenchClient for SkyLuaClient {
-    const ONE_WAY: bool = true;
-
-    async fn call(&self, payload: Bytes) -> Result<Bytes, String> {
-        self.0.echo(payload).await.map_err(|e| e.to_string())
-    }
-
-    async fn push(&self, payload: Bytes) -> Result<Pushed, String> {
-        pushed(self.0.push(payload))
-    }
-}
+proxy_client!(
+    /// The `codec = lua` echo's client.
+    SkyLuaClient(LuaEchoClient)
+);
 
 /// A kept client over `connections` connections to the server at `addr`:
 /// one `Cluster` whose config names the server `connections` times

@@ -42,7 +42,10 @@ pub(crate) use roles::{client_role, serve_role};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use crate::child::{broadcast, gather, raise_file_limit, strings, taskset_works, Proc};
+use crate::child::{
+    broadcast, gather, raise_file_limit, strings, taskset_works, Proc, REPLY_TIMEOUT,
+    RESULT_TIMEOUT, START_TIMEOUT,
+};
 use crate::compare::Flags;
 use crate::procfs;
 use crate::report::{heading, si, target, us};
@@ -55,14 +58,8 @@ const CONNECTIONS: [usize; 3] = [100, 1000, 10_000];
 /// Files a process needs besides its connections: the runtime, pipes,
 /// the listener, `/proc` reads.
 const FILES_BESIDES: u64 = 64;
-/// How long a child may take to start.
-const START_TIMEOUT: Duration = Duration::from_secs(30);
-/// How long a child may take to answer a command.
-const REPLY_TIMEOUT: Duration = Duration::from_secs(20);
 /// How long connecting may take: 10,000 connections on a loaded machine.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(120);
-/// How long a client may take to end its calls and report.
-const RESULT_TIMEOUT: Duration = Duration::from_secs(60);
 
 #[derive(Clone, Debug)]
 struct Settings {

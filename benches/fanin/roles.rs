@@ -28,7 +28,7 @@ use skycluster::{Cluster, Config, Options};
 
 use crate::calls::{commands, Caller, Running, LATENCY_SAMPLES};
 use crate::compare::{
-    current_thread_runtime, say, server_runtime, sky_node, Echo, EchoClient, Flags,
+    current_thread_runtime, say, server_runtime, sky_node, threads_flag, Echo, EchoClient, Flags,
 };
 
 /// The longest a child lives, whatever its parent does.
@@ -65,11 +65,7 @@ async fn serve_commands<S>(
 pub(crate) fn serve_role(args: &[String]) -> Result<(), String> {
     let flags = Flags::new(args);
     let max_clients: usize = flags.required("--max-clients")?;
-    let threads: usize = flags.parse("--threads")?.unwrap_or(0);
-    if threads > 64 {
-        return Err("--threads takes 0 (current-thread) to 64".to_owned());
-    }
-    let runtime = server_runtime(threads)?;
+    let runtime = server_runtime(threads_flag(&flags)?)?;
     runtime.block_on(async {
         let options = Options::default().with_max_clients(max_clients);
         let (mut cluster, addr) = sky_node("127.0.0.1:0", options).await?;

@@ -35,7 +35,9 @@ pub(crate) use node::node_role;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use crate::child::{broadcast, gather, strings, Proc};
+use crate::child::{
+    broadcast, gather, strings, Proc, REPLY_TIMEOUT, RESULT_TIMEOUT, START_TIMEOUT,
+};
 use crate::compare::Flags;
 use crate::procfs;
 use crate::report::{heading, ratio, si, target, us};
@@ -45,14 +47,8 @@ use crate::windows::Windows;
 
 /// The node counts.
 const NODES: [usize; 4] = [2, 8, 32, 64];
-/// How long a node may take to start listening.
-const START_TIMEOUT: Duration = Duration::from_secs(30);
-/// How long a node may take to answer a command.
-const REPLY_TIMEOUT: Duration = Duration::from_secs(20);
 /// How long the mesh may take to form (the nodes' own bound is 60 s).
 const MESH_TIMEOUT: Duration = Duration::from_secs(90);
-/// How long a node may take to end its calls and report.
-const RESULT_TIMEOUT: Duration = Duration::from_secs(60);
 
 #[derive(Clone, Debug)]
 struct Settings {
