@@ -17,6 +17,7 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio::time::MissedTickBehavior;
 
+use crate::compare::say;
 use crate::tally::Tally;
 use crate::task::TaskResult;
 
@@ -49,6 +50,35 @@ pub(crate) fn commands() -> mpsc::UnboundedReceiver<String> {
         std::process::exit(0);
     });
     rx
+}
+
+/// The longest a child (a `mesh` node, a `fanin` server or client) lives,
+/// whatever its parent does.
+const LIFETIME: Duration = Duration::from_secs(30 * 60);
+
+/// Runs `obey` on every command until `exit`, stdin closing or
+/// [`LIFETIME`]; an error is said as `error ...`.
+pub(crate) async fn serve_commands<S>(
+    state: &mut S,
+    mut obey: impl AsyncFnMut(&mut S, &str) -> Result<(), String>,
+) -> Result<(), String> {
+    let mut commands = commands();
+    let lifetime = tokio::time::sleep(LIFETIME);
+    tokio::pin!(lifetime);
+    loop {
+        let command = tokio::select! {
+            command = commands.recv() => command,
+            () = &mut lifetime => return Err(format!("not stopped within {LIFETIME:?}")),
+        };
+        match command.as_deref() {
+            None | Some("exit") => return Ok(()),
+            Some(command) => {
+                if let Err(e) = obey(state, command).await {
+                    say(&format!("error {e}"));
+                }
+            }
+        }
+    }
 }
 
 /// One call, made again and again by a task.

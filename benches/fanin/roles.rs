@@ -20,46 +20,17 @@
 //!   `rechecked OK FAILED [FIRST_ERROR]`;
 //! * `exit`, or stdin closing: the process ends.
 
-use std::time::Duration;
-
 use bytes::Bytes;
 use futures_util::StreamExt;
 use skycluster::{Cluster, Config, Options};
 
-use crate::calls::{commands, Caller, Running, LATENCY_SAMPLES};
+use crate::calls::{serve_commands, Caller, Running, LATENCY_SAMPLES};
 use crate::compare::{
     current_thread_runtime, say, server_runtime, sky_node, threads_flag, Echo, EchoClient, Flags,
 };
 
-/// The longest a child lives, whatever its parent does.
-const LIFETIME: Duration = Duration::from_secs(30 * 60);
 /// The payload of every call: W1's 16 bytes.
 const PAYLOAD: &[u8; 16] = b"0123456789abcdef";
-
-/// Runs `obey` on every command until `exit`, stdin closing or
-/// [`LIFETIME`]; an error is said as `error ...`.
-async fn serve_commands<S>(
-    state: &mut S,
-    mut obey: impl AsyncFnMut(&mut S, &str) -> Result<(), String>,
-) -> Result<(), String> {
-    let mut commands = commands();
-    let lifetime = tokio::time::sleep(LIFETIME);
-    tokio::pin!(lifetime);
-    loop {
-        let command = tokio::select! {
-            command = commands.recv() => command,
-            () = &mut lifetime => return Err(format!("not stopped within {LIFETIME:?}")),
-        };
-        match command.as_deref() {
-            None | Some("exit") => return Ok(()),
-            Some(command) => {
-                if let Err(e) = obey(state, command).await {
-                    say(&format!("error {e}"));
-                }
-            }
-        }
-    }
-}
 
 /// `fanin-serve --max-clients M [--threads N]`.
 pub(crate) fn serve_role(args: &[String]) -> Result<(), String> {

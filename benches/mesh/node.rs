@@ -23,7 +23,7 @@ use std::time::Duration;
 
 use skycluster::Cluster;
 
-use crate::calls::{commands, Caller, Running, LATENCY_SAMPLES};
+use crate::calls::{serve_commands, Caller, Running, LATENCY_SAMPLES};
 use crate::compare::{current_thread_runtime, say, Flags};
 
 /// A node's service: a small typed call, each way.
@@ -42,8 +42,6 @@ impl Peer for PeerService {
     }
 }
 
-/// The longest a node lives, whatever its parent does.
-const NODE_LIFETIME: Duration = Duration::from_secs(30 * 60);
 /// How long `mesh` may take: every peer's first call.
 const MESH_TIMEOUT: Duration = Duration::from_secs(60);
 
@@ -65,29 +63,12 @@ pub(crate) fn node_role(args: &[String]) -> Result<(), String> {
             .register::<dyn Peer>(handle)
             .map_err(|e| e.to_string())?;
         say(&format!("listening {addr}"));
-        let mut commands = commands();
         let mut node = Node {
             cluster,
             name,
             running: None,
         };
-        let lifetime = tokio::time::sleep(NODE_LIFETIME);
-        tokio::pin!(lifetime);
-        loop {
-            let command = tokio::select! {
-                command = commands.recv() => command,
-                () = &mut lifetime => return Err(format!("not stopped within {NODE_LIFETIME:?}")),
-            };
-            let Some(command) = command else {
-                return Ok(());
-            };
-            if command == "exit" {
-                return Ok(());
-            }
-            if let Err(e) = node.obey(&command).await {
-                say(&format!("error {e}"));
-            }
-        }
+        serve_commands(&mut node, async |node, command| node.obey(command).await).await
     })
 }
 
