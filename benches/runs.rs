@@ -20,6 +20,22 @@ pub(crate) fn start<S>(
     Ok(Some((settings, exe)))
 }
 
+/// Notes in `failures` that `what` had `errors` failed calls, and the
+/// first one's error, if it had any.
+pub(crate) fn note_errors(
+    failures: &mut Vec<String>,
+    what: &str,
+    errors: u64,
+    first_error: Option<&str>,
+) {
+    if errors > 0 {
+        failures.push(format!(
+            "{what}: {errors} failed calls ({})",
+            first_error.unwrap_or("?")
+        ));
+    }
+}
+
 /// `Ok` if no run failed; else one error listing every failure.
 pub(crate) fn failed(failures: &[String]) -> Result<(), String> {
     if failures.is_empty() {

@@ -88,14 +88,12 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
                 );
                 match run_one(&exe, &settings, system, workload) {
                     Ok(sample) => {
-                        if sample.errors > 0 {
-                            failures.push(format!(
-                                "{} {system}: {} failed calls ({})",
-                                workload.name(),
-                                sample.errors,
-                                sample.first_error.as_deref().unwrap_or("?")
-                            ));
-                        }
+                        crate::runs::note_errors(
+                            &mut failures,
+                            &format!("{} {system}", workload.name()),
+                            sample.errors,
+                            sample.first_error.as_deref(),
+                        );
                         results
                             .entry((workload.name(), system))
                             .or_default()

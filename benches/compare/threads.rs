@@ -227,13 +227,12 @@ pub(super) fn run(args: &[String]) -> Result<(), String> {
                 let what = format!("{connections} connections, {runtime}");
                 match run_pair(&exe, &pair) {
                     Ok(sample) => {
-                        if sample.errors > 0 {
-                            failures.push(format!(
-                                "{what}: {} failed calls ({})",
-                                sample.errors,
-                                sample.first_error.as_deref().unwrap_or("?")
-                            ));
-                        }
+                        crate::runs::note_errors(
+                            &mut failures,
+                            &what,
+                            sample.errors,
+                            sample.first_error.as_deref(),
+                        );
                         results
                             .entry((connections, runtime))
                             .or_default()

@@ -185,13 +185,12 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
         }
         match run_fanin(&exe, &settings, n) {
             Ok(sample) => {
-                if sample.errors > 0 {
-                    failures.push(format!(
-                        "{n} connections: {} failed calls ({})",
-                        sample.errors,
-                        sample.first_error.as_deref().unwrap_or("?")
-                    ));
-                }
+                runs::note_errors(
+                    &mut failures,
+                    &format!("{n} connections"),
+                    sample.errors,
+                    sample.first_error.as_deref(),
+                );
                 samples.push(sample);
             }
             Err(e) => failures.push(format!("{n} connections: {e}")),

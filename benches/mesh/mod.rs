@@ -136,13 +136,12 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
         match run_mesh(&exe, &settings, n) {
             Ok(sample) => {
                 for (load, w) in [("paced", &sample.paced), ("closed", &sample.closed)] {
-                    if w.errors > 0 {
-                        failures.push(format!(
-                            "{n} nodes, {load}: {} failed calls ({})",
-                            w.errors,
-                            w.first_error.as_deref().unwrap_or("?")
-                        ));
-                    }
+                    runs::note_errors(
+                        &mut failures,
+                        &format!("{n} nodes, {load}"),
+                        w.errors,
+                        w.first_error.as_deref(),
+                    );
                 }
                 samples.push(sample);
             }
