@@ -62,6 +62,8 @@
 //!   and [`Endpoint`]s, through which every call goes as one future.
 //! * [`Service`]: the trait `#[service]` implements, tying a trait to its
 //!   generated client and dispatcher.
+//! * [`schema`]: what a service looks like from outside, read from its
+//!   types' serde shape, and the Lua stubs made from it.
 //! * [`Error`] and [`CallError`]: what can go wrong, each naming the node,
 //!   address or limit involved.
 //!
@@ -82,6 +84,7 @@ pub mod codec;
 mod error;
 mod handler;
 mod node;
+pub mod schema;
 mod scratch;
 pub mod wire;
 

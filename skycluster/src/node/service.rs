@@ -5,6 +5,7 @@
 use std::sync::Arc;
 
 use super::Endpoint;
+use crate::schema::ServiceSchema;
 use crate::Handler;
 
 /// A service interface, implemented by `#[service]` for `dyn Trait`.
@@ -25,6 +26,32 @@ pub trait Service: Send + Sync + 'static {
 
     /// The handler that serves calls with `implementation`.
     fn handler(implementation: Arc<Self>) -> Arc<dyn Handler>;
+
+    /// The service's schema: its methods and the shapes of their
+    /// parameters and results, traced from the types' serde impls when
+    /// called (so call it once and keep it). `#[service]` provides it; a
+    /// hand-written `Service` has none unless it says so.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use skycluster::Service;
+    ///
+    /// #[skycluster::service(codec = lua)]
+    /// pub trait Greeter {
+    ///     async fn hello(&self, name: String) -> String;
+    /// }
+    ///
+    /// let schema = <dyn Greeter as Service>::schema().expect("made by #[service]");
+    /// assert_eq!(schema.name, "Greeter");
+    /// assert_eq!(schema.methods[0].name, "hello");
+    /// // A Lua module that calls it: skycluster::schema::lua_stub.
+    /// assert!(skycluster::schema::lua_stub(&schema)?.contains("function proxy.hello(name)"));
+    /// # Ok::<(), skycluster::schema::StubError>(())
+    /// ```
+    fn schema() -> Option<ServiceSchema> {
+        None
+    }
 }
 
 /// What `cluster.spawn::<dyn S>(..)` serves `S` with: an implementation of

@@ -24,6 +24,8 @@ mod cluster_main;
 mod dispatch;
 
 pub use crate::node::ServiceFrom;
+pub use crate::schema::builder::{NotSerde, SchemaBuilder, Trace, TraceFn, ViaSerde};
+pub use crate::schema::trace::Traced;
 pub use call::{call, send, Call};
 pub use cluster_main::{run_main, MainOptions, MainOutput};
 pub use dispatch::{
