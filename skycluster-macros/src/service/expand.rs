@@ -451,6 +451,7 @@ impl<'a> ServiceGenerator<'a> {
             server_ident,
             ..
         } = self;
+        let schema = self.schema_fn();
         quote! {
             impl #krate::Service for dyn #trait_ident {
                 const NAME: &'static str = #name;
@@ -465,6 +466,58 @@ impl<'a> ServiceGenerator<'a> {
                 ) -> ::std::sync::Arc<dyn #krate::Handler> {
                     ::std::sync::Arc::new(#server_ident::new(implementation))
                 }
+
+                #schema
+            }
+        }
+    }
+
+    /// `Service::schema`: each method, then the shape of each parameter
+    /// and of what it replies (`T` of a `Result<T, HandlerError>`), traced
+    /// when called. `(&Trace::<T>::new()).tracer()` is `T`'s tracer for a
+    /// serde type and a stand-in otherwise, so that a type that is not
+    /// serde is reported once, by `assert_serde`, not here again.
+    fn schema_fn(&self) -> TokenStream {
+        let Self {
+            krate,
+            codec,
+            name,
+            trait_ident,
+            ..
+        } = self;
+        let trait_name = trait_ident.unraw().to_string();
+        let schema = Ident::new("schema", Span::mixed_site());
+        let tracer = |ty: &syn::Type| quote_spanned!(ty.span()=> (&#krate::__private::Trace::<#ty>::new()).tracer());
+        let methods = self.service.methods.iter().map(|method| {
+            let RpcMethod {
+                name: method_name,
+                cfgs,
+                push,
+                ..
+            } = method;
+            let raises = method.raises.is_some();
+            let params = method.args.iter().map(|arg| {
+                let arg_name = arg.ident.unraw().to_string();
+                let tracer = tracer(&arg.ty);
+                quote!(.param(#arg_name, #tracer))
+            });
+            let returns = tracer(method.raises.as_ref().unwrap_or(&method.output));
+            quote! {
+                #(#cfgs)*
+                #schema
+                    .method(#method_name, #push, #raises)
+                    #(#params)*
+                    .returns(#returns);
+            }
+        });
+        quote! {
+            fn schema() -> ::core::option::Option<#krate::schema::ServiceSchema> {
+                #[allow(unused_imports)]
+                use #krate::__private::{NotSerde as _, ViaSerde as _};
+                let mut #schema =
+                    #krate::__private::SchemaBuilder::new::<#codec>(#name, #trait_name);
+                #(#methods)*
+                ::core::option::Option::Some(#schema.build())
             }
         }
     }
