@@ -581,13 +581,12 @@ impl<'a> Stub<'a> {
                                 .get(&(name.as_str(), variant.name.as_str()))
                                 .cloned()
                                 .unwrap_or_default();
+                            self.line("");
                             self.line(format!("--- The fields of `{name}::{}`.", variant.name));
                             self.line(format!("---@class {class}"));
                             self.fields(fields);
-                            self.line("");
                         }
                     }
-                    continue;
                 }
             }
             self.line("");
@@ -597,7 +596,7 @@ impl<'a> Stub<'a> {
     fn alias(&mut self, doc: &str, name: &str, ty: LuaType, notes: Vec<String>) {
         self.line(format!("--- {doc}"));
         for note in notes {
-            self.line(format!("--- any: {}", one_line(&note)));
+            self.line(format!("--- `any`: {}", one_line(&note)));
         }
         self.line(format!("---@alias {name} {}", ty.text));
     }
@@ -846,6 +845,14 @@ impl<'a> Stub<'a> {
     }
 
     fn method(&mut self, method: &MethodSchema) {
+        if method.push {
+            self.line("\t--- A push: sent with cluster.send; nothing comes back.");
+        } else if method.raises {
+            self.line(
+                "\t--- When the service fails the call (Result<_, HandlerError>), this raises \
+                 a Lua error (Skynet's \"call failed\"; its log has the service's text).",
+            );
+        }
         // Parameter names, made Lua identifiers and kept apart.
         let mut taken = BTreeSet::new();
         let mut args = Vec::new();
@@ -880,15 +887,7 @@ impl<'a> Stub<'a> {
         if variadic {
             args.push("...".to_owned());
         }
-        if method.push {
-            self.line("\t--- A push: sent with cluster.send; nothing comes back.");
-        } else {
-            if method.raises {
-                self.line(
-                    "\t--- When the service fails the call (Result<_, HandlerError>), this raises \
-                     the error.",
-                );
-            }
+        if !method.push {
             let reply = self.reply(&method.returns, 0);
             for value in reply.values {
                 let mut line = format!("\t---@return {}", value.ty.text);
@@ -933,7 +932,7 @@ fn joined(notes: &[String]) -> Option<String> {
 /// `line # notes`, when there are notes.
 fn with_notes(line: String, notes: &[String]) -> String {
     match joined(notes) {
-        Some(notes) => format!("{line} # any: {notes}"),
+        Some(notes) => format!("{line} # {notes}"),
         None => line,
     }
 }
@@ -1133,9 +1132,7 @@ mod tests {
              |{ Named: battle_mgr.Shape.Named }"
         ), "{stub}");
         assert!(
-            stub.contains(
-                "---@class battle_mgr.Shape.Named\n---@field n any # any: because reasons"
-            ),
+            stub.contains("---@class battle_mgr.Shape.Named\n---@field n any # because reasons"),
             "{stub}"
         );
         assert!(stub.contains("---@param s battle_mgr.Shape\n"), "{stub}");
