@@ -688,7 +688,16 @@ impl<'a> Stub<'a> {
             },
             Shape::Tuple(shapes) => self.reply_values(shapes),
             Shape::Named(name) => match self.schema.types.get(name) {
-                Some(Container::Newtype(inner)) => self.reply(inner, depth + 1),
+                // A newtype is its inner value, which may be several
+                // values (a tuple) or none; one keeps the newtype's name.
+                Some(Container::Newtype(inner)) => {
+                    let reply = self.reply(inner, depth + 1);
+                    if reply.values.len() == 1 && reply.rest.is_none() {
+                        single(shape)
+                    } else {
+                        reply
+                    }
+                }
                 Some(Container::TupleStruct(shapes)) => self.reply_values(shapes),
                 _ => single(shape),
             },
@@ -1136,6 +1145,32 @@ mod tests {
             "{stub}"
         );
         assert!(stub.contains("---@param s battle_mgr.Shape\n"), "{stub}");
+    }
+
+    #[test]
+    fn a_newtype_reply_keeps_its_name_unless_it_is_several_values() {
+        let mut types = BTreeMap::new();
+        types.insert("Id".to_owned(), Container::Newtype(int()));
+        types.insert(
+            "Pair".to_owned(),
+            Container::Newtype(Shape::Tuple(vec![int(), Shape::Bool])),
+        );
+        let stub = lua_stub(&schema(
+            vec![
+                method("id", vec![], Shape::Named("Id".into())),
+                method("pair", vec![], Shape::Named("Pair".into())),
+            ],
+            types,
+        ))
+        .unwrap();
+        assert!(
+            stub.contains("\t---@return battle_mgr.Id\n\tfunction proxy.id()"),
+            "{stub}"
+        );
+        assert!(
+            stub.contains("\t---@return integer\n\t---@return boolean\n\tfunction proxy.pair()"),
+            "{stub}"
+        );
     }
 
     #[test]
