@@ -1,32 +1,8 @@
 //! Lua stubs: a Lua module per `codec = lua` service, which a Skynet
 //! service `require`s to call the Rust service the way its trait says.
 //!
-//! The module's `proxy(node, address)` returns a table with one function
-//! per method, each a `cluster.call` (a `cluster.send` for a `#[push]`) to
-//! that node and address. Reading a method the trait does not have raises
-//! an error at once, naming the method and the service, before anything is
-//! sent. Lua language-server annotations (`---@class`, `---@alias`,
-//! `---@param`, `---@return`) say what each method takes and gives, in the
-//! shapes lua-seri gives Rust values (see [`luaseri`](crate::codec::luaseri)):
-//!
-//! | Rust | Lua annotation |
-//! | --- | --- |
-//! | integers | `integer` |
-//! | `f32`, `f64` | `number` |
-//! | `String`, `char`, bytes | `string` |
-//! | `bool` | `boolean` |
-//! | `()`, a unit struct | `nil` |
-//! | `Option<T>` | `T\|nil` |
-//! | `Vec<T>`, sets | `T[]` |
-//! | tuples, tuple structs, `[T; N]` | `[A, B]` |
-//! | maps | `table<K, V>` |
-//! | a struct | a class with its fields |
-//! | a newtype | its inner value |
-//! | an enum | an alias: `"Unit"\|{ Newtype: T }\|{ Tuple: [A, B] }\|{ Struct: Class }` |
-//! | a reply of `Result<T, E>` | `T\|nil`, then `E\|nil` (Lua's `value` / `nil, err`) |
-//! | a reply of a tuple | one return value per element |
-//! | [`Values`](crate::codec::luaseri::Values) | `...` (a last parameter, a reply); `any[]` inside a table |
-//! | what could not be traced ([`Shape::Any`]) | `any`, with the reason as a comment |
+//! [`lua_stub`] makes the text, [`write_lua_stubs`] the files; the
+//! `lua_stub` docs say how each Rust type is annotated.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
@@ -118,6 +94,32 @@ pub fn lua_module_name(schema: &ServiceSchema) -> String {
 /// The Lua stub of a `codec = lua` service: a module a Skynet service can
 /// `require` to call it, annotated for the Lua language server. The text
 /// is the same for the same trait, byte for byte.
+///
+/// The module's `proxy(node, address)` (address `"@" .. NAME` by default)
+/// returns a table with one function per method: `cluster.call`, or
+/// `cluster.send` for a `#[push]`. Reading a method the trait does not
+/// have raises an error at once, naming the method and the service,
+/// before anything is sent. The annotations give each parameter and
+/// result the shape lua-seri gives the Rust value:
+///
+/// | Rust | Lua annotation |
+/// | --- | --- |
+/// | integers | `integer` |
+/// | `f32`, `f64` | `number` |
+/// | `String`, `char`, bytes | `string` |
+/// | `bool` | `boolean` |
+/// | `()`, a unit struct | `nil` |
+/// | `Option<T>` | `T\|nil` |
+/// | `Vec<T>`, sets | `T[]` |
+/// | tuples, tuple structs, `[T; N]` | `[A, B]` |
+/// | maps | `table<K, V>` |
+/// | a struct | a class with its fields |
+/// | a newtype | its inner value (the alias of its name) |
+/// | an enum | an alias: `"Unit"\|{ Newtype: T }\|{ Tuple: [A, B] }\|{ Struct: Class }` |
+/// | a reply of `Result<T, E>` | `T\|nil`, then `E\|nil` (Lua's `value` / `nil, err`) |
+/// | a reply of a tuple | one return value per element |
+/// | [`Values`](crate::codec::luaseri::Values) | `...` (a last parameter, a reply); `any[]` inside a table |
+/// | what could not be traced ([`Shape::Any`]) | `any`, with the reason as a comment |
 ///
 /// ```lua
 /// local battle_mgr = require "battle_mgr"
