@@ -511,6 +511,9 @@ impl<'a> ServiceGenerator<'a> {
             }
         });
         quote! {
+            // The borrow in `(&Trace::<T>::new())` picks the tracer: needed
+            // for the fallback, so clippy sees it as needless for a serde type.
+            #[allow(clippy::needless_borrow)]
             fn schema() -> ::core::option::Option<#krate::schema::ServiceSchema> {
                 #[allow(unused_imports)]
                 use #krate::__private::{NotSerde as _, ViaSerde as _};
