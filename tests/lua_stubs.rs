@@ -52,7 +52,7 @@ fn the_arena_stub_matches_its_golden_file() {
             .lines()
             .zip(golden.lines())
             .position(|(a, b)| a != b)
-            .map_or_else(|| stub.lines().count().min(golden.lines().count()), |i| i);
+            .unwrap_or_else(|| stub.lines().count().min(golden.lines().count()));
         panic!(
             "the stub differs from {} from line {}:\n  now:    {:?}\n  golden: {:?}\n\
              If the change is meant, run UPDATE_GOLDEN=1 cargo test -p tests --test lua_stubs \

@@ -297,6 +297,8 @@ mod tests {
     }
 
     #[test]
+    // The borrow is the autoref that picks the tracer; see the module docs.
+    #[allow(clippy::needless_borrow)]
     fn types_of_one_name_are_shared_when_alike_and_renamed_when_not() {
         let mut builder = SchemaBuilder::new::<Lua>("svc", "Svc");
         builder
@@ -344,6 +346,7 @@ mod tests {
     struct NotSerdeType;
 
     #[test]
+    #[allow(clippy::needless_borrow)]
     fn a_type_that_is_not_serde_is_any_and_the_codec_is_named() {
         let mut builder = SchemaBuilder::new::<Bincode>("svc", "Svc");
         builder

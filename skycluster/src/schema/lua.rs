@@ -487,10 +487,10 @@ impl<'a> Stub<'a> {
         self.line("");
         self.line("local M = {}");
         self.line("");
-        self.line(format!(
+        self.line(
             "--- The name the service registers under: a proxy calls \"@\" .. NAME unless told \
-             another address."
-        ));
+             another address.",
+        );
         self.line(format!("M.NAME = {}", lua_string(&schema.name)));
         self.line("");
     }
@@ -826,10 +826,10 @@ impl<'a> Stub<'a> {
         self.line("\tend,");
         self.line("}");
         self.line("");
-        self.line(format!(
+        self.line(
             "--- A proxy of the service at `address` (default \"@\" .. NAME) on cluster node \
-             `node`:"
-        ));
+             `node`:",
+        );
         self.line(
             "--- each method calls it with cluster.call (a push with cluster.send) and returns \
              the reply.",
