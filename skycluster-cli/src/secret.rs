@@ -1,56 +1,28 @@
 //! The cluster secret, for nodes that run skycluster's `Auth` handshake:
 //! read from the file `--secret-file` (or `SKYCLUSTER_SECRET_FILE`) names,
-//! the way a `#[cluster_main]` node reads the same file; and a check that
+//! by the rule a `#[cluster_main]` node reads the same file by; and a check that
 //! tells a node asking for the secret from one that dropped the call for
 //! another reason.
 
-use std::io::Read;
 use std::path::Path;
 use std::time::Duration;
 
+use skycluster::{read_secret_file, Auth, SecretFile};
 use tokio::io::AsyncReadExt;
-
-/// The largest secret file read, as on the nodes: a path naming the wrong
-/// file (a log, `/dev/zero`) is refused rather than read whole.
-const MAX_SECRET: u64 = 64 * 1024;
-
-/// What a node with `Auth` sends first on every connection it accepts,
-/// before reading anything (`skycluster/src/node/auth.rs`).
-const AUTH_MAGIC: &[u8; 4] = b"SKYA";
 
 /// Which flag or variable names the file, for messages.
 const NAMED_BY: &str = "--secret-file or SKYCLUSTER_SECRET_FILE";
 
-/// The secret in `path`: its bytes, less any line endings at the end, as
-/// the nodes read it (`skycluster::__private::read_secret_file`), so that
-/// the CLI and the nodes agree on a file ending in a newline.
+/// The secret in `path`, read by the rule every node reads it by
+/// ([`read_secret_file`]), so that the CLI and the nodes agree on a file
+/// ending in a newline. The error is the message to print, its cause
+/// included.
 pub(crate) fn read(path: &Path) -> Result<Vec<u8>, String> {
-    let mut secret = Vec::new();
-    std::fs::File::open(path)
-        .and_then(|f| f.take(MAX_SECRET + 1).read_to_end(&mut secret))
-        .map_err(|e| {
-            format!(
-                "cannot read the cluster secret file {} ({NAMED_BY}): {e}",
-                path.display()
-            )
-        })?;
-    if secret.len() as u64 > MAX_SECRET {
-        return Err(format!(
-            "the cluster secret file {} ({NAMED_BY}) is over {MAX_SECRET} bytes: \
-             is it the right file?",
-            path.display()
-        ));
-    }
-    while secret.last().is_some_and(|b| matches!(b, b'\n' | b'\r')) {
-        secret.pop();
-    }
-    if secret.is_empty() {
-        return Err(format!(
-            "the cluster secret file {} ({NAMED_BY}) is empty",
-            path.display()
-        ));
-    }
-    Ok(secret)
+    let file = SecretFile {
+        path: path.to_owned(),
+        named_by: NAMED_BY,
+    };
+    read_secret_file(&file).map_err(|e| crate::chain(&e))
 }
 
 /// Whether the node at `addr` greets a new connection with the `Auth`
@@ -62,7 +34,7 @@ pub(crate) async fn asks_for_secret(addr: &str, limit: Duration) -> bool {
         let mut stream = tokio::net::TcpStream::connect(addr).await.ok()?;
         let mut greeting = [0u8; 4];
         stream.read_exact(&mut greeting).await.ok()?;
-        Some(&greeting == AUTH_MAGIC)
+        Some(&greeting == Auth::GREETING)
     };
     matches!(tokio::time::timeout(limit, probe).await, Ok(Some(true)))
 }
@@ -111,7 +83,7 @@ mod tests {
         let empty = TempFile::new("empty", b"\n");
         let err = read(&empty.0).unwrap_err();
         assert!(err.contains("is empty"), "{err}");
-        let huge = TempFile::new("huge", &vec![b'k'; MAX_SECRET as usize + 1]);
+        let huge = TempFile::new("huge", &vec![b'k'; 64 * 1024 + 1]);
         assert!(read(&huge.0).unwrap_err().contains("over"));
     }
 }

@@ -91,8 +91,9 @@ pub mod wire;
 pub use error::{CallError, Error, ErrorKind, Result};
 pub use handler::{BoxFuture, Handled, Handler, HandlerError, Request};
 pub use node::{
-    AddressError, Auth, Cluster, Config, Endpoint, Handle, IntoAddress, IntoService,
-    ListenerStatus, NodeAddr, NodeStatus, Options, Query, Service, Status,
+    read_secret_file, AddressError, Auth, Cluster, Config, Endpoint, Handle, IntoAddress,
+    IntoService, ListenerStatus, NodeAddr, NodeStatus, Options, Query, SecretFile, SecretFileError,
+    Service, Status,
 };
 
 pub use async_trait::async_trait;

@@ -69,6 +69,12 @@ impl fmt::Debug for Auth {
 }
 
 impl Auth {
+    /// What a listener with `Auth` sends first on every connection it
+    /// accepts, before reading anything: a client can tell from it that
+    /// the node asks for the cluster secret. (Lua nodes and skycluster
+    /// nodes without `Auth` send nothing first.)
+    pub const GREETING: &'static [u8; 4] = MAGIC;
+
     /// Requires the handshake on every connection this node accepts, and
     /// performs it on every connection it makes.
     pub fn new(secret: impl Into<Vec<u8>>) -> Auth {

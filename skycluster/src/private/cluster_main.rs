@@ -9,7 +9,7 @@
 //! 2. builds the runtime;
 //! 3. makes the node's [`Options`]: the `options = path` function's, or
 //!    the defaults; a secret file turns on [`Options::auth`] with its
-//!    secret ([`read_secret_file`]);
+//!    secret ([`read_secret_file`](crate::read_secret_file));
 //! 4. loads the config, listens, runs the body until it returns or a
 //!    signal comes, and shuts down within the grace: `grace_ms` if the
 //!    attribute has it, else [`Options::shutdown_grace`];
@@ -21,12 +21,10 @@
 use std::error::Error as StdError;
 use std::fmt;
 use std::future::Future;
-use std::io::Read;
-use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use crate::{Auth, Cluster, Config, Options};
+use crate::{Auth, Cluster, Config, Options, SecretFile};
 
 /// The flags and environment variables naming the node, its config and
 /// the file holding the cluster secret.
@@ -36,10 +34,6 @@ const SECRET_FLAG: &str = "--secret-file";
 const NODE_ENV: &str = "SKYCLUSTER_NODE";
 const CONFIG_ENV: &str = "SKYCLUSTER_CONFIG";
 const SECRET_ENV: &str = "SKYCLUSTER_SECRET_FILE";
-
-/// The largest secret file read: a secret is tens of bytes, and a path
-/// that names the wrong file (a log, `/dev/zero`) must not be read whole.
-const MAX_SECRET: u64 = 64 * 1024;
 
 /// The most causes [`ErrorChain`] prints: chains are short, and a cyclic
 /// one (a bug, but possible) must not print forever.
@@ -258,78 +252,6 @@ impl fmt::Debug for ErrorChain<'_> {
     }
 }
 
-/// Where the secret file's path came from, for error messages.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SecretFile {
-    pub path: PathBuf,
-    /// `--secret-file` or `SKYCLUSTER_SECRET_FILE`.
-    pub named_by: &'static str,
-}
-
-/// Why the cluster secret could not be read from its file.
-#[derive(Debug, thiserror::Error)]
-pub enum SecretFileError {
-    #[error("cannot read the cluster secret file {} (named by {named_by})", path.display())]
-    Read {
-        path: PathBuf,
-        named_by: &'static str,
-        #[source]
-        source: std::io::Error,
-    },
-    #[error("the cluster secret file {} (named by {named_by}) is empty", path.display())]
-    Empty {
-        path: PathBuf,
-        named_by: &'static str,
-    },
-    #[error(
-        "the cluster secret file {} (named by {named_by}) is over {MAX_SECRET} bytes: \
-         is it the right file?",
-        path.display()
-    )]
-    TooLarge {
-        path: PathBuf,
-        named_by: &'static str,
-    },
-}
-
-/// Reads the shared secret from `file`: its bytes, less any line endings
-/// at the end (so that `echo secret > file` and an editor's final newline
-/// give the same secret as a file without one). Every node and the
-/// `skycluster` command read the file this way.
-///
-/// # Errors
-///
-/// A file that cannot be read, is empty (after the line endings), or is
-/// over 64 KiB; each error names the file and the flag or variable that
-/// named it.
-pub fn read_secret_file(file: &SecretFile) -> Result<Vec<u8>, SecretFileError> {
-    let read_error = |source| SecretFileError::Read {
-        path: file.path.clone(),
-        named_by: file.named_by,
-        source,
-    };
-    let mut secret = Vec::new();
-    std::fs::File::open(&file.path)
-        .and_then(|f| f.take(MAX_SECRET + 1).read_to_end(&mut secret))
-        .map_err(read_error)?;
-    if secret.len() as u64 > MAX_SECRET {
-        return Err(SecretFileError::TooLarge {
-            path: file.path.clone(),
-            named_by: file.named_by,
-        });
-    }
-    while secret.last().is_some_and(|b| matches!(b, b'\n' | b'\r')) {
-        secret.pop();
-    }
-    if secret.is_empty() {
-        return Err(SecretFileError::Empty {
-            path: file.path.clone(),
-            named_by: file.named_by,
-        });
-    }
-    Ok(secret)
-}
-
 /// The node name, clustername path and secret file `main` was started
 /// with.
 #[derive(Debug, PartialEq, Eq)]
@@ -437,7 +359,7 @@ fn node_options(
             )
             .into());
         }
-        options.auth = Some(Auth::new(read_secret_file(file)?));
+        options.auth = Some(Auth::from_secret_file(file)?);
     }
     Ok(options)
 }
@@ -557,6 +479,9 @@ impl ShutdownSignals {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::path::PathBuf;
+
+    use crate::{read_secret_file, SecretFileError};
 
     fn parse(args: &[&str], env: &[(&str, &str)]) -> Result<MainArgs, String> {
         let env: Vec<(String, String)> = env
@@ -697,7 +622,7 @@ mod tests {
         );
         assert!(text.contains(&*empty.0.to_string_lossy()), "{text}");
 
-        let huge = TempFile::new("huge", &vec![b'k'; MAX_SECRET as usize + 1]);
+        let huge = TempFile::new("huge", &vec![b'k'; 64 * 1024 + 1]);
         let err = read_secret_file(&huge.named_by(SECRET_FLAG)).unwrap_err();
         assert!(matches!(err, SecretFileError::TooLarge { .. }), "{err}");
     }
