@@ -135,8 +135,12 @@ mod service;
 ///   (Lua's `return nil, err`), a tuple as several values, `()` as none
 ///   and `Values` as however many it holds. A last parameter of type
 ///   `Values` takes every argument left (see below). See
-///   `skycluster::codec::Lua`. The default is `codec = bincode`; any
-///   other path names a type implementing `skycluster::codec::Codec`.
+///   `skycluster::codec::Lua`. The default is `codec = bincode` (the
+///   `bincode` feature of skycluster, on by default); `codec = postcard`
+///   picks `skycluster::codec::Postcard` (the `postcard` feature), a
+///   maintained format of the same size class; any other path names a
+///   type implementing `skycluster::codec::Codec`. Both sides of a service
+///   must name the same codec.
 /// * `#[service(crate = "path")]`: where the skycluster crate is, when it
 ///   is renamed.
 /// * `#[push]` on a method: a one-way message; the method returns nothing.

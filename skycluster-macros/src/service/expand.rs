@@ -27,7 +27,7 @@ pub(crate) struct ServiceGenerator<'a> {
     /// The type implementing `Codec`.
     codec: TokenStream,
     /// Whether the codec may be lua-seri, where a `Values` parameter takes
-    /// every argument left (not bincode).
+    /// every argument left (not bincode or postcard).
     may_take_values: bool,
     /// The cluster name (`Service::NAME`).
     name: String,
@@ -42,6 +42,7 @@ impl<'a> ServiceGenerator<'a> {
         let trait_ident = &service.item.ident;
         let codec = match &args.codec {
             CodecArg::Bincode => quote!(#krate::codec::Bincode),
+            CodecArg::Postcard => quote!(#krate::codec::Postcard),
             CodecArg::Lua => quote!(#krate::codec::Lua),
             CodecArg::Custom(path) => path.to_token_stream(),
         };
@@ -53,7 +54,7 @@ impl<'a> ServiceGenerator<'a> {
             service,
             krate,
             codec,
-            may_take_values: args.codec != CodecArg::Bincode,
+            may_take_values: matches!(args.codec, CodecArg::Lua | CodecArg::Custom(_)),
             name,
             trait_ident,
             client_ident: format_ident!("{}Client", trait_ident.unraw()),

@@ -42,6 +42,8 @@ pub(crate) struct ServiceArgs {
 pub(crate) enum CodecArg {
     /// `bincode`, the default.
     Bincode,
+    /// `postcard`: `skycluster::codec::Postcard` (its `postcard` feature).
+    Postcard,
     /// `lua`: lua-seri with Skynet's calling convention.
     Lua,
     /// Any other path: a type implementing `skycluster::codec::Codec`.
@@ -71,6 +73,8 @@ impl ServiceArgs {
                 let path = attr::path_value(input)?;
                 Ok(if path.is_ident("bincode") {
                     CodecArg::Bincode
+                } else if path.is_ident("postcard") {
+                    CodecArg::Postcard
                 } else if path.is_ident("lua") {
                     CodecArg::Lua
                 } else {
@@ -531,6 +535,9 @@ mod tests {
         assert_eq!(args.codec, CodecArg::Lua);
         assert_eq!(args.name.unwrap().value(), "battle");
         assert_eq!(args.krate.to_token_stream().to_string(), "sc");
+
+        let (args, _) = parse_args(quote!(codec = postcard));
+        assert_eq!(args.codec, CodecArg::Postcard);
 
         let (args, _) = parse_args(quote!(codec = my::Json));
         assert!(matches!(args.codec, CodecArg::Custom(_)));

@@ -3,20 +3,41 @@
 //! A frame's payload is opaque bytes to the [`wire`](crate::wire) layer. A
 //! typed service turns its calls into those bytes through a [`Codec`]:
 //!
-//! * [`Bincode`] (the default): compact, for calls between Rust nodes.
+//! * [`Bincode`] (the default, feature `bincode`, on by default): compact,
+//!   for calls between Rust nodes.
+//! * `Postcard` (feature `postcard`): as compact, and maintained upstream
+//!   where bincode is not (RUSTSEC-2025-0141); choose it on a trait with
+//!   `#[service(codec = postcard)]`.
 //! * [`Lua`]: lua-seri with Skynet's calling convention, for calls to and
 //!   from Lua services. The format itself is in [`luaseri`].
 //!
 //! The codec is the one place a format is chosen: replacing bincode means
-//! one new `Codec` implementation, nothing else.
+//! one new `Codec` implementation, nothing else. A `#[service]` names its
+//! codec, or gets bincode: a build never switches a trait's format behind
+//! its back because some crate turned a feature on.
 
+#[cfg(feature = "bincode")]
 mod bincode;
+#[cfg(feature = "bincode")]
 mod borrow_first;
 mod lua;
 pub mod luaseri;
+#[cfg(feature = "postcard")]
+mod postcard;
 
+#[cfg(feature = "bincode")]
 pub use self::bincode::Bincode;
 pub use self::lua::Lua;
+#[cfg(feature = "postcard")]
+pub use self::postcard::Postcard;
+
+/// Stands in for the bincode codec when the `bincode` feature is off, so
+/// that a `#[service]` without a `codec = ..` fails to compile with a
+/// message saying what to do, not with "cannot find type".
+#[cfg(not(feature = "bincode"))]
+#[doc(hidden)]
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Bincode;
 
 use bytes::Bytes;
 use serde::de::DeserializeOwned;
@@ -40,6 +61,12 @@ use serde::Serialize;
 /// assert_eq!(a + b, 3);
 /// # Ok::<(), skycluster::codec::CodecError>(())
 /// ```
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a skycluster codec",
+    note = "a `#[service]` without `codec = ..` uses bincode, which needs skycluster's \
+            `bincode` feature (on by default); or name another codec: \
+            `#[service(codec = postcard)]` (feature `postcard`), `#[service(codec = lua)]`"
+)]
 pub trait Codec: Send + Sync + 'static {
     /// Encodes a call of `method` with `args` (a tuple, one element per
     /// argument).

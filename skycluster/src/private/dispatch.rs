@@ -290,6 +290,7 @@ mod tests {
         assert_ne!(past.as_ptr(), whole[7..].as_ptr());
     }
 
+    #[cfg(feature = "bincode")]
     #[test]
     fn a_raised_error_is_an_error_and_ok_a_reply() {
         use crate::codec::Bincode;

@@ -41,6 +41,15 @@ pub struct SchemaBuilder {
     human_readable: bool,
 }
 
+/// Whether `C` is [`Postcard`](crate::codec::Postcard).
+#[cfg_attr(not(feature = "postcard"), allow(clippy::extra_unused_type_parameters))]
+fn is_postcard<C: 'static>() -> bool {
+    #[cfg(feature = "postcard")]
+    return TypeId::of::<C>() == TypeId::of::<crate::codec::Postcard>();
+    #[cfg(not(feature = "postcard"))]
+    return false;
+}
+
 impl SchemaBuilder {
     /// The schema of the service `name`, generated from trait `trait_name`,
     /// whose calls go through codec `C`.
@@ -49,12 +58,15 @@ impl SchemaBuilder {
             CodecKind::Lua
         } else if TypeId::of::<C>() == TypeId::of::<Bincode>() {
             CodecKind::Bincode
+        } else if is_postcard::<C>() {
+            CodecKind::Postcard
         } else {
             CodecKind::Other(type_name::<C>().to_owned())
         };
-        // bincode is not human-readable; lua-seri is (Lua peers read
-        // strings better than byte tuples), and so are most formats.
-        let human_readable = codec != CodecKind::Bincode;
+        // bincode and postcard are not human-readable; lua-seri is (Lua
+        // peers read strings better than byte tuples), and so are most
+        // formats.
+        let human_readable = !matches!(codec, CodecKind::Bincode | CodecKind::Postcard);
         SchemaBuilder {
             schema: ServiceSchema {
                 name: name.to_owned(),
@@ -343,8 +355,19 @@ mod tests {
         assert_eq!(schema.types.len(), 5);
     }
 
+    #[cfg(feature = "bincode")]
     struct NotSerdeType;
 
+    #[cfg(feature = "postcard")]
+    #[test]
+    fn postcard_is_named_and_not_human_readable() {
+        let builder = SchemaBuilder::new::<crate::codec::Postcard>("svc", "Svc");
+        assert!(!builder.human_readable);
+        assert_eq!(builder.schema.codec, CodecKind::Postcard);
+        assert_eq!(builder.schema.codec.to_string(), "postcard");
+    }
+
+    #[cfg(feature = "bincode")]
     #[test]
     #[allow(clippy::needless_borrow)]
     fn a_type_that_is_not_serde_is_any_and_the_codec_is_named() {

@@ -112,6 +112,9 @@ pub struct ServiceSchema {
 pub enum CodecKind {
     /// [`codec::Bincode`](crate::codec::Bincode), the default.
     Bincode,
+    /// `codec::Postcard` (the `postcard`
+    /// feature).
+    Postcard,
     /// [`codec::Lua`](crate::codec::Lua): lua-seri with Skynet's calling
     /// convention.
     Lua,
@@ -125,6 +128,7 @@ impl fmt::Display for CodecKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             CodecKind::Bincode => f.write_str("bincode"),
+            CodecKind::Postcard => f.write_str("postcard"),
             CodecKind::Lua => f.write_str("lua"),
             CodecKind::Other(name) => f.write_str(name),
         }
