@@ -73,6 +73,14 @@
 //!
 //! # Features
 //!
+//! * `bincode` (default): [`codec::Bincode`], the codec of a `#[service]`
+//!   that names none. bincode is unmaintained upstream; it stays the
+//!   default because a default codec that changed would change the bytes
+//!   between nodes.
+//! * `auth` (default): `Auth`, connections proving a shared secret, and
+//!   secret files (`--secret-file`) for `#[cluster_main]` nodes.
+//! * `postcard`: `codec::Postcard`, a maintained format of bincode's size
+//!   class, for `#[service(codec = postcard)]`.
 //! * `test-util`: for tests only. Time follows tokio's clock, so
 //!   `tokio::time::pause` (`#[tokio::test(start_paused = true)]`) makes
 //!   timeouts and back-offs end when the paused clock says, without
@@ -90,10 +98,12 @@ pub mod wire;
 
 pub use error::{CallError, Error, ErrorKind, Result};
 pub use handler::{BoxFuture, Handled, Handler, HandlerError, Request};
+#[cfg(feature = "auth")]
+pub use node::Auth;
 pub use node::{
-    read_secret_file, AddressError, Auth, Cluster, Config, Endpoint, Handle, IntoAddress,
-    IntoService, ListenerStatus, NodeAddr, NodeStatus, Options, Query, SecretFile, SecretFileError,
-    Service, Status,
+    read_secret_file, AddressError, Cluster, Config, Endpoint, Handle, IntoAddress, IntoService,
+    ListenerStatus, NodeAddr, NodeStatus, Options, Query, SecretFile, SecretFileError, Service,
+    Status,
 };
 
 pub use async_trait::async_trait;

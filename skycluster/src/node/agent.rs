@@ -111,6 +111,7 @@ pub(crate) async fn serve(
         tracing::debug!(%peer, error = %e, "cannot set TCP_NODELAY");
     }
     let options = Arc::clone(&state.options);
+    #[cfg(feature = "auth")]
     if let Some(auth) = &options.auth {
         if let Err(e) = super::auth::accept(&mut stream, auth, options.frame_timeout).await {
             tracing::warn!(%peer, error = %e, "refused an unauthenticated connection");

@@ -20,6 +20,7 @@
 //! knows of it; see ARCHITECTURE.md.
 
 mod agent;
+#[cfg(feature = "auth")]
 mod auth;
 mod clock;
 mod cluster;
@@ -35,6 +36,7 @@ mod service;
 mod state;
 mod status;
 
+#[cfg(feature = "auth")]
 pub use auth::Auth;
 pub use cluster::{Cluster, Query};
 pub use config::{Config, NodeAddr};

@@ -2,6 +2,7 @@
 
 use std::time::Duration;
 
+#[cfg(feature = "auth")]
 use super::Auth;
 use crate::wire::Limits;
 
@@ -79,7 +80,8 @@ pub struct Options {
     pub shutdown_grace: Duration,
     /// A shared secret that connections must prove they know, for clusters
     /// of Rust nodes. Default: none, byte-compatible with Lua nodes. See
-    /// [`Auth`].
+    /// [`Auth`]. Needs the `auth` feature (on by default).
+    #[cfg(feature = "auth")]
     pub auth: Option<Auth>,
 }
 
@@ -98,6 +100,7 @@ impl Default for Options {
             probe_timeout: Duration::from_secs(5),
             max_queued_bytes: 64 << 20,
             shutdown_grace: Duration::from_secs(5),
+            #[cfg(feature = "auth")]
             auth: None,
         }
     }
@@ -189,6 +192,7 @@ impl Options {
     }
 
     /// Sets the shared secret connections must prove, `None` for none ([`Options::auth`]).
+    #[cfg(feature = "auth")]
     #[must_use]
     pub fn with_auth(mut self, auth: Option<Auth>) -> Self {
         self.auth = auth;

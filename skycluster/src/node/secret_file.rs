@@ -5,6 +5,7 @@
 use std::io::Read;
 use std::path::PathBuf;
 
+#[cfg(feature = "auth")]
 use super::auth::Auth;
 
 /// The largest secret file read: a path naming the wrong file (a log,
@@ -109,6 +110,7 @@ pub fn read_secret_file(file: &SecretFile) -> Result<Vec<u8>, SecretFileError> {
     Ok(secret)
 }
 
+#[cfg(feature = "auth")]
 impl Auth {
     /// `Auth` with the secret [`read_secret_file`] reads from `file`.
     ///

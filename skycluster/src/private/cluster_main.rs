@@ -24,7 +24,9 @@ use std::future::Future;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use crate::{Auth, Cluster, Config, Options, SecretFile};
+#[cfg(feature = "auth")]
+use crate::Auth;
+use crate::{Cluster, Config, Options, SecretFile};
 
 /// The flags and environment variables naming the node, its config and
 /// the file holding the cluster secret.
@@ -341,6 +343,7 @@ fn node_options(
     make: Option<MakeOptions>,
     secret: Option<&SecretFile>,
 ) -> Result<Options, Box<dyn StdError>> {
+    #[cfg_attr(not(feature = "auth"), allow(unused_mut))]
     let mut options = match make {
         Some(make) => make().map_err(|e| {
             format!(
@@ -350,6 +353,16 @@ fn node_options(
         })?,
         None => Options::default(),
     };
+    #[cfg(not(feature = "auth"))]
+    if let Some(file) = secret {
+        return Err(format!(
+            "a secret file is named by {}, but this node was built without skycluster's \
+             `auth` feature: turn it on, or start the node without a secret",
+            file.named_by
+        )
+        .into());
+    }
+    #[cfg(feature = "auth")]
     if let Some(file) = secret {
         if options.auth.is_some() {
             return Err(format!(
@@ -627,6 +640,7 @@ mod tests {
         assert!(matches!(err, SecretFileError::TooLarge { .. }), "{err}");
     }
 
+    #[cfg(feature = "auth")]
     #[test]
     fn a_secret_file_turns_auth_on_unless_the_options_function_set_it() {
         let file = TempFile::new("opts", b"k\n");
@@ -646,6 +660,19 @@ mod tests {
             text.contains("Options::auth") && text.contains(SECRET_ENV),
             "{text}"
         );
+    }
+
+    #[cfg(not(feature = "auth"))]
+    #[test]
+    fn a_secret_file_without_the_auth_feature_is_an_error_naming_it() {
+        let file = TempFile::new("noauth", b"k\n");
+        let err = node_options(None, Some(&file.named_by(SECRET_FLAG))).unwrap_err();
+        let text = err.to_string();
+        assert!(
+            text.contains(SECRET_FLAG) && text.contains("`auth`"),
+            "{text}"
+        );
+        assert!(node_options(None, None).is_ok());
     }
 
     #[test]

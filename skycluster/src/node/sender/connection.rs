@@ -38,6 +38,7 @@ impl Sender {
                         format!("no answer within {:?}", self.options.connect_timeout),
                     ))
                 });
+        #[cfg_attr(not(feature = "auth"), allow(unused_mut))]
         let mut stream = match connected {
             Ok(stream) => stream,
             Err(e) => return self.connect_failed(generation, addr, e),
@@ -45,6 +46,7 @@ impl Sender {
         if let Err(e) = stream.set_nodelay(true) {
             tracing::debug!(node = %self.node, error = %e, "cannot set TCP_NODELAY");
         }
+        #[cfg(feature = "auth")]
         if let Some(auth) = self
             .options
             .auth
