@@ -86,7 +86,7 @@ fn targets_are_reported(stdout: &str) {
 
 #[test]
 fn every_workload_runs_against_every_system() {
-    // Debug builds, 30 short runs of two processes each: well under this.
+    // Debug builds, 35 short runs of two processes each: well under this.
     let stdout = run_runner(&["--smoke"], Duration::from_secs(180));
     for workload in [
         "W1 16 B echo, C=1",
@@ -95,14 +95,23 @@ fn every_workload_runs_against_every_system() {
         "W2 256 KiB echo, C=4",
         "W3 16 B push",
     ] {
-        for system in ["skycluster", "skycluster-lua", "tarpc", "ceiling"] {
+        for system in [
+            "skycluster",
+            "skycluster-lua",
+            "skycluster-postcard",
+            "tarpc",
+            "ceiling",
+        ] {
             row(&stdout, &format!("| {workload} | {system} | "));
+        }
+        for codec in ["lua", "postcard"] {
+            row(&stdout, &format!("| {workload} | {codec} | "));
         }
     }
     targets_are_reported(&stdout);
     assert!(
-        stdout.contains("| calls/s lua/bincode |"),
-        "no lua/bincode table in\n{stdout}"
+        stdout.contains("| calls/s codec/bincode |"),
+        "no codec/bincode table in\n{stdout}"
     );
 }
 

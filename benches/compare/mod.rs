@@ -69,6 +69,8 @@ pub enum System {
     /// skycluster, a `#[service(codec = lua)]` trait: lua-seri payloads in
     /// Skynet's calling convention, as a Lua node sends them.
     SkyLua,
+    /// skycluster, a `#[service(codec = postcard)]` trait.
+    SkyPostcard,
     /// tarpc with its bincode serde transport over TCP.
     Tarpc,
     /// Length-prefixed frames over raw TCP, written in the bench.
@@ -77,11 +79,12 @@ pub enum System {
 
 impl System {
     /// Every system, in table order.
-    pub const ALL: [System; 6] = [
+    pub const ALL: [System; 7] = [
         System::Sky,
         System::SkyFresh,
         System::SkyRaw,
         System::SkyLua,
+        System::SkyPostcard,
         System::Tarpc,
         System::Ceiling,
     ];
@@ -93,6 +96,7 @@ impl System {
             System::SkyFresh => "skycluster-fresh",
             System::SkyRaw => "skycluster-raw",
             System::SkyLua => "skycluster-lua",
+            System::SkyPostcard => "skycluster-postcard",
             System::Tarpc => "tarpc",
             System::Ceiling => "ceiling",
         }
@@ -112,7 +116,7 @@ impl FromStr for System {
         System::ALL
             .into_iter()
             .find(|sys| sys.name() == s)
-            .ok_or_else(|| format!("unknown system `{s}` (skycluster, skycluster-fresh, skycluster-raw, skycluster-lua, tarpc, ceiling)"))
+            .ok_or_else(|| format!("unknown system `{s}` (skycluster, skycluster-fresh, skycluster-raw, skycluster-lua, skycluster-postcard, tarpc, ceiling)"))
     }
 }
 
@@ -248,7 +252,9 @@ pub(crate) struct Server {
 /// Starts `system`'s server on `addr` on the current runtime.
 pub(crate) async fn serve(system: System, addr: &str) -> Result<Server, String> {
     match system {
-        System::Sky | System::SkyFresh | System::SkyRaw | System::SkyLua => sky::serve(addr).await,
+        System::Sky | System::SkyFresh | System::SkyRaw | System::SkyLua | System::SkyPostcard => {
+            sky::serve(addr).await
+        }
         System::Tarpc => rpc::serve(addr).await,
         System::Ceiling => ceiling::serve(addr).await,
     }
@@ -289,6 +295,7 @@ pub(crate) async fn with_client<F: WithClient>(
         System::SkyFresh => f.run(sky::connect_fresh(addr)).await,
         System::SkyRaw => f.run(sky::connect_raw(addr)).await,
         System::SkyLua => f.run(sky::connect_lua(addr)).await,
+        System::SkyPostcard => f.run(sky::connect_postcard(addr)).await,
         System::Tarpc => f.run(rpc::connect(addr).await?).await,
         System::Ceiling => f.run(ceiling::connect(addr).await?).await,
     })

@@ -60,7 +60,8 @@ impl Settings {
 }
 
 const USAGE: &str = "usage: compare [--smoke] [--reps N] [--warmup-ms N] [--measure-ms N]
-               [--systems skycluster,skycluster-fresh,skycluster-raw,skycluster-lua,tarpc,ceiling]
+               [--systems skycluster,skycluster-fresh,skycluster-raw,skycluster-lua,
+               skycluster-postcard,tarpc,ceiling]
                [--workloads w1c1,w1c32,w1c256,w2,w3]
                [--no-pin]
        compare mesh|fanin|threads [FLAGS]: runs that runner, as its own binary does";
@@ -409,7 +410,7 @@ fn ratios(settings: &Settings, results: &HashMap<(String, System), Vec<Sample>>)
         }
     }
     out += &other_clients(settings, &med, &ratio, &show, &mut targets);
-    out += &lua_codec(settings, &med, &ratio, &show);
+    out += &codecs(settings, &med, &ratio, &show);
     if !targets.is_empty() {
         out += "\nTargets (medians of the same run):\n";
         out += &targets.join("\n");
@@ -471,36 +472,43 @@ fn other_clients(
     out
 }
 
-/// The `codec = lua` echo against the bincode one, both kept clients: what
-/// Skynet's calling convention in lua-seri costs over bincode. No target:
-/// the figure is for an operator choosing between them.
-fn lua_codec(
+/// The `codec = lua` and `codec = postcard` echoes against the bincode
+/// one, all kept clients: what Skynet's calling convention in lua-seri,
+/// or postcard in bincode's place, costs. No target: the figures are for
+/// a user choosing between them.
+fn codecs(
     settings: &Settings,
     med: &Median<'_>,
     ratio: &dyn Fn(Option<f64>, Option<f64>) -> Option<f64>,
     show: &dyn Fn(Option<f64>) -> String,
 ) -> String {
-    if !settings.systems.contains(&System::Sky) || !settings.systems.contains(&System::SkyLua) {
+    let others: Vec<(System, &str)> = [(System::SkyLua, "lua"), (System::SkyPostcard, "postcard")]
+        .into_iter()
+        .filter(|(s, _)| settings.systems.contains(s))
+        .collect();
+    if !settings.systems.contains(&System::Sky) || others.is_empty() {
         return String::new();
     }
     let mut out = String::from(
-        "\n| workload | calls/s lua/bincode | p50 lua/bincode | server CPU lua/bincode | client CPU lua/bincode |\n| --- | --- | --- | --- | --- |\n",
+        "\n| workload | codec | calls/s codec/bincode | p50 codec/bincode | server CPU codec/bincode | client CPU codec/bincode |\n| --- | --- | --- | --- | --- | --- |\n",
     );
     for &w in &settings.workloads {
-        let r = |f: fn(&Sample) -> f64| ratio(med(w, System::SkyLua, f), med(w, System::Sky, f));
-        let push = matches!(w, Workload::Push { .. });
-        out += &format!(
-            "| {} | {} | {} | {} | {} |\n",
-            w.label(),
-            show(r(|s| s.rate)),
-            if push {
-                "–".to_owned()
-            } else {
-                show(r(|s| s.p50_us))
-            },
-            show(r(|s| s.server_cpu_us)),
-            show(r(|s| s.client_cpu_us)),
-        );
+        for &(system, codec) in &others {
+            let r = |f: fn(&Sample) -> f64| ratio(med(w, system, f), med(w, System::Sky, f));
+            let push = matches!(w, Workload::Push { .. });
+            out += &format!(
+                "| {} | {codec} | {} | {} | {} | {} |\n",
+                w.label(),
+                show(r(|s| s.rate)),
+                if push {
+                    "–".to_owned()
+                } else {
+                    show(r(|s| s.p50_us))
+                },
+                show(r(|s| s.server_cpu_us)),
+                show(r(|s| s.client_cpu_us)),
+            );
+        }
     }
     out
 }

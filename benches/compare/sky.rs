@@ -4,7 +4,8 @@
 //! call (`cluster.proxy::<dyn Echo>(..).echo(..)`, as the docs spell it),
 //! or raw (`cluster.call` / `cluster.send` of bytes, as the CLI calls);
 //! and the same echo under `codec = lua` (lua-seri with Skynet's calling
-//! convention), called as a Lua node calls it.
+//! convention), called as a Lua node calls it, and under
+//! `codec = postcard`.
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -41,6 +42,18 @@ pub(crate) trait LuaEcho {
     async fn push(&self, data: Bytes);
 }
 
+/// The bench service under `codec = postcard`, bincode's maintained
+/// alternative between Rust nodes.
+#[skycluster::service(codec = postcard)]
+pub(crate) trait PostcardEcho {
+    /// Returns what it was given.
+    async fn echo(&self, data: Bytes) -> Bytes;
+
+    /// Counts a one-way message.
+    #[push]
+    async fn push(&self, data: Bytes);
+}
+
 struct Service;
 
 #[skycluster::async_trait]
@@ -56,6 +69,17 @@ impl Echo for Service {
 
 #[skycluster::async_trait]
 impl LuaEcho for Service {
+    async fn echo(&self, data: Bytes) -> Bytes {
+        data
+    }
+
+    async fn push(&self, _data: Bytes) {
+        count_push();
+    }
+}
+
+#[skycluster::async_trait]
+impl PostcardEcho for Service {
     async fn echo(&self, data: Bytes) -> Bytes {
         data
     }
@@ -81,7 +105,7 @@ pub(crate) async fn serve(addr: &str) -> Result<Server, String> {
 }
 
 /// The server node, with `options`, listening on `addr`: the typed echo
-/// as `@Echo` and `@LuaEcho`, and the raw one as `@raw`.
+/// as `@Echo`, `@LuaEcho` and `@PostcardEcho`, and the raw one as `@raw`.
 pub(crate) async fn node(addr: &str, options: Options) -> Result<(Cluster, SocketAddr), String> {
     let cluster = Cluster::with_options(Config::new(), options);
     cluster.set_name(SERVER_NODE).map_err(|e| e.to_string())?;
@@ -93,6 +117,10 @@ pub(crate) async fn node(addr: &str, options: Options) -> Result<(Cluster, Socke
     let lua = cluster.spawn::<dyn LuaEcho>(Service);
     cluster
         .register::<dyn LuaEcho>(lua)
+        .map_err(|e| e.to_string())?;
+    let postcard = cluster.spawn::<dyn PostcardEcho>(Service);
+    cluster
+        .register::<dyn PostcardEcho>(postcard)
         .map_err(|e| e.to_string())?;
     // The raw clients' echo: the payload back, a push counted.
     let raw = cluster.spawn_handler(|request: Request| async move {
@@ -150,6 +178,17 @@ pub(crate) fn connect_lua(addr: SocketAddr) -> SkyLuaClient {
 proxy_client!(
     /// The `codec = lua` echo's client.
     SkyLuaClient(LuaEchoClient)
+);
+
+/// A client of the `codec = postcard` echo, kept for every call:
+/// `cluster.proxy("bench", "@PostcardEcho")`.
+pub(crate) fn connect_postcard(addr: SocketAddr) -> SkyPostcardClient {
+    SkyPostcardClient(client_cluster(addr).proxy::<dyn PostcardEcho>(SERVER_NODE, "@PostcardEcho"))
+}
+
+proxy_client!(
+    /// The `codec = postcard` echo's client.
+    SkyPostcardClient(PostcardEchoClient)
 );
 
 /// A kept client over `connections` connections to the server at `addr`:
