@@ -234,7 +234,12 @@ impl<'a> ServiceGenerator<'a> {
     /// One client method: encode the arguments, call (or push), decode the
     /// reply.
     fn client_method(&self, method: &RpcMethod) -> TokenStream {
-        let Self { krate, codec, .. } = self;
+        let Self {
+            krate,
+            codec,
+            trait_ident,
+            ..
+        } = self;
         let vis = &self.service.item.vis;
         let RpcMethod {
             ident, name, cfgs, ..
@@ -260,6 +265,7 @@ impl<'a> ServiceGenerator<'a> {
         }
         // A type that is not serde fails these calls too: point them at the
         // method (for the arguments) and at the return type.
+        let fingerprints = quote!(<dyn #trait_ident as #krate::Service>::fingerprints());
         let send = quote_spanned!(ident.span()=> #krate::__private::send::<#codec, _>);
         let call = quote_spanned!(ident.span()=> #krate::__private::call::<#codec, _, #output>);
         if method.push {
@@ -270,7 +276,7 @@ impl<'a> ServiceGenerator<'a> {
                 /// for a reply, so an error means it was not sent.
                 #(#cfgs)*
                 #vis fn #ident(&self, #(#args),*) -> ::core::result::Result<(), #krate::CallError> {
-                    #send(&self.endpoint, #name, &(#(#arg_idents,)*))
+                    #send(&self.endpoint, #fingerprints, #name, &(#(#arg_idents,)*))
                 }
             }
         } else if method.args.iter().any(|a| borrows(a.ty.to_token_stream())) {
@@ -283,7 +289,7 @@ impl<'a> ServiceGenerator<'a> {
                 #vis async fn #ident(&self, #(#args),*)
                     -> ::core::result::Result<#output, #krate::CallError>
                 {
-                    #call(&self.endpoint, #name, (#(#arg_idents,)*)).await
+                    #call(&self.endpoint, #fingerprints, #name, (#(#arg_idents,)*)).await
                 }
             }
         } else {
@@ -298,7 +304,7 @@ impl<'a> ServiceGenerator<'a> {
                     // One future: encoded and queued when first polled (the
                     // arguments are dropped then, not held across the
                     // wait), decoded when the reply comes.
-                    #call(&self.endpoint, #name, (#(#arg_idents,)*))
+                    #call(&self.endpoint, #fingerprints, #name, (#(#arg_idents,)*))
                 }
             }
         }
@@ -431,6 +437,7 @@ impl<'a> ServiceGenerator<'a> {
         let Self {
             krate,
             server_ident,
+            trait_ident,
             ..
         } = self;
         quote! {
@@ -438,6 +445,12 @@ impl<'a> ServiceGenerator<'a> {
                 fn handle(&self, request: #krate::Request) -> #krate::Handled {
                     Self::dispatch(&self.service, request)
                         .unwrap_or_else(|e| #krate::Handled::ready(::core::result::Result::Err(e)))
+                }
+
+                fn fingerprints(
+                    &self,
+                ) -> ::core::option::Option<&'static #krate::schema::Fingerprints> {
+                    <dyn #trait_ident as #krate::Service>::fingerprints()
                 }
             }
         }
@@ -522,6 +535,18 @@ impl<'a> ServiceGenerator<'a> {
                     #krate::__private::SchemaBuilder::new::<#codec>(#name, #trait_name);
                 #(#methods)*
                 ::core::option::Option::Some(#schema.build())
+            }
+
+            fn fingerprints() -> ::core::option::Option<&'static #krate::schema::Fingerprints> {
+                static FINGERPRINTS: ::std::sync::OnceLock<
+                    ::core::option::Option<#krate::schema::Fingerprints>,
+                > = ::std::sync::OnceLock::new();
+                FINGERPRINTS
+                    .get_or_init(|| {
+                        <Self as #krate::Service>::schema()
+                            .map(|schema| #krate::schema::Fingerprints::of(&schema))
+                    })
+                    .as_ref()
             }
         }
     }

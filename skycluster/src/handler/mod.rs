@@ -168,6 +168,15 @@ pub trait Handler: Send + Sync + 'static {
     /// Handles one request. Requests on one connection run concurrently, so
     /// a slow one does not hold back the others.
     fn handle(&self, request: Request) -> Handled;
+
+    /// The fingerprints of the typed service this handler serves, which
+    /// this node answers a caller's schema check with (see
+    /// [`Options::schema_check`](crate::Options::schema_check)). The
+    /// dispatcher `#[service]` generates returns its service's; a raw
+    /// handler has none, and its callers skip the check.
+    fn fingerprints(&self) -> Option<&'static crate::schema::Fingerprints> {
+        None
+    }
 }
 
 impl<F, Fut> Handler for F

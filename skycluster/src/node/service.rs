@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use super::Endpoint;
-use crate::schema::ServiceSchema;
+use crate::schema::{Fingerprints, ServiceSchema};
 use crate::Handler;
 
 /// A service interface, implemented by `#[service]` for `dyn Trait`.
@@ -50,6 +50,32 @@ pub trait Service: Send + Sync + 'static {
     /// # Ok::<(), skycluster::schema::StubError>(())
     /// ```
     fn schema() -> Option<ServiceSchema> {
+        None
+    }
+
+    /// The fingerprint of each method ([`Fingerprints`]), made from
+    /// [`Service::schema`] on first use and kept. A client checks them
+    /// against the remote node's once per connection before its first call
+    /// to an address (see [`Options::schema_check`](crate::Options::schema_check)),
+    /// so that a call to a method the two builds disagree on fails with
+    /// an error naming it instead of decoding garbage. `#[service]`
+    /// provides it; `None` means no check.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use skycluster::Service;
+    ///
+    /// #[skycluster::service]
+    /// pub trait Greeter {
+    ///     async fn hello(&self, name: String) -> String;
+    /// }
+    ///
+    /// let fingerprints = <dyn Greeter as Service>::fingerprints().expect("made by #[service]");
+    /// assert_eq!(fingerprints.service(), "Greeter");
+    /// println!("hello: {}", fingerprints.method("hello").expect("declared"));
+    /// ```
+    fn fingerprints() -> Option<&'static Fingerprints> {
         None
     }
 }

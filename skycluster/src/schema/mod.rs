@@ -73,9 +73,11 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 
 pub(crate) mod builder;
+mod fingerprint;
 mod lua;
 pub(crate) mod trace;
 
+pub use fingerprint::{Difference, Fingerprint, Fingerprints};
 pub use lua::{lua_module_name, lua_stub, write_lua_stubs, StubError};
 
 /// One service: its name, its codec, its methods and the named types they
