@@ -113,6 +113,24 @@ pub enum ErrorKind {
         /// The error text from the reply frame.
         text: Arc<str>,
     },
+    /// The remote node's build of the service differs from this one's for
+    /// the method called: the schema check (once per connection, see
+    /// [`Options::schema_check`](crate::Options::schema_check)) found its
+    /// arguments, return type or codec changed there, or the method gone.
+    /// Nothing was sent. Calls of the methods both builds agree on go
+    /// through.
+    #[error(
+        "the remote node's `{service}` was built from another version of its trait: \
+         its methods {differences} differ from this build's (calls of the other methods go through; \
+         rebuild one side, or turn the check off with Options::with_schema_check(false))"
+    )]
+    SchemaMismatch {
+        /// The service, by its registered name.
+        service: Arc<str>,
+        /// Every method of this build that differs there, each with how:
+        /// "`open` (changed), `close` (missing)".
+        differences: Arc<str>,
+    },
     /// The remote service does not have this method: client and server
     /// disagree about the service.
     #[error("the remote service has no method `{method}`")]

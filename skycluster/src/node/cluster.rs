@@ -16,6 +16,7 @@ use super::config::{Config, NodeAddr};
 use super::endpoint::{Endpoint, IntoAddress};
 use super::listener;
 use super::registry::Handle;
+use super::sender::{read_schema_answer, schema_query};
 use super::service::{IntoService, Service};
 use super::state::NodeState;
 use super::status::Status;
@@ -23,6 +24,7 @@ use super::Options;
 use crate::codec::luaseri::{self, Value};
 use crate::error::Called;
 use crate::handler::{BoxFuture, Handler};
+use crate::schema::Fingerprints;
 use crate::wire::Address;
 use crate::{CallError, Error, ErrorKind, Result};
 
@@ -256,6 +258,51 @@ impl Cluster {
                 format!("expected one integer handle, got {other:?}"),
             ))),
             Err(e) => Err(endpoint.error(codec_error("decode", e))),
+        }
+    }
+
+    /// Asks `node` for the fingerprints of the typed service at `address`
+    /// ([`Service::fingerprints`]), as a schema check does: `None` if
+    /// there is none there (a raw service, no service, or a Lua node,
+    /// which answers "name not found"). `skycluster schema` prints them.
+    ///
+    /// # Errors
+    ///
+    /// A [`CallError`] if the node cannot be asked, or answers with
+    /// something that is not fingerprints.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # #[tokio::main]
+    /// # async fn main() -> Result<(), skycluster::CallError> {
+    /// # let cluster = skycluster::Cluster::new(skycluster::Config::new());
+    /// if let Some(remote) = cluster.remote_fingerprints("battle1", "@BattleMgr").await? {
+    ///     for (method, fingerprint) in remote.methods() {
+    ///         println!("{method} {fingerprint}");
+    ///     }
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub async fn remote_fingerprints(
+        &self,
+        node: &str,
+        address: impl IntoAddress,
+    ) -> Result<Option<Fingerprints>, CallError> {
+        let asked = self.endpoint(node, address);
+        let address = asked.address().cloned().ok_or_else(|| {
+            asked.error(ErrorKind::InvalidAddress {
+                reason: "the address cannot be sent".into(),
+            })
+        })?;
+        let endpoint = self.endpoint(node, Address::QUERY);
+        let payload = schema_query(&address).map_err(|kind| endpoint.error(kind))?;
+        match endpoint.call(payload).await {
+            Ok(reply) => read_schema_answer(&reply)
+                .map(Some)
+                .map_err(|why| asked.error(codec_error("decode", why))),
+            Err(e) if matches!(e.kind(), ErrorKind::Remote { .. }) => Ok(None),
+            Err(e) => Err(asked.error(e.kind().clone())),
         }
     }
 

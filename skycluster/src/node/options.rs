@@ -78,6 +78,19 @@ pub struct Options {
     /// given, overrides it). [`Cluster::shutdown`](crate::Cluster::shutdown)
     /// takes the grace as its argument: a node run by hand passes this.
     pub shutdown_grace: Duration,
+    /// Whether a typed client checks, once per connection and address,
+    /// that the remote node's build of the service agrees with its own
+    /// (see [`Service::fingerprints`](crate::Service::fingerprints)). The
+    /// first call to an address on a connection then waits one round trip
+    /// longer: a name query for a reserved name, which a Rust node answers
+    /// with the service's method fingerprints and a Lua node (or a Rust
+    /// node without a typed service there) with its ordinary "not found",
+    /// which skips the check. A call of a method that differs fails with
+    /// [`ErrorKind::SchemaMismatch`](crate::ErrorKind::SchemaMismatch)
+    /// without being sent. A push is not held back: it is checked against
+    /// what the connection already knows, and sent if nothing is known
+    /// yet. Default: on.
+    pub schema_check: bool,
     /// A shared secret that connections must prove they know, for clusters
     /// of Rust nodes. Default: none, byte-compatible with Lua nodes. See
     /// [`Auth`]. Needs the `auth` feature (on by default).
@@ -100,6 +113,7 @@ impl Default for Options {
             probe_timeout: Duration::from_secs(5),
             max_queued_bytes: 64 << 20,
             shutdown_grace: Duration::from_secs(5),
+            schema_check: true,
             #[cfg(feature = "auth")]
             auth: None,
         }
@@ -188,6 +202,20 @@ impl Options {
     #[must_use]
     pub fn with_shutdown_grace(mut self, shutdown_grace: Duration) -> Self {
         self.shutdown_grace = shutdown_grace;
+        self
+    }
+
+    /// Turns the schema check on or off ([`Options::schema_check`]).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let options = skycluster::Options::default().with_schema_check(false);
+    /// assert!(!options.schema_check);
+    /// ```
+    #[must_use]
+    pub fn with_schema_check(mut self, schema_check: bool) -> Self {
+        self.schema_check = schema_check;
         self
     }
 

@@ -23,7 +23,7 @@ use tokio_util::task::TaskTracker;
 use super::clock::Deadline;
 use super::config::Config;
 use super::registry::{Handle, Registry};
-use super::sender::Sender;
+use super::sender::{schema_answer, schema_asked_about, Sender};
 use super::Options;
 use crate::codec::luaseri::{self, Value};
 use crate::handler::{unresolved, Handler};
@@ -218,8 +218,21 @@ impl NodeState {
     /// Answers a request to address 0, a name query: the payload is
     /// `skynet.pack(name)`; the answer is the packed handle registered
     /// under `@name`, or Skynet's `name not found`.
+    ///
+    /// A schema check's query (the reserved name, then an address) is
+    /// answered with the fingerprints of the typed service at that
+    /// address, or "name not found", as a Lua node answers it, where there
+    /// is none.
     pub(super) fn answer_query(&self, payload: &[u8]) -> Result<Bytes, String> {
         let values = luaseri::unpack(payload).map_err(|e| format!("bad name query: {e}"))?;
+        if let Some(asked) = schema_asked_about(&values) {
+            return asked
+                .ok()
+                .and_then(|address| self.resolve(&address).ok())
+                .and_then(|handler| handler.fingerprints())
+                .ok_or_else(|| "name not found".to_owned())
+                .and_then(schema_answer);
+        }
         let Some(Value::String(name)) = values.first() else {
             return Err("bad name query: the payload is not a name".to_owned());
         };

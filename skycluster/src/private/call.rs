@@ -12,6 +12,7 @@ use super::if_type;
 use crate::codec::Codec;
 use crate::handler::bad_arguments_text;
 use crate::node::{Begun, Encode};
+use crate::schema::Fingerprints;
 use crate::{CallError, Endpoint, ErrorKind};
 
 pub use crate::node::Call;
@@ -33,24 +34,33 @@ fn codec_error(
 
 /// Starts a typed call of `method` with `args`, returning an `R`; see
 /// [`Call`]. The codec and the types are checked here, where the call is
-/// written, not at its `.await`.
+/// written, not at its `.await`. `fingerprints` are the service's, for the
+/// schema check ([`Service::fingerprints`](crate::Service::fingerprints)).
 pub fn call<'a, C: Codec, A: Serialize, R: DeserializeOwned + 'static>(
     endpoint: &'a Endpoint,
+    fingerprints: Option<&'static Fingerprints>,
     method: &'static str,
     args: A,
-) -> Call<'a, A, R> {
-    Call::new(endpoint, method, args, start::<C, A>, finish::<C, R>)
+) -> Call<'a, (A, Option<&'static Fingerprints>), R> {
+    Call::new(
+        endpoint,
+        method,
+        (args, fingerprints),
+        start::<C, A>,
+        finish::<C, R>,
+    )
 }
 
 /// Queues a call of `method`, its arguments encoded in place.
 fn start<'a, C: Codec, A: Serialize>(
     endpoint: &'a Endpoint,
     method: &'static str,
-    args: A,
+    (args, fingerprints): (A, Option<&'static Fingerprints>),
     waker: &Waker,
 ) -> Begun<'a> {
     endpoint.begin(
         Encode(|buf: &mut Vec<u8>| C::encode_call_into(method, &args, buf)),
+        fingerprints.map(|f| (f, method)),
         waker,
     )
 }
@@ -78,12 +88,14 @@ fn finish<C: Codec, R: DeserializeOwned + 'static>(
 /// Pushes a call of `method`: encodes it and queues it without waiting.
 pub fn send<C: Codec, A: Serialize>(
     endpoint: &Endpoint,
+    fingerprints: Option<&'static Fingerprints>,
     method: &'static str,
     args: &A,
 ) -> Result<(), CallError> {
     endpoint
-        .push(Encode(|buf: &mut Vec<u8>| {
-            C::encode_call_into(method, args, buf)
-        }))
+        .push(
+            Encode(|buf: &mut Vec<u8>| C::encode_call_into(method, args, buf)),
+            fingerprints.map(|f| (f, method)),
+        )
         .map_err(|kind| endpoint.error(kind).with_method(method))
 }

@@ -186,7 +186,7 @@ pub(crate) fn start_raw<'a>(
     payload: Bytes,
     waker: &Waker,
 ) -> Begun<'a> {
-    endpoint.begin(payload, waker)
+    endpoint.begin(payload, None, waker)
 }
 
 /// [`Finish`] of a raw call: the reply is the result.

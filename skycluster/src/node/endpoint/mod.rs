@@ -9,6 +9,7 @@
 
 use std::fmt;
 use std::future::Future;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::task::Waker;
 use std::time::Duration;
@@ -16,11 +17,12 @@ use std::time::Duration;
 use bytes::Bytes;
 
 use super::clock::Deadline;
-use super::sender::{Payload, Sender};
+use super::sender::{Payload, SchemaCheck, Sender};
 use super::state::NodeState;
 use crate::codec::CodecError;
 use crate::error::Called;
 use crate::handler::{classify, Request};
+use crate::schema::Fingerprints;
 use crate::scratch;
 use crate::wire::{draft, Address, TraceTag};
 use crate::{CallError, ErrorKind};
@@ -77,7 +79,16 @@ pub(crate) struct Target {
     /// The node's sender, once resolved. Senders live as long as the
     /// node's state (a reload retargets them), so caching is safe.
     sender: OnceLock<Arc<Sender>>,
+    /// The connection on which the schema check found the service here
+    /// agreeing with the caller's build in every method, and which
+    /// service: `generation << 32 | Fingerprints::id`, 0 for none. One
+    /// load and compare per typed call.
+    agreed: AtomicU64,
 }
+
+/// A typed call's or push's schema: the service's fingerprints and the
+/// method called.
+pub(crate) type Checked = Option<(&'static Fingerprints, &'static str)>;
 
 impl fmt::Debug for Endpoint {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -100,6 +111,7 @@ impl Endpoint {
                 address,
                 header: OnceLock::new(),
                 sender: OnceLock::new(),
+                agreed: AtomicU64::new(0),
             });
             if valid {
                 recent::remember(&target);
@@ -202,7 +214,13 @@ impl Endpoint {
     /// reuses. The node's sender is looked up once per target, without
     /// waiting; only a node missing from the config (and `__nowaiting`
     /// off) makes the call wait, as a boxed future.
-    pub(crate) fn begin(&self, body: impl Body, waker: &Waker) -> Begun<'_> {
+    ///
+    /// A typed call names its service's fingerprints and method
+    /// (`checked`): before the first such call to the address on a
+    /// connection, the call waits for the schema check (see
+    /// [`Options::schema_check`](crate::Options::schema_check)), boxed
+    /// too; after it, one atomic load says the service agrees.
+    pub(crate) fn begin(&self, body: impl Body, checked: Checked, waker: &Waker) -> Begun<'_> {
         let target = &*self.target;
         let address = match self.valid_address() {
             Ok(address) => address,
@@ -233,6 +251,25 @@ impl Endpoint {
                 Err(kind) => return Begun::Failed(kind),
             },
         };
+        if let Some((mine, method)) = checked.filter(|_| state.options.schema_check) {
+            if !target.agrees(sender, mine) {
+                match sender.known_schema(address) {
+                    Some(check) => {
+                        if let Err(kind) = target.judge(&check, mine, method) {
+                            return Begun::Failed(kind);
+                        }
+                    }
+                    None => {
+                        return match body.into_bytes() {
+                            Ok(payload) => Begun::Later(Box::pin(self.call_after_check(
+                                sender, address, payload, deadline, mine, method,
+                            ))),
+                            Err(e) => Begun::Failed(encode_error(e)),
+                        }
+                    }
+                }
+            }
+        }
         scratch::with_scratch(|buf| {
             let payload = match body.draft(target.header(address), buf) {
                 Ok(payload) => payload,
@@ -256,6 +293,27 @@ impl Endpoint {
         let target = &*self.target;
         let sender = target.state.wait_for_sender(&target.node, deadline).await?;
         let sender = target.sender.get_or_init(|| sender);
+        let trace = self.trace.as_ref();
+        sender
+            .begin(address, Payload::Owned(payload), deadline, trace, None)?
+            .await
+    }
+
+    /// A typed call on a connection that has not checked the service at
+    /// its address yet: asks (or waits for the caller that asked), then
+    /// queues the call if its method agrees. The check counts against the
+    /// call's timeout.
+    async fn call_after_check(
+        &self,
+        sender: &Arc<Sender>,
+        address: &Address,
+        payload: Bytes,
+        deadline: Deadline,
+        mine: &'static Fingerprints,
+        method: &'static str,
+    ) -> Result<Bytes, ErrorKind> {
+        let check = sender.remote_schema(address, deadline).await?;
+        self.target.judge(&check, mine, method)?;
         let trace = self.trace.as_ref();
         sender
             .begin(address, Payload::Owned(payload), deadline, trace, None)?
@@ -320,14 +378,18 @@ impl Endpoint {
     /// the config with `__nowaiting` off is an error here too (a push does
     /// not wait).
     pub fn send(&self, payload: Bytes) -> Result<(), CallError> {
-        self.push(payload).map_err(|kind| self.error(kind))
+        self.push(payload, None).map_err(|kind| self.error(kind))
     }
 
     /// Pushes a payload `body` writes: for typed clients, encoded into a
     /// per-thread scratch buffer and copied straight into the sender's
     /// output buffer, so a small push allocates nothing (a large one shares
     /// memory the next large one reuses).
-    pub(crate) fn push(&self, body: impl Body) -> Result<(), ErrorKind> {
+    ///
+    /// A typed push (`checked`) is judged by what its connection already
+    /// knows of the service: it fails if its method differs there, and is
+    /// sent unchecked if nothing is known yet (a push does not wait).
+    pub(crate) fn push(&self, body: impl Body, checked: Checked) -> Result<(), ErrorKind> {
         let target = &*self.target;
         let address = self.valid_address()?;
         let state = &*target.state;
@@ -342,6 +404,13 @@ impl Endpoint {
                 target.sender.get_or_init(|| sender)
             }
         };
+        if let Some((mine, method)) = checked.filter(|_| state.options.schema_check) {
+            if !target.agrees(sender, mine) {
+                if let Some(check) = sender.known_schema(address) {
+                    target.judge(&check, mine, method)?;
+                }
+            }
+        }
         scratch::with_scratch(|buf| {
             let payload = body
                 .draft(target.header(address), buf)
@@ -380,6 +449,51 @@ impl Target {
     fn header(&self, address: &Address) -> &draft::Header {
         self.header.get_or_init(|| draft::Header::new(address))
     }
+
+    /// Whether the check on `sender`'s current connection found the
+    /// service `mine` agreeing here in every method.
+    #[inline]
+    fn agrees(&self, sender: &Sender, mine: &Fingerprints) -> bool {
+        self.agreed.load(Ordering::Acquire) == agreement(sender.generation(), mine)
+    }
+
+    /// Judges a call of `method` by `check`: fails it if the remote build
+    /// of the service differs in that method, and remembers a service
+    /// that agrees in all of them (or that has nothing to check).
+    fn judge(
+        &self,
+        check: &SchemaCheck,
+        mine: &Fingerprints,
+        method: &str,
+    ) -> Result<(), ErrorKind> {
+        let differences = check
+            .remote()
+            .map(|remote| mine.differences(remote))
+            .unwrap_or_default();
+        if differences.is_empty() {
+            self.agreed
+                .store(agreement(check.generation(), mine), Ordering::Release);
+            return Ok(());
+        }
+        if !differences.iter().any(|d| d.method() == method) {
+            return Ok(());
+        }
+        let differences = differences
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join(", ");
+        Err(ErrorKind::SchemaMismatch {
+            service: mine.service().into(),
+            differences: differences.into(),
+        })
+    }
+}
+
+/// What `Target::agreed` holds for `mine` on connection `generation` (its
+/// low 32 bits: 2^32 reconnects apart, two connections would look alike).
+fn agreement(generation: u64, mine: &Fingerprints) -> u64 {
+    (generation << 32) | u64::from(mine.id())
 }
 
 /// A payload that could not be encoded, as its caller sees it.

@@ -101,7 +101,7 @@ impl Sender {
             reason: Arc::new(error),
         };
         st.last_error = Some(error.to_string());
-        st.generation += 1;
+        self.next_generation(&mut st);
         fail_all(&mut st, &error);
         st.conn = Conn::Backoff {
             until: clock::now() + wait,

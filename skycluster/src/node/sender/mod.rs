@@ -30,7 +30,7 @@
 //! `connection`: the connection's tasks (connect, write, read, back off).
 //! `sweep`: deadlines and liveness probes.
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -53,7 +53,13 @@ use crate::wire::{encode_push, encode_request, encode_trace, Address, Pieces, Se
 use crate::ErrorKind;
 
 mod connection;
+mod schema;
 mod sweep;
+
+pub(crate) use schema::{
+    answer as schema_answer, asked_about as schema_asked_about, query as schema_query,
+    read_answer as read_schema_answer, Check as SchemaCheck,
+};
 
 /// One call in this many (the first included) reads the precise clock
 /// when it starts, so that status can show a round-trip time; the others
@@ -90,6 +96,9 @@ struct State {
     /// A liveness probe in flight: its deadline, and the read count when
     /// it was sent.
     probe: Option<(Instant, u64)>,
+    /// What the schema checks asked of each address (see `schema`); an
+    /// entry of an older generation is stale.
+    schemas: HashMap<Address, Arc<schema::Check>>,
 }
 
 /// A snapshot for [`Cluster::status`](crate::Cluster::status).
@@ -115,6 +124,10 @@ pub(crate) struct Sender {
     /// Counts successful reads, so a timed-out call can tell whether the
     /// peer said anything at all while it waited.
     heard: AtomicU64,
+    /// `State::generation`, readable without the lock: a typed call
+    /// compares it with the generation its target's schema check agreed
+    /// at.
+    generation: AtomicU64,
 }
 
 impl Sender {
@@ -140,11 +153,27 @@ impl Sender {
                 last_error: None,
                 last_rtt: None,
                 probe: None,
+                schemas: HashMap::new(),
             }),
             wake: Notify::new(),
             sweep_wake: Notify::new(),
             heard: AtomicU64::new(0),
+            generation: AtomicU64::new(0),
         })
+    }
+
+    /// The connection calls queued now go out on (see `State::generation`).
+    #[inline]
+    pub(crate) fn generation(&self) -> u64 {
+        self.generation.load(Ordering::Acquire)
+    }
+
+    /// Moves on to the next connection: the old one's tasks and answers
+    /// stop counting.
+    fn next_generation(&self, st: &mut State) {
+        st.generation += 1;
+        self.generation.store(st.generation, Ordering::Release);
+        st.schemas.clear();
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
@@ -395,7 +424,7 @@ impl Sender {
 
     /// Drops the connection and fails everything waiting on it.
     fn reset(&self, st: &mut State, error: ErrorKind) {
-        st.generation += 1;
+        self.next_generation(st);
         if let Conn::Up(task) | Conn::Connecting(task) = &st.conn {
             task.abort();
         }
