@@ -149,6 +149,12 @@ impl Handler for EchoService {
             _ => self.typed.handle(request),
         }
     }
+
+    // The typed methods' fingerprints, so that a Rust client's schema
+    // check (and `skycluster schema`) sees them through this wrapper.
+    fn fingerprints(&self) -> Option<&'static skycluster::schema::Fingerprints> {
+        self.typed.fingerprints()
+    }
 }
 
 #[skycluster::cluster_main(grace_ms = 2000)]

@@ -117,6 +117,34 @@ fn the_local_name_and_a_queried_handle_reach_the_same_service() {
 }
 
 #[test]
+fn schema_prints_the_typed_methods_fingerprints_or_says_there_are_none() {
+    let f = Fixture::start();
+    let out = f.cli("schema", &["echo1", "@echo"]);
+    let stdout = &out.expect_code(0).stdout;
+    let mut lines = stdout.lines();
+    assert_eq!(lines.next(), Some("echo (lua)"), "{stdout}");
+    let methods: Vec<(&str, &str)> = lines
+        .map(|line| line.split_once(' ').expect("METHOD FINGERPRINT"))
+        .collect();
+    let names: Vec<&str> = methods.iter().map(|(m, _)| *m).collect();
+    assert_eq!(names, ["add", "big", "fail", "sleep"], "{stdout}");
+    for (_, fingerprint) in &methods {
+        assert!(
+            fingerprint.len() == 16 && fingerprint.bytes().all(|b| b.is_ascii_hexdigit()),
+            "{stdout}"
+        );
+    }
+
+    let out = f.cli("schema", &["echo1", "@nobody"]);
+    assert!(
+        out.expect_code(1).stderr.contains("no typed service"),
+        "{}",
+        out.stderr
+    );
+    f.cli("schema", &["down", "@echo"]).expect_code(3);
+}
+
+#[test]
 fn add_keeps_integers_and_reals_apart() {
     let f = Fixture::start();
     assert_eq!(f.call(&["add", "1", "2"]), "3");

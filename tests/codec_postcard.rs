@@ -2,7 +2,8 @@
 //! round-trips as a call and as a reply and reads exactly as postcard
 //! itself reads it, no bytes make decoding panic or allocate what the
 //! input does not hold, and a `#[service(codec = postcard)]` trait works
-//! between two nodes over TCP, with a mismatch answered as a codec error.
+//! between two nodes over TCP, with a mismatch caught by the schema check
+//! or, with the check off, answered as a codec error.
 
 mod support;
 
@@ -178,8 +179,22 @@ async fn a_postcard_service_answers_calls_pushes_and_errors_over_tcp() {
         Some("after")
     );
 
-    // A client built from another version of the trait.
+    // A client built from another version of the trait: the schema check
+    // stops the call before it is sent.
     let stale = caller.proxy::<dyn v2::Rooms>("rooms", "@Rooms");
+    let err = bounded("stale open", stale.open("21".into()))
+        .await
+        .expect_err("the builds differ");
+    assert!(
+        matches!(err.kind(), ErrorKind::SchemaMismatch { differences, .. } if &**differences == "`open` (changed)"),
+        "{err}"
+    );
+    // Without the check, the server finds bytes it cannot read, and says so.
+    let unchecked = client(
+        &[("rooms", addr)],
+        Options::default().with_schema_check(false),
+    );
+    let stale = unchecked.proxy::<dyn v2::Rooms>("rooms", "@Rooms");
     let err = bounded("stale open", stale.open("21".into()))
         .await
         .expect_err("the server cannot read a string as a room");

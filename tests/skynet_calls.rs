@@ -224,6 +224,18 @@ async fn a_typed_rust_client_calls_the_lua_callee() {
         .await
         .expect("pushes");
     assert_eq!(seqs, (1..=50).collect::<Vec<i64>>());
+
+    // The schema check's reserved query, the first frame each typed
+    // client's connection sent to this address: the Lua node answered it
+    // as any unknown name, so there was nothing to check and every call
+    // above went through.
+    let fingerprints = bounded(
+        "schema query",
+        f.rust.remote_fingerprints("lua1", "@callee"),
+    )
+    .await
+    .expect("the Lua node answers");
+    assert_eq!(fingerprints, None);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

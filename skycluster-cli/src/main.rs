@@ -108,6 +108,25 @@ Example:
         /// The registered name, without `@`.
         name: String,
     },
+    /// Prints the fingerprint of each method of the typed service at ADDR on
+    /// NODE: what a Rust client's schema check compares with its own build.
+    #[command(after_help = "\
+Prints `SERVICE (CODEC)`, then one `METHOD FINGERPRINT` line per method.
+A raw service, no service, or a Lua node has no fingerprints: the command
+says so and exits with 1.
+
+Example:
+  skycluster schema --config clustername.lua battle1 @BattleMgr
+  BattleMgr (bincode)
+  create_room 3f2a9c0d17e4b6a5")]
+    Schema {
+        #[command(flatten)]
+        config: ConfigArg,
+        /// The node, as named in the clustername file.
+        node: String,
+        /// `@name` (registered), `.name` (local), `:0000000a` or `10` (a handle).
+        addr: String,
+    },
     /// Checks every configured node: reachable or not, and the round-trip
     /// time of a name query. Prints a table.
     Status {
@@ -235,6 +254,25 @@ async fn run(cli: Cli) -> Result<ExitCode, Failure> {
                 Err(e) => return Err(Failure::of_call_to(&e, &client, &node).await),
             };
             println!("{}", handle.get());
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Schema { config, node, addr } => {
+            let client = connect(&config, Some(&node), timeout)?;
+            let address = parse_address(&addr)?;
+            let fingerprints = match client.cluster.remote_fingerprints(&node, address).await {
+                Ok(Some(fingerprints)) => fingerprints,
+                Ok(None) => {
+                    return Err(Failure::Remote(format!(
+                        "node `{node}` has no typed service with fingerprints at {addr} (a raw \
+                         service, no service, or a Lua node)"
+                    )))
+                }
+                Err(e) => return Err(Failure::of_call_to(&e, &client, &node).await),
+            };
+            println!("{} ({})", fingerprints.service(), fingerprints.codec());
+            for (method, fingerprint) in fingerprints.methods() {
+                println!("{method} {fingerprint}");
+            }
             Ok(ExitCode::SUCCESS)
         }
         Command::Status { config } => {
@@ -404,11 +442,12 @@ mod tests {
     }
 
     #[test]
-    fn call_query_and_status_take_a_secret_file() {
+    fn every_command_takes_a_secret_file() {
         let common = ["--config", "c.lua", "--secret-file", "s"];
         for (command, rest) in [
             ("call", &["n", "@a", "m"][..]),
             ("query", &["n", "a"][..]),
+            ("schema", &["n", "@a"][..]),
             ("status", &[][..]),
         ] {
             let args = [&["skycluster", command][..], &common[..], rest].concat();
@@ -416,6 +455,7 @@ mod tests {
             let config = match cli.command {
                 Command::Call { config, .. }
                 | Command::Query { config, .. }
+                | Command::Schema { config, .. }
                 | Command::Status { config } => config,
             };
             assert_eq!(config.secret_file, Some(PathBuf::from("s")), "{command}");
