@@ -6,7 +6,7 @@ use std::sync::atomic::AtomicUsize;
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::net::{TcpListener, ToSocketAddrs};
+use tokio::net::{TcpListener, TcpSocket, ToSocketAddrs};
 use tokio::sync::Semaphore;
 use tracing::Instrument;
 
@@ -29,7 +29,9 @@ pub(super) async fn listen(
         addr: shown.clone(),
         source,
     };
-    let listener = TcpListener::bind(addr).await.map_err(listen_error)?;
+    let listener = bind(addr, state.options.listen_backlog)
+        .await
+        .map_err(listen_error)?;
     let local = listener.local_addr().map_err(listen_error)?;
     let slots = Arc::new(Semaphore::new(state.options.max_clients));
     let requests = Arc::new(AtomicUsize::new(0));
@@ -47,6 +49,38 @@ pub(super) async fn listen(
         requests,
     ));
     Ok(local)
+}
+
+/// Binds the first of `addr`'s addresses that binds, with a listen queue
+/// of `backlog` connections (tokio's `TcpListener::bind` asks for 128:
+/// a burst of a few hundred connects then loses SYNs, and each lost one
+/// waits a second for its retransmission).
+async fn bind(addr: impl ToSocketAddrs, backlog: u32) -> std::io::Result<TcpListener> {
+    let mut last = None;
+    for addr in tokio::net::lookup_host(addr).await? {
+        let socket = if addr.is_ipv4() {
+            TcpSocket::new_v4()
+        } else {
+            TcpSocket::new_v6()
+        };
+        let bound = socket.and_then(|socket| {
+            // As tokio's bind does: a restarted node can take its port
+            // back while old connections sit in TIME_WAIT.
+            socket.set_reuseaddr(true)?;
+            socket.bind(addr)?;
+            socket.listen(backlog)
+        });
+        match bound {
+            Ok(listener) => return Ok(listener),
+            Err(e) => last = Some(e),
+        }
+    }
+    Err(last.unwrap_or_else(|| {
+        std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            "the address resolves to nothing",
+        )
+    }))
 }
 
 async fn accept_loop(

@@ -78,6 +78,14 @@ pub struct Options {
     /// given, overrides it). [`Cluster::shutdown`](crate::Cluster::shutdown)
     /// takes the grace as its argument: a node run by hand passes this.
     pub shutdown_grace: Duration,
+    /// How many connections the kernel may hold for a listener before its
+    /// accept loop takes them (the `listen(2)` backlog; Linux caps it at
+    /// `net.core.somaxconn`). A connect beyond it loses its SYN and waits
+    /// a second to retry, so a burst of connects (a gateway's players
+    /// reconnecting, a fleet starting) wants room. Default: 1024 (tokio's
+    /// own bind asks for 128, where `benches/fanin` measured a second's
+    /// stall at a few hundred connects at once).
+    pub listen_backlog: u32,
     /// Whether a typed client checks, once per connection and address,
     /// that the remote node's build of the service agrees with its own
     /// (see [`Service::fingerprints`](crate::Service::fingerprints)). The
@@ -113,6 +121,7 @@ impl Default for Options {
             probe_timeout: Duration::from_secs(5),
             max_queued_bytes: 64 << 20,
             shutdown_grace: Duration::from_secs(5),
+            listen_backlog: 1024,
             schema_check: true,
             #[cfg(feature = "auth")]
             auth: None,
@@ -202,6 +211,20 @@ impl Options {
     #[must_use]
     pub fn with_shutdown_grace(mut self, shutdown_grace: Duration) -> Self {
         self.shutdown_grace = shutdown_grace;
+        self
+    }
+
+    /// Sets the listen backlog ([`Options::listen_backlog`]).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let options = skycluster::Options::default().with_listen_backlog(4096);
+    /// assert_eq!(options.listen_backlog, 4096);
+    /// ```
+    #[must_use]
+    pub fn with_listen_backlog(mut self, listen_backlog: u32) -> Self {
+        self.listen_backlog = listen_backlog;
         self
     }
 
