@@ -129,6 +129,12 @@ impl From<&str> for HandlerError {
 /// decode; a typed client turns such a reply into [`ErrorKind::Codec`].
 pub(crate) const BAD_ARGUMENTS: &str = "cannot decode the arguments of ";
 
+/// The answer to a request whose caller's deadline passed while its
+/// handler ran: the work was dropped. (The caller has stopped waiting, so
+/// it reads this only if the hop back was faster than its own clock.)
+pub(crate) const DEADLINE_PASSED: &str =
+    "the caller's deadline passed before the handler finished; its work was dropped";
+
 /// The error text for arguments of `method` of `service` that did not
 /// decode: the two sides disagree about the method's types.
 pub(crate) fn bad_arguments(

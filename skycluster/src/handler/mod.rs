@@ -19,6 +19,7 @@ mod unwind;
 pub use error::HandlerError;
 pub(crate) use error::{
     bad_arguments, bad_arguments_text, classify, method_panicked, service_panicked, unresolved,
+    DEADLINE_PASSED,
 };
 pub use handled::Handled;
 pub(crate) use handled::{Inline, Now};

@@ -31,6 +31,7 @@ use tokio::time::Instant;
 use tokio_util::codec::Decoder;
 use tokio_util::sync::CancellationToken;
 
+use super::deadline::{bound, sync_scope as deadline_scope};
 use super::state::NodeState;
 use crate::handler::{
     call_caught, poll_caught, service_panicked, BoxFuture, Handled, Handler, HandlerError, Now,
@@ -77,8 +78,10 @@ impl Future for Answering {
 
 /// What to do with one request.
 pub(crate) enum Dispatch {
-    /// What its handler made of it.
-    Run(Handled),
+    /// What its handler made of it, and when its caller stops waiting.
+    Run(Handled, Option<Instant>),
+    /// Nothing: its caller's deadline had passed when it arrived.
+    Expired,
     /// Answer now, without running anything.
     Answer(Result<Bytes, String>),
     /// Its handler panicked in `handle`.
@@ -92,6 +95,9 @@ struct Agent {
     wbuf: BytesMut,
     pieces: VecDeque<Pieces>,
     trace: Option<Bytes>,
+    /// The time the caller gave the next request, in milliseconds (the
+    /// deadline frame of a Rust caller that uses extensions).
+    deadline: Option<u32>,
     /// The last address resolved, at which registry version, to what.
     resolved: Option<(Address, u64, Arc<dyn Handler>)>,
     /// The listener's count of requests being handled, for its status.
@@ -125,6 +131,7 @@ pub(crate) async fn serve(
         wbuf: BytesMut::with_capacity(64 * 1024),
         pieces: VecDeque::new(),
         trace: None,
+        deadline: None,
         resolved: None,
         requests,
     };
@@ -236,6 +243,17 @@ pub(crate) async fn serve(
     tracing::debug!(%peer, "agent done");
 }
 
+/// A handler's future, bounded by its caller's deadline if it has one.
+fn bounded(
+    deadline: Option<Instant>,
+    future: BoxFuture<Result<Bytes, HandlerError>>,
+) -> BoxFuture<Result<Bytes, HandlerError>> {
+    match deadline {
+        Some(at) => bound(at, future),
+        None => future,
+    }
+}
+
 /// How long a closing agent waits for the peer to close its side.
 const CLOSE_DRAIN: Duration = Duration::from_secs(1);
 
@@ -246,14 +264,21 @@ impl Agent {
                 let session = request.session;
                 let push = request.push;
                 match self.dispatch(request) {
-                    Dispatch::Run(handled) => match handled.into_now() {
+                    Dispatch::Run(handled, deadline) => match handled.into_now() {
                         Now::Reply(outcome) => self.finish(session, push, outcome),
                         // A push's reply is dropped.
                         Now::Inline(_) if push => {}
                         Now::Inline(reply) => self.reply_small(session, reply.as_bytes()),
-                        Now::Later(future) => self.run(session, push, future),
-                        Now::Started(future) => self.wait(session, push, future),
+                        Now::Later(future) => {
+                            self.run(session, push, bounded(deadline, future));
+                        }
+                        Now::Started(future) => {
+                            self.wait(session, push, bounded(deadline, future));
+                        }
                     },
+                    Dispatch::Expired => {
+                        tracing::debug!(peer = %self.peer, session, "not run: its deadline had passed");
+                    }
                     Dispatch::Answer(answer) => self.reply(session, answer),
                     Dispatch::Panicked(panic) => {
                         let address = self.dispatched();
@@ -262,6 +287,7 @@ impl Agent {
                 }
             }
             Inbound::Trace(tag) => self.trace = Some(tag),
+            Inbound::Deadline(millis) => self.deadline = Some(millis),
             Inbound::Broken(e) => {
                 tracing::debug!(peer = %self.peer, error = %e, "broken multi-part request");
                 // Skynet's text first, so Lua peers and their logs see what
@@ -277,6 +303,14 @@ impl Agent {
     }
 
     fn dispatch(&mut self, request: crate::wire::InboundRequest) -> Dispatch {
+        // A deadline applies to the next call, whatever becomes of it.
+        let deadline = match self.deadline.take() {
+            Some(0) if !request.push => return Dispatch::Expired,
+            Some(millis) if !request.push => {
+                Some(Instant::now() + Duration::from_millis(u64::from(millis)))
+            }
+            _ => None,
+        };
         let state = &self.state;
         if request.address.is_query() {
             return Dispatch::Answer(state.answer_query(&request.payload));
@@ -299,8 +333,8 @@ impl Agent {
             self.trace.take()
         };
         let request = Request::with(request.payload, request.push, trace);
-        match call_caught(|| handler.handle(request)) {
-            Ok(handled) => Dispatch::Run(handled),
+        match call_caught(|| deadline_scope(deadline, || handler.handle(request))) {
+            Ok(handled) => Dispatch::Run(handled, deadline),
             Err(panic) => Dispatch::Panicked(panic),
         }
     }

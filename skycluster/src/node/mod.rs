@@ -25,6 +25,7 @@ mod auth;
 mod clock;
 mod cluster;
 mod config;
+mod deadline;
 mod endpoint;
 mod listener;
 mod options;
@@ -40,6 +41,7 @@ mod status;
 pub use auth::Auth;
 pub use cluster::{Cluster, Query};
 pub use config::{Config, NodeAddr};
+pub use deadline::deadline;
 pub use endpoint::{AddressError, Endpoint, IntoAddress};
 pub(crate) use endpoint::{Begun, Encode};
 // For generated code only, through `__private`.

@@ -99,6 +99,14 @@ pub struct Options {
     /// what the connection already knows, and sent if nothing is known
     /// yet. Default: on.
     pub schema_check: bool,
+    /// Whether this node uses skycluster's extensions with other Rust
+    /// nodes: on each new connection it asks the node (a name query for a
+    /// reserved name, which a Lua node answers "name not found") and, if
+    /// the node offers them, sends each call's remaining time with it
+    /// ([`deadline`](crate::deadline)); and it offers them to nodes that
+    /// ask. Off, a node writes and answers exactly what Skynet does.
+    /// Default: on.
+    pub extensions: bool,
     /// A shared secret that connections must prove they know, for clusters
     /// of Rust nodes. Default: none, byte-compatible with Lua nodes. See
     /// [`Auth`]. Needs the `auth` feature (on by default).
@@ -123,6 +131,7 @@ impl Default for Options {
             shutdown_grace: Duration::from_secs(5),
             listen_backlog: 1024,
             schema_check: true,
+            extensions: true,
             #[cfg(feature = "auth")]
             auth: None,
         }
@@ -225,6 +234,20 @@ impl Options {
     #[must_use]
     pub fn with_listen_backlog(mut self, listen_backlog: u32) -> Self {
         self.listen_backlog = listen_backlog;
+        self
+    }
+
+    /// Turns the Rust-to-Rust extensions on or off ([`Options::extensions`]).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let options = skycluster::Options::default().with_extensions(false);
+    /// assert!(!options.extensions);
+    /// ```
+    #[must_use]
+    pub fn with_extensions(mut self, extensions: bool) -> Self {
+        self.extensions = extensions;
         self
     }
 

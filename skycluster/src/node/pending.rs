@@ -24,6 +24,7 @@ use std::time::Duration;
 use bytes::Bytes;
 
 use super::clock::{self, Deadline, Instant};
+use crate::handler::DEADLINE_PASSED;
 use crate::ErrorKind;
 
 /// What a call ends with.
@@ -68,6 +69,13 @@ impl Waiter {
             heard,
             state: State::Waiting(waker),
         }
+    }
+
+    /// The milliseconds left until the deadline, for the callee; `None`
+    /// for a deadline too far off to say in a `u32` (49 days).
+    pub(crate) fn millis_left(&self) -> Option<u32> {
+        let spent = clock::coarse_now().saturating_duration_since(self.deadline.started);
+        u32::try_from(self.deadline.limit.saturating_sub(spent).as_millis()).ok()
     }
 
     /// Restarts the call's clock from a precise reading, so that its
@@ -238,6 +246,14 @@ impl Pending {
     ) -> Option<(Option<Waker>, Option<Instant>)> {
         let waiter = self.waiter_mut(session).filter(|w| w.waiting())?;
         let started = waiter.timed.then_some(waiter.deadline.started);
+        // A callee that dropped the work at the deadline this call gave
+        // it: to the caller, the call timed out.
+        let outcome = match outcome {
+            Err(ErrorKind::Remote { text }) if *text == *DEADLINE_PASSED => {
+                Err(waiter.deadline.expired())
+            }
+            outcome => outcome,
+        };
         Some((waiter.answer(outcome), started))
     }
 

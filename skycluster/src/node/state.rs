@@ -23,7 +23,9 @@ use tokio_util::task::TaskTracker;
 use super::clock::Deadline;
 use super::config::Config;
 use super::registry::{Handle, Registry};
-use super::sender::{schema_answer, schema_asked_about, Sender};
+use super::sender::{
+    extensions_answer, is_extensions_query, schema_answer, schema_asked_about, Sender,
+};
 use super::Options;
 use crate::codec::luaseri::{self, Value};
 use crate::handler::{unresolved, Handler};
@@ -225,6 +227,9 @@ impl NodeState {
     /// is none.
     pub(super) fn answer_query(&self, payload: &[u8]) -> Result<Bytes, String> {
         let values = luaseri::unpack(payload).map_err(|e| format!("bad name query: {e}"))?;
+        if is_extensions_query(&values) && self.options.extensions {
+            return extensions_answer();
+        }
         if let Some(asked) = schema_asked_about(&values) {
             return asked
                 .ok()

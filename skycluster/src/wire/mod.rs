@@ -96,7 +96,9 @@ pub use address::{Address, Name};
 pub use error::{FrameError, ReassemblyError};
 pub(crate) use multipart::{write_pieces, WRITE_BATCH};
 pub use multipart::{Limits, Pieces, MULTIPART_THRESHOLD, PIECE_SIZE};
-pub use request::{encode_push, encode_request, encode_trace, RequestFrame, TraceTag};
+pub use request::{
+    encode_deadline, encode_push, encode_request, encode_trace, RequestFrame, TraceTag,
+};
 pub(crate) use response::encode_small_ok;
 pub use response::{encode_error, encode_ok, ResponseFrame, MAX_ERROR_TEXT};
 pub use session::Session;

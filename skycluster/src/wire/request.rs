@@ -24,6 +24,11 @@ const MULTI_NAME_PUSH: u8 = 0xC1;
 const PIECE_MORE: u8 = 0x02;
 const PIECE_LAST: u8 = 0x03;
 const TRACE: u8 = 0x04;
+/// skycluster's own: the time left for the next request. Skynet has no
+/// such type; a sender writes it only to a node that said it reads it.
+/// (Not `0x05`: the vectors pin that Skynet rejects `0x05`, and so does
+/// skycluster.)
+const DEADLINE: u8 = 0x06;
 
 /// A request's pieces: the type byte, then the session.
 const PIECES: PieceHeader = PieceHeader {
@@ -89,6 +94,10 @@ pub enum RequestFrame {
     },
     /// A trace tag that applies to the next request on the connection.
     Trace(Bytes),
+    /// skycluster's extension (type `0x06`, a `DWORD` of milliseconds):
+    /// how long the caller will wait for the next request on the
+    /// connection. Only a Rust node that offered it is sent one.
+    Deadline(u32),
 }
 
 impl RequestFrame {
@@ -182,6 +191,13 @@ impl RequestFrame {
             TRACE => {
                 body.advance(1);
                 Ok(RequestFrame::Trace(body))
+            }
+            DEADLINE => {
+                if len != 5 {
+                    return Err(short(5));
+                }
+                body.advance(1);
+                Ok(RequestFrame::Deadline(body.get_u32_le()))
             }
             kind => Err(FrameError::UnknownType { kind }),
         }
@@ -388,6 +404,28 @@ pub fn encode_trace(dst: &mut BytesMut, tag: &TraceTag) {
     dst.extend_from_slice(&tag.0);
 }
 
+/// Writes skycluster's deadline frame: the next request written may take
+/// `millis` milliseconds. Never written to a node that did not offer it:
+/// Skynet would drop it as an unknown type.
+///
+/// # Examples
+///
+/// ```
+/// use bytes::BytesMut;
+/// use skycluster::wire::{encode_deadline, RequestFrame};
+///
+/// let mut out = BytesMut::new();
+/// encode_deadline(&mut out, 200);
+/// assert_eq!(&out[..], b"\x00\x05\x06\xc8\x00\x00\x00");
+/// let body = bytes::Bytes::copy_from_slice(&out[2..]);
+/// assert_eq!(RequestFrame::parse(body), Ok(RequestFrame::Deadline(200)));
+/// ```
+pub fn encode_deadline(dst: &mut BytesMut, millis: u32) {
+    frame::begin(dst, 5);
+    dst.put_u8(DEADLINE);
+    dst.put_u32_le(millis);
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -450,5 +488,14 @@ mod tests {
     #[test]
     fn empty_trace_tag_parses() {
         assert_eq!(parse_hex("04"), Ok(RequestFrame::Trace(Bytes::new())));
+    }
+
+    #[test]
+    fn a_deadline_is_exactly_four_bytes_of_milliseconds() {
+        assert_eq!(parse_hex("06e8030000"), Ok(RequestFrame::Deadline(1000)));
+        assert!(parse_hex("06e80300").is_err());
+        assert!(parse_hex("06e803000000").is_err());
+        // Skynet's unknown type stays unknown.
+        assert!(parse_hex("05e8030000").is_err());
     }
 }

@@ -57,6 +57,9 @@ pub enum Inbound {
     Request(InboundRequest),
     /// A trace tag for the next request.
     Trace(Bytes),
+    /// How long the caller waits for the next request, in milliseconds
+    /// (skycluster's extension; see [`RequestFrame::Deadline`]).
+    Deadline(u32),
     /// A multi-part message that could not be joined. Skynet answers these
     /// with `Invalid large req` under the message's session.
     Broken(ReassemblyError),
@@ -113,6 +116,7 @@ impl RequestDecoder {
                 payload,
             })),
             RequestFrame::Trace(tag) => Some(Inbound::Trace(tag)),
+            RequestFrame::Deadline(millis) => Some(Inbound::Deadline(millis)),
             RequestFrame::Start {
                 address,
                 session,

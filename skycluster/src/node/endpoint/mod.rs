@@ -235,7 +235,7 @@ impl Endpoint {
         }
         // The call's clock starts now: waiting for the node counts
         // against its timeout.
-        let deadline = Deadline::starting_now(self.timeout());
+        let deadline = Deadline::starting_now(super::deadline::inherit(self.timeout()));
         let sender = match target.sender.get() {
             Some(sender) => sender,
             None => match state.sender_now(&target.node) {
@@ -332,7 +332,7 @@ impl Endpoint {
             .trace
             .as_ref()
             .map(|t| Bytes::copy_from_slice(t.as_bytes()));
-        let deadline = Deadline::starting_now(self.timeout());
+        let deadline = Deadline::starting_now(super::deadline::inherit(self.timeout()));
         // The handler runs on the caller's task: its panic, caught, fails
         // this call as the node's agent would answer it, not the caller.
         let handled =

@@ -73,6 +73,7 @@ impl Sender {
             st.conn = Conn::Up(task.clone());
             st.failures = 0;
         }
+        self.ask_extensions(generation);
         tracing::debug!(node = %self.node, %addr, "connected");
         let reason = self.pump(stream, generation).await;
         tracing::debug!(node = %self.node, %addr, %reason, "connection closed");

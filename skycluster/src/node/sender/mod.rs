@@ -49,13 +49,18 @@ use super::pending::{Outcome, Pending, Waiter};
 use super::Options;
 use crate::scratch;
 use crate::wire::draft::Draft;
-use crate::wire::{encode_push, encode_request, encode_trace, Address, Pieces, Session, TraceTag};
+use crate::wire::{
+    encode_deadline, encode_push, encode_request, encode_trace, Address, Pieces, Session, TraceTag,
+    MULTIPART_THRESHOLD,
+};
 use crate::ErrorKind;
 
 mod connection;
+mod extensions;
 mod schema;
 mod sweep;
 
+pub(crate) use extensions::{answer as extensions_answer, is_query as is_extensions_query};
 pub(crate) use schema::{
     answer as schema_answer, asked_about as schema_asked_about, query as schema_query,
     read_answer as read_schema_answer, Check as SchemaCheck,
@@ -99,6 +104,9 @@ struct State {
     /// What the schema checks asked of each address (see `schema`); an
     /// entry of an older generation is stale.
     schemas: HashMap<Address, Arc<schema::Check>>,
+    /// What the node on this connection offered (`extensions`): none
+    /// until it answers.
+    extensions: u32,
 }
 
 /// A snapshot for [`Cluster::status`](crate::Cluster::status).
@@ -154,6 +162,7 @@ impl Sender {
                 last_rtt: None,
                 probe: None,
                 schemas: HashMap::new(),
+                extensions: 0,
             }),
             wake: Notify::new(),
             sweep_wake: Notify::new(),
@@ -174,6 +183,7 @@ impl Sender {
         st.generation += 1;
         self.generation.store(st.generation, Ordering::Release);
         st.schemas.clear();
+        st.extensions = 0;
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
@@ -223,6 +233,18 @@ impl Sender {
         if let Some(tag) = trace {
             let tag = self.rewrite_trace(tag, session);
             encode_trace(&mut st.out, &tag);
+        }
+        // Only before a request of one frame: the agent applies a deadline
+        // to the next request it completes, and a multi-part one completes
+        // after whatever comes between its pieces.
+        let single = match &payload {
+            Payload::Draft(_) => true,
+            Payload::Owned(payload) => payload.len() < MULTIPART_THRESHOLD,
+        };
+        if single && st.extensions & extensions::DEADLINES != 0 {
+            if let Some(millis) = waiter.millis_left() {
+                encode_deadline(&mut st.out, millis);
+            }
         }
         match payload {
             Payload::Draft(draft) => draft.queue(&mut st.out, session.get()),
