@@ -14,7 +14,7 @@
 //! the method).
 
 use std::any::Any;
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::Pin;
@@ -24,6 +24,7 @@ use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
 use bytes::{Buf, Bytes, BytesMut};
+use futures_util::future::{AbortHandle, Abortable, Aborted};
 use futures_util::stream::{FuturesUnordered, StreamExt};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -48,7 +49,8 @@ struct Answering {
     push: bool,
     /// The address the request was for, to name if the handler panics.
     address: Address,
-    future: BoxFuture<Result<Bytes, HandlerError>>,
+    /// Dropped, unpolled, when its caller cancels the call.
+    future: Abortable<BoxFuture<Result<Bytes, HandlerError>>>,
 }
 
 /// How a running request ended.
@@ -57,6 +59,8 @@ enum Ended {
     Handled(Result<Bytes, HandlerError>),
     /// Its handler panicked, serving this address.
     Panicked(Address, Panic),
+    /// Its caller cancelled it: the handler's future was dropped.
+    Cancelled,
 }
 
 impl Future for Answering {
@@ -66,9 +70,10 @@ impl Future for Answering {
         let this = self.get_mut();
         // A future that panicked is not polled again: ready, it leaves
         // the running set and is dropped.
-        poll_caught(this.future.as_mut(), cx).map(|outcome| {
+        poll_caught(Pin::new(&mut this.future), cx).map(|outcome| {
             let ended = match outcome {
-                Ok(outcome) => Ended::Handled(outcome),
+                Ok(Ok(outcome)) => Ended::Handled(outcome),
+                Ok(Err(Aborted)) => Ended::Cancelled,
                 Err(panic) => Ended::Panicked(this.address.clone(), panic),
             };
             (this.session, this.push, ended)
@@ -98,6 +103,9 @@ struct Agent {
     /// The time the caller gave the next request, in milliseconds (the
     /// deadline frame of a Rust caller that uses extensions).
     deadline: Option<u32>,
+    /// How to drop each running call's handler, by session, for a Rust
+    /// caller's cancel frame. Pushes are never cancelled.
+    cancels: HashMap<u32, AbortHandle>,
     /// The last address resolved, at which registry version, to what.
     resolved: Option<(Address, u64, Arc<dyn Handler>)>,
     /// The listener's count of requests being handled, for its status.
@@ -132,6 +140,7 @@ pub(crate) async fn serve(
         pieces: VecDeque::new(),
         trace: None,
         deadline: None,
+        cancels: HashMap::new(),
         resolved: None,
         requests,
     };
@@ -169,11 +178,16 @@ pub(crate) async fn serve(
             biased;
             Some((session, push, ended)) = agent.running.next(), if !agent.running.is_empty() => {
                 agent.requests.fetch_sub(1, Ordering::Relaxed);
+                if !push {
+                    agent.cancels.remove(&session);
+                }
                 match ended {
                     Ended::Handled(outcome) => agent.finish(session, push, outcome),
                     Ended::Panicked(address, panic) => {
                         agent.panicked(session, push, &address, &*panic);
                     }
+                    // The caller gave up: it wants no answer.
+                    Ended::Cancelled => {}
                 }
             }
             // `write`, not the vectored write `write_buf` would make of
@@ -288,6 +302,11 @@ impl Agent {
             }
             Inbound::Trace(tag) => self.trace = Some(tag),
             Inbound::Deadline(millis) => self.deadline = Some(millis),
+            Inbound::Cancel(session) => {
+                if let Some(handle) = self.cancels.remove(&session) {
+                    handle.abort();
+                }
+            }
             Inbound::Broken(e) => {
                 tracing::debug!(peer = %self.peer, error = %e, "broken multi-part request");
                 // Skynet's text first, so Lua peers and their logs see what
@@ -374,11 +393,15 @@ impl Agent {
         self.requests.fetch_add(1, Ordering::Relaxed);
         // A reference count, not a copy: a name shares the frame's memory.
         let address = self.dispatched();
+        let (handle, registration) = AbortHandle::new_pair();
+        if !push {
+            self.cancels.insert(session, handle);
+        }
         self.running.push(Answering {
             session,
             push,
             address,
-            future,
+            future: Abortable::new(future, registration),
         });
     }
 

@@ -97,7 +97,8 @@ pub use error::{FrameError, ReassemblyError};
 pub(crate) use multipart::{write_pieces, WRITE_BATCH};
 pub use multipart::{Limits, Pieces, MULTIPART_THRESHOLD, PIECE_SIZE};
 pub use request::{
-    encode_deadline, encode_push, encode_request, encode_trace, RequestFrame, TraceTag,
+    encode_cancel, encode_deadline, encode_push, encode_request, encode_trace, RequestFrame,
+    TraceTag,
 };
 pub(crate) use response::encode_small_ok;
 pub use response::{encode_error, encode_ok, ResponseFrame, MAX_ERROR_TEXT};

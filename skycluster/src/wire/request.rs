@@ -29,6 +29,8 @@ const TRACE: u8 = 0x04;
 /// (Not `0x05`: the vectors pin that Skynet rejects `0x05`, and so does
 /// skycluster.)
 const DEADLINE: u8 = 0x06;
+/// skycluster's own: the caller gave up on a session.
+const CANCEL: u8 = 0x07;
 
 /// A request's pieces: the type byte, then the session.
 const PIECES: PieceHeader = PieceHeader {
@@ -98,6 +100,10 @@ pub enum RequestFrame {
     /// how long the caller will wait for the next request on the
     /// connection. Only a Rust node that offered it is sent one.
     Deadline(u32),
+    /// skycluster's extension (type `0x07`, a `DWORD` session): the
+    /// caller gave up on the call under this session; the callee drops
+    /// its work. Only a Rust node that offered it is sent one.
+    Cancel(u32),
 }
 
 impl RequestFrame {
@@ -198,6 +204,13 @@ impl RequestFrame {
                 }
                 body.advance(1);
                 Ok(RequestFrame::Deadline(body.get_u32_le()))
+            }
+            CANCEL => {
+                if len != 5 {
+                    return Err(short(5));
+                }
+                body.advance(1);
+                Ok(RequestFrame::Cancel(body.get_u32_le()))
             }
             kind => Err(FrameError::UnknownType { kind }),
         }
@@ -426,6 +439,26 @@ pub fn encode_deadline(dst: &mut BytesMut, millis: u32) {
     dst.put_u32_le(millis);
 }
 
+/// Writes skycluster's cancel frame: the caller gave up on `session`.
+/// Never written to a node that did not offer it.
+///
+/// # Examples
+///
+/// ```
+/// use bytes::BytesMut;
+/// use skycluster::wire::{encode_cancel, RequestFrame};
+///
+/// let mut out = BytesMut::new();
+/// encode_cancel(&mut out, 9);
+/// let body = bytes::Bytes::copy_from_slice(&out[2..]);
+/// assert_eq!(RequestFrame::parse(body), Ok(RequestFrame::Cancel(9)));
+/// ```
+pub fn encode_cancel(dst: &mut BytesMut, session: u32) {
+    frame::begin(dst, 5);
+    dst.put_u8(CANCEL);
+    dst.put_u32_le(session);
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -495,6 +528,8 @@ mod tests {
         assert_eq!(parse_hex("06e8030000"), Ok(RequestFrame::Deadline(1000)));
         assert!(parse_hex("06e80300").is_err());
         assert!(parse_hex("06e803000000").is_err());
+        assert_eq!(parse_hex("0709000000"), Ok(RequestFrame::Cancel(9)));
+        assert!(parse_hex("070900").is_err());
         // Skynet's unknown type stays unknown.
         assert!(parse_hex("05e8030000").is_err());
     }

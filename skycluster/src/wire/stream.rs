@@ -60,6 +60,9 @@ pub enum Inbound {
     /// How long the caller waits for the next request, in milliseconds
     /// (skycluster's extension; see [`RequestFrame::Deadline`]).
     Deadline(u32),
+    /// The caller gave up on this session (skycluster's extension; see
+    /// [`RequestFrame::Cancel`]).
+    Cancel(u32),
     /// A multi-part message that could not be joined. Skynet answers these
     /// with `Invalid large req` under the message's session.
     Broken(ReassemblyError),
@@ -117,6 +120,7 @@ impl RequestDecoder {
             })),
             RequestFrame::Trace(tag) => Some(Inbound::Trace(tag)),
             RequestFrame::Deadline(millis) => Some(Inbound::Deadline(millis)),
+            RequestFrame::Cancel(session) => Some(Inbound::Cancel(session)),
             RequestFrame::Start {
                 address,
                 session,

@@ -7,7 +7,9 @@
 //! answers "name not found", which offers nothing. Until the answer, and
 //! always towards a node that offers nothing, the connection carries
 //! exactly the bytes Skynet's own sender would write; after it, the
-//! sender may add what was offered (the deadline frame, `0x06`).
+//! sender may add what was offered: the deadline frame (`0x06`) before a
+//! call, and the cancel frame (`0x07`) when a caller drops a call it
+//! has not had an answer to.
 
 use std::sync::Arc;
 
@@ -24,8 +26,11 @@ pub(crate) const QUERY: &str = "skycluster/extensions/1";
 /// The caller's remaining time with each call (`wire::encode_deadline`).
 pub(crate) const DEADLINES: u32 = 1;
 
+/// A caller's giving up on a call (`wire::encode_cancel`).
+pub(crate) const CANCELS: u32 = 2;
+
 /// What this build reads.
-pub(crate) const OFFERED: u32 = DEADLINES;
+pub(crate) const OFFERED: u32 = DEADLINES | CANCELS;
 
 /// Whether a name query's values are the extensions query.
 pub(crate) fn is_query(values: &[Value]) -> bool {

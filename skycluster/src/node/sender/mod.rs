@@ -50,8 +50,8 @@ use super::Options;
 use crate::scratch;
 use crate::wire::draft::Draft;
 use crate::wire::{
-    encode_deadline, encode_push, encode_request, encode_trace, Address, Pieces, Session, TraceTag,
-    MULTIPART_THRESHOLD,
+    encode_cancel, encode_deadline, encode_push, encode_request, encode_trace, Address, Pieces,
+    Session, TraceTag, MULTIPART_THRESHOLD,
 };
 use crate::ErrorKind;
 
@@ -465,8 +465,19 @@ impl Sender {
         }
     }
 
+    /// A caller gave up on `session` before its answer: its slot goes,
+    /// and a node that offered it is told, so that it drops the work.
     fn forget(&self, session: u32) {
-        self.lock().pending.remove(session);
+        let mut st = self.lock();
+        st.pending.remove(session);
+        if st.extensions & extensions::CANCELS != 0 && matches!(st.conn, Conn::Up(_)) {
+            let idle = st.out.is_empty();
+            encode_cancel(&mut st.out, session);
+            drop(st);
+            if idle {
+                self.wake_writer();
+            }
+        }
     }
 }
 
