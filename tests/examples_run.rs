@@ -43,6 +43,20 @@ fn topology_registers_proxies_and_queries() {
 }
 
 #[test]
+fn tracing_prints_one_trace_through_three_nodes() {
+    example(
+        env!("CARGO_BIN_EXE_examples_tracing"),
+        &[
+            "room 7",
+            "trace (game1-battle1-",
+            ")create_room",
+            "└─ battle1 (called from 127.0.0.1:",
+            "   └─ db (called from 127.0.0.1:",
+        ],
+    );
+}
+
+#[test]
 fn push_delivers_every_notification() {
     example(
         env!("CARGO_BIN_EXE_examples_push"),

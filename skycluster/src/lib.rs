@@ -101,9 +101,9 @@ pub use handler::{BoxFuture, Handled, Handler, HandlerError, Request};
 #[cfg(feature = "auth")]
 pub use node::Auth;
 pub use node::{
-    deadline, read_secret_file, AddressError, Cluster, Config, Endpoint, Handle, IntoAddress,
-    IntoService, ListenerStatus, NodeAddr, NodeStatus, Options, Query, SecretFile, SecretFileError,
-    Service, Status,
+    deadline, read_secret_file, trace_tag, AddressError, Cluster, Config, Endpoint, Handle,
+    IntoAddress, IntoService, ListenerStatus, NodeAddr, NodeStatus, Options, Query, SecretFile,
+    SecretFileError, Service, Status,
 };
 
 pub use async_trait::async_trait;

@@ -34,13 +34,14 @@ use tokio_util::sync::CancellationToken;
 
 use super::deadline::{bound, sync_scope as deadline_scope};
 use super::state::NodeState;
+use super::traced::Traced;
 use crate::handler::{
     call_caught, poll_caught, service_panicked, BoxFuture, Handled, Handler, HandlerError, Now,
     Panic, Request,
 };
 use crate::wire::{
     encode_error, encode_ok, encode_small_ok, write_pieces, Address, Inbound, Pieces,
-    RequestDecoder, WRITE_BATCH,
+    RequestDecoder, TraceTag, WRITE_BATCH,
 };
 
 /// A handler's future, with the session its reply goes to.
@@ -83,8 +84,9 @@ impl Future for Answering {
 
 /// What to do with one request.
 pub(crate) enum Dispatch {
-    /// What its handler made of it, and when its caller stops waiting.
-    Run(Handled, Option<Instant>),
+    /// What its handler made of it, when its caller stops waiting, and
+    /// the trace it belongs to.
+    Run(Handled, Option<Instant>, Option<Traced>),
     /// Nothing: its caller's deadline had passed when it arrived.
     Expired,
     /// Answer now, without running anything.
@@ -257,13 +259,19 @@ pub(crate) async fn serve(
     tracing::debug!(%peer, "agent done");
 }
 
-/// A handler's future, bounded by its caller's deadline if it has one.
+/// A handler's future, bounded by its caller's deadline if it has one,
+/// in its trace's span if it has one.
 fn bounded(
     deadline: Option<Instant>,
+    traced: Option<Traced>,
     future: BoxFuture<Result<Bytes, HandlerError>>,
 ) -> BoxFuture<Result<Bytes, HandlerError>> {
-    match deadline {
+    let future = match deadline {
         Some(at) => bound(at, future),
+        None => future,
+    };
+    match traced {
+        Some(traced) => traced.bind(future),
         None => future,
     }
 }
@@ -278,16 +286,16 @@ impl Agent {
                 let session = request.session;
                 let push = request.push;
                 match self.dispatch(request) {
-                    Dispatch::Run(handled, deadline) => match handled.into_now() {
+                    Dispatch::Run(handled, deadline, traced) => match handled.into_now() {
                         Now::Reply(outcome) => self.finish(session, push, outcome),
                         // A push's reply is dropped.
                         Now::Inline(_) if push => {}
                         Now::Inline(reply) => self.reply_small(session, reply.as_bytes()),
                         Now::Later(future) => {
-                            self.run(session, push, bounded(deadline, future));
+                            self.run(session, push, bounded(deadline, traced, future));
                         }
                         Now::Started(future) => {
-                            self.wait(session, push, bounded(deadline, future));
+                            self.wait(session, push, bounded(deadline, traced, future));
                         }
                     },
                     Dispatch::Expired => {
@@ -351,9 +359,24 @@ impl Agent {
         } else {
             self.trace.take()
         };
+        // A traced call runs in a span with its tag, which the calls it
+        // makes carry on.
+        let traced = trace.as_ref().and_then(|tag| {
+            let tag = TraceTag::new(tag.clone()).ok()?;
+            Some(Traced::new(
+                tag,
+                state.name().map_or("?", |n| &**n),
+                &self.peer,
+            ))
+        });
         let request = Request::with(request.payload, request.push, trace);
-        match call_caught(|| deadline_scope(deadline, || handler.handle(request))) {
-            Ok(handled) => Dispatch::Run(handled, deadline),
+        let handle = || deadline_scope(deadline, || handler.handle(request));
+        let handled = match &traced {
+            Some(traced) => call_caught(|| traced.scope(handle)),
+            None => call_caught(handle),
+        };
+        match handled {
+            Ok(handled) => Dispatch::Run(handled, deadline, traced),
             Err(panic) => Dispatch::Panicked(panic),
         }
     }

@@ -36,6 +36,7 @@ mod sender;
 mod service;
 mod state;
 mod status;
+mod traced;
 
 #[cfg(feature = "auth")]
 pub use auth::Auth;
@@ -44,6 +45,7 @@ pub use config::{Config, NodeAddr};
 pub use deadline::deadline;
 pub use endpoint::{AddressError, Endpoint, IntoAddress};
 pub(crate) use endpoint::{Begun, Encode};
+pub use traced::trace_tag;
 // For generated code only, through `__private`.
 pub use endpoint::Call;
 pub use options::Options;

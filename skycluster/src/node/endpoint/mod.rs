@@ -164,6 +164,16 @@ impl Endpoint {
         self
     }
 
+    /// The trace tag calls through this endpoint carry: its own, or the
+    /// one of the request whose handler makes the call.
+    #[inline]
+    fn trace(&self) -> Option<TraceTag> {
+        match &self.trace {
+            Some(tag) => Some(tag.clone()),
+            None => super::traced::trace_tag(),
+        }
+    }
+
     /// The timeout calls through this endpoint use.
     ///
     /// # Examples
@@ -275,7 +285,8 @@ impl Endpoint {
                 Ok(payload) => payload,
                 Err(e) => return Begun::Failed(encode_error(e)),
             };
-            match sender.begin(address, payload, deadline, self.trace.as_ref(), Some(waker)) {
+            let trace = self.trace();
+            match sender.begin(address, payload, deadline, trace.as_ref(), Some(waker)) {
                 Ok(call) => Begun::InFlight(call),
                 Err(kind) => Begun::Failed(kind),
             }
@@ -293,7 +304,8 @@ impl Endpoint {
         let target = &*self.target;
         let sender = target.state.wait_for_sender(&target.node, deadline).await?;
         let sender = target.sender.get_or_init(|| sender);
-        let trace = self.trace.as_ref();
+        let trace = self.trace();
+        let trace = trace.as_ref();
         sender
             .begin(address, Payload::Owned(payload), deadline, trace, None)?
             .await
@@ -314,7 +326,8 @@ impl Endpoint {
     ) -> Result<Bytes, ErrorKind> {
         let check = sender.remote_schema(address, deadline).await?;
         self.target.judge(&check, mine, method)?;
-        let trace = self.trace.as_ref();
+        let trace = self.trace();
+        let trace = trace.as_ref();
         sender
             .begin(address, Payload::Owned(payload), deadline, trace, None)?
             .await
