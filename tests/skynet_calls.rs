@@ -703,3 +703,41 @@ async fn many_concurrent_calls_both_ways_all_get_their_own_replies() {
     let expected: Vec<Value> = (1..=50).map(|i| int(i + 1000)).collect();
     assert_eq!(results, [array(expected)]);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(
+    not(skynet),
+    ignore = "needs SKYNET_HOME: a built Skynet tree (see tests/lua/README.md)"
+)]
+async fn a_deadline_stops_at_a_lua_hop_and_nothing_breaks() {
+    use skycluster::{HandlerError, Request};
+    use std::time::Duration;
+
+    let f = Fixture::start("sk-deadline-lua").await;
+    // Says whether its request came with a deadline.
+    let probe = f.rust.spawn_handler(|_req: Request| async move {
+        let saw = skycluster::deadline().is_some();
+        Ok::<_, HandlerError>(pack(&[Value::Boolean(saw)]))
+    });
+    f.rust.register_name("probe", probe).expect("register");
+    // rust1 → lua1 (a connection that agrees on no extensions: the Lua
+    // node answered the query "name not found", so no deadline frame is
+    // sent), then lua1 → rust1, which carries none either.
+    let control = f
+        .rust
+        .endpoint("lua1", "@control")
+        .with_timeout(Duration::from_secs(5));
+    for _ in 0..3 {
+        let reply = bounded(
+            "call through lua1",
+            control.call(pack(&[s("call"), s("rust1"), s("@probe")])),
+        )
+        .await
+        .expect("the chain answers");
+        assert_eq!(
+            unpack(&reply),
+            vec![Value::Boolean(true), Value::Boolean(false)],
+            "pcall's true, then the probe's answer"
+        );
+    }
+}
