@@ -86,7 +86,7 @@ fn targets_are_reported(stdout: &str) {
 
 #[test]
 fn every_workload_runs_against_every_system() {
-    // Debug builds, 35 short runs of two processes each: well under this.
+    // Debug builds, 40 short runs of two processes each: well under this.
     let stdout = run_runner(&["--smoke"], Duration::from_secs(180));
     for workload in [
         "W1 16 B echo, C=1",
@@ -99,6 +99,7 @@ fn every_workload_runs_against_every_system() {
             "skycluster",
             "skycluster-lua",
             "skycluster-postcard",
+            "skycluster-plain",
             "tarpc",
             "ceiling",
         ] {
@@ -109,6 +110,10 @@ fn every_workload_runs_against_every_system() {
         }
     }
     targets_are_reported(&stdout);
+    assert!(
+        stdout.contains("| calls/s default/plain |"),
+        "no default/plain table in\n{stdout}"
+    );
     assert!(
         stdout.contains("| calls/s codec/bincode |"),
         "no codec/bincode table in\n{stdout}"

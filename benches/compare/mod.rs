@@ -71,6 +71,9 @@ pub enum System {
     SkyLua,
     /// skycluster, a `#[service(codec = postcard)]` trait.
     SkyPostcard,
+    /// skycluster's kept client without the schema check and the
+    /// extensions: Skynet's bytes exactly.
+    SkyPlain,
     /// tarpc with its bincode serde transport over TCP.
     Tarpc,
     /// Length-prefixed frames over raw TCP, written in the bench.
@@ -79,12 +82,13 @@ pub enum System {
 
 impl System {
     /// Every system, in table order.
-    pub const ALL: [System; 7] = [
+    pub const ALL: [System; 8] = [
         System::Sky,
         System::SkyFresh,
         System::SkyRaw,
         System::SkyLua,
         System::SkyPostcard,
+        System::SkyPlain,
         System::Tarpc,
         System::Ceiling,
     ];
@@ -97,6 +101,7 @@ impl System {
             System::SkyRaw => "skycluster-raw",
             System::SkyLua => "skycluster-lua",
             System::SkyPostcard => "skycluster-postcard",
+            System::SkyPlain => "skycluster-plain",
             System::Tarpc => "tarpc",
             System::Ceiling => "ceiling",
         }
@@ -116,7 +121,7 @@ impl FromStr for System {
         System::ALL
             .into_iter()
             .find(|sys| sys.name() == s)
-            .ok_or_else(|| format!("unknown system `{s}` (skycluster, skycluster-fresh, skycluster-raw, skycluster-lua, skycluster-postcard, tarpc, ceiling)"))
+            .ok_or_else(|| format!("unknown system `{s}` (skycluster, skycluster-fresh, skycluster-raw, skycluster-lua, skycluster-postcard, skycluster-plain, tarpc, ceiling)"))
     }
 }
 
@@ -252,9 +257,12 @@ pub(crate) struct Server {
 /// Starts `system`'s server on `addr` on the current runtime.
 pub(crate) async fn serve(system: System, addr: &str) -> Result<Server, String> {
     match system {
-        System::Sky | System::SkyFresh | System::SkyRaw | System::SkyLua | System::SkyPostcard => {
-            sky::serve(addr).await
-        }
+        System::Sky
+        | System::SkyFresh
+        | System::SkyRaw
+        | System::SkyLua
+        | System::SkyPostcard
+        | System::SkyPlain => sky::serve(addr).await,
         System::Tarpc => rpc::serve(addr).await,
         System::Ceiling => ceiling::serve(addr).await,
     }
@@ -296,6 +304,7 @@ pub(crate) async fn with_client<F: WithClient>(
         System::SkyRaw => f.run(sky::connect_raw(addr)).await,
         System::SkyLua => f.run(sky::connect_lua(addr)).await,
         System::SkyPostcard => f.run(sky::connect_postcard(addr)).await,
+        System::SkyPlain => f.run(sky::connect_plain(addr)).await,
         System::Tarpc => f.run(rpc::connect(addr).await?).await,
         System::Ceiling => f.run(ceiling::connect(addr).await?).await,
     })

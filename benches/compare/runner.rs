@@ -61,7 +61,7 @@ impl Settings {
 
 const USAGE: &str = "usage: compare [--smoke] [--reps N] [--warmup-ms N] [--measure-ms N]
                [--systems skycluster,skycluster-fresh,skycluster-raw,skycluster-lua,
-               skycluster-postcard,tarpc,ceiling]
+               skycluster-postcard,skycluster-plain,tarpc,ceiling]
                [--workloads w1c1,w1c32,w1c256,w2,w3]
                [--no-pin]
        compare mesh|fanin|threads [FLAGS]: runs that runner, as its own binary does";
@@ -411,6 +411,7 @@ fn ratios(settings: &Settings, results: &HashMap<(String, System), Vec<Sample>>)
     }
     out += &other_clients(settings, &med, &ratio, &show, &mut targets);
     out += &codecs(settings, &med, &ratio, &show);
+    out += &extensions(settings, &med, &ratio, &show, &mut targets);
     if !targets.is_empty() {
         out += "\nTargets (medians of the same run):\n";
         out += &targets.join("\n");
@@ -466,6 +467,53 @@ fn other_clients(
                 "- {} client CPU/call fresh proxy/kept client <= 1.05: {} ({verdict})",
                 w.label(),
                 show(fresh_cpu)
+            ));
+        }
+    }
+    out
+}
+
+/// The kept client as it ships (schema check and Rust-to-Rust
+/// extensions on: a deadline frame with every call) against the same
+/// client with both off, with the target that they cost at most 5% of
+/// W1 C=256's calls/s.
+fn extensions(
+    settings: &Settings,
+    med: &Median<'_>,
+    ratio: &dyn Fn(Option<f64>, Option<f64>) -> Option<f64>,
+    show: &dyn Fn(Option<f64>) -> String,
+    targets: &mut Vec<String>,
+) -> String {
+    if !settings.systems.contains(&System::Sky) || !settings.systems.contains(&System::SkyPlain) {
+        return String::new();
+    }
+    let mut out = String::from(
+        "\n| workload | calls/s default/plain | server CPU default/plain | client CPU default/plain |\n| --- | --- | --- | --- |\n",
+    );
+    for &w in &settings.workloads {
+        let r = |f: fn(&Sample) -> f64| ratio(med(w, System::Sky, f), med(w, System::SkyPlain, f));
+        let rate = r(|s| s.rate);
+        out += &format!(
+            "| {} | {} | {} | {} |\n",
+            w.label(),
+            show(rate),
+            show(r(|s| s.server_cpu_us)),
+            show(r(|s| s.client_cpu_us)),
+        );
+        if let Workload::Echo {
+            conc: 256,
+            size: 16,
+        } = w
+        {
+            let verdict = match rate {
+                Some(v) if v >= 0.95 => "met",
+                Some(_) => "MISSED",
+                None => "not measured",
+            };
+            targets.push(format!(
+                "- {} calls/s with the schema check and extensions / without >= 0.95: {} ({verdict})",
+                w.label(),
+                show(rate)
             ));
         }
     }

@@ -180,6 +180,20 @@ proxy_client!(
     SkyLuaClient(LuaEchoClient)
 );
 
+/// The kept typed client with neither the schema check nor the
+/// Rust-to-Rust extensions (deadline frames): the bytes Skynet's own
+/// sender would write, to measure what those cost.
+pub(crate) fn connect_plain(addr: SocketAddr) -> SkyClient {
+    let options = Options::default()
+        .with_schema_check(false)
+        .with_extensions(false);
+    let cluster = Cluster::with_options(
+        Config::new().with_node(SERVER_NODE, addr.to_string()),
+        options,
+    );
+    SkyClient(cluster.proxy::<dyn Echo>(SERVER_NODE, "@Echo"))
+}
+
 /// A client of the `codec = postcard` echo, kept for every call:
 /// `cluster.proxy("bench", "@PostcardEcho")`.
 pub(crate) fn connect_postcard(addr: SocketAddr) -> SkyPostcardClient {
