@@ -21,14 +21,16 @@ pub enum Runner {
     Mesh,
     /// `--bin fanin`: 100 to 10,000 connections into one node.
     Fanin,
+    Soak,
 }
 
 impl Runner {
-    const ALL: [Runner; 4] = [
+    const ALL: [Runner; 5] = [
         Runner::Compare,
         Runner::Threads,
         Runner::Mesh,
         Runner::Fanin,
+        Runner::Soak,
     ];
 
     /// The name of the binary, and of the first argument that picks it.
@@ -38,6 +40,7 @@ impl Runner {
             Runner::Threads => "threads",
             Runner::Mesh => "mesh",
             Runner::Fanin => "fanin",
+            Runner::Soak => "soak",
         }
     }
 
@@ -47,6 +50,7 @@ impl Runner {
             Runner::Threads => crate::compare::run_threads(args),
             Runner::Mesh => crate::mesh::run(args),
             Runner::Fanin => crate::fanin::run(args),
+            Runner::Soak => crate::soak::run(args),
         }
     }
 }
@@ -63,6 +67,7 @@ pub fn main(default: Runner) -> ExitCode {
         Some("mesh-node") => ("mesh-node", crate::mesh::node_role(rest)),
         Some("fanin-serve") => ("fanin-serve", crate::fanin::serve_role(rest)),
         Some("fanin-client") => ("fanin-client", crate::fanin::client_role(rest)),
+        Some("soak-node") => ("soak-node", crate::soak::node_role(rest)),
         _ => match Runner::ALL.into_iter().find(|r| Some(r.name()) == first) {
             Some(runner) => (runner.name(), runner.run(rest)),
             None => (default.name(), default.run(&args)),

@@ -15,6 +15,8 @@
 //!   and in `compare`'s client); `fields.rs`, the `key=value` report lines.
 //! * `fanin/`: the runner behind `--bin fanin`: 100 to 10,000 connections
 //!   into one node, and `max_clients` at its edge.
+//! * `soak/`: the runner behind `--bin soak`: node processes calling each
+//!   other while a chaos loop kills, restarts and disables them.
 //! * [`main`]: the one `main` of every runner binary, which also runs the
 //!   runners' child processes (the binary itself, with a role argument).
 //! * `runs.rs`: what every runner's `main` does around its runs
@@ -38,6 +40,7 @@ mod mesh;
 pub mod procfs;
 mod report;
 mod runs;
+mod soak;
 mod tally;
 mod task;
 mod windows;
