@@ -1,11 +1,20 @@
 //! Gates the tests that run a real Lua Skynet node: with `SKYNET_HOME` set
 //! (a built Skynet tree, see `lua/README.md`) they are compiled with
-//! `cfg(skynet)` and run; without it each is ignored with the reason.
+//! `cfg(skynet)` and run; without it each is ignored with the reason. The
+//! same for the tests that build network namespaces (`cfg(netns)`, with
+//! `SKYCLUSTER_NETNS=1`).
 
 fn main() {
     println!("cargo::rustc-check-cfg=cfg(skynet)");
     println!("cargo:rerun-if-env-changed=SKYNET_HOME");
     if std::env::var_os("SKYNET_HOME").is_some() {
         println!("cargo:rustc-cfg=skynet");
+    }
+    // The kernel-fault tests make network namespaces: root and iproute2.
+    // `.ci/run` sets SKYCLUSTER_NETNS=1 after checking both.
+    println!("cargo::rustc-check-cfg=cfg(netns)");
+    println!("cargo:rerun-if-env-changed=SKYCLUSTER_NETNS");
+    if std::env::var_os("SKYCLUSTER_NETNS").is_some_and(|v| v == "1") {
+        println!("cargo:rustc-cfg=netns");
     }
 }

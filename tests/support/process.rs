@@ -21,7 +21,22 @@ impl NodeProcess {
 
     /// Starts `test_node` with extra flags (see its source).
     pub fn start_with(addr: &str, flags: &[&str]) -> NodeProcess {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_test_node"))
+        NodeProcess::spawn(Command::new(env!("CARGO_BIN_EXE_test_node")), addr, flags)
+    }
+
+    /// Starts `test_node` inside network namespace `netns` (`ip netns
+    /// exec`, which execs it: the child is the node itself).
+    #[allow(dead_code)]
+    pub fn start_in(netns: &str, addr: &str, flags: &[&str]) -> NodeProcess {
+        let mut command = Command::new("ip");
+        command
+            .args(["netns", "exec", netns])
+            .arg(env!("CARGO_BIN_EXE_test_node"));
+        NodeProcess::spawn(command, addr, flags)
+    }
+
+    fn spawn(mut command: Command, addr: &str, flags: &[&str]) -> NodeProcess {
+        let mut child = command
             .arg(addr)
             .args(flags)
             .stdout(Stdio::piped())
