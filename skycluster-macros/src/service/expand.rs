@@ -541,9 +541,14 @@ impl<'a> ServiceGenerator<'a> {
                 static FINGERPRINTS: ::std::sync::OnceLock<
                     ::core::option::Option<#krate::schema::Fingerprints>,
                 > = ::std::sync::OnceLock::new();
+                // Tracing the types runs their serde impls against a
+                // tracer: one that panics leaves the service unchecked
+                // rather than failing the call that asked.
                 FINGERPRINTS
                     .get_or_init(|| {
-                        <Self as #krate::Service>::schema()
+                        ::std::panic::catch_unwind(<Self as #krate::Service>::schema)
+                            .ok()
+                            .flatten()
                             .map(|schema| #krate::schema::Fingerprints::of(&schema))
                     })
                     .as_ref()
