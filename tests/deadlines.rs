@@ -6,7 +6,6 @@
 
 mod support;
 
-use std::net::SocketAddr;
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
@@ -15,7 +14,7 @@ use skycluster::{Cluster, Config, ErrorKind, HandlerError, Options, Request};
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
-use support::node::{bounded, client};
+use support::node::{bounded, client, named_node};
 use support::raw::{request, Raw};
 
 /// The third node's service.
@@ -105,22 +104,13 @@ struct Chain {
     dropped: mpsc::UnboundedReceiver<&'static str>,
 }
 
-async fn listening(name: &str, config: Config) -> (Cluster, SocketAddr) {
-    let cluster = Cluster::new(config);
-    cluster.set_name(name).expect("fresh");
-    let addr = bounded("listen", cluster.listen("127.0.0.1:0"))
-        .await
-        .expect("listen");
-    (cluster, addr)
-}
-
 async fn chain(game_options: Options) -> Chain {
-    let (db, db_addr) = listening("db", Config::new()).await;
+    let (db, db_addr) = named_node("db", Config::new()).await;
     let (tx, dropped) = mpsc::unbounded_channel();
     let handle = db.spawn::<dyn Db>(DbImpl { dropped: tx });
     db.register::<dyn Db>(handle).expect("register");
     let (battle, battle_addr) =
-        listening("battle", Config::new().with_node("db", db_addr.to_string())).await;
+        named_node("battle", Config::new().with_node("db", db_addr.to_string())).await;
     let handle = battle.spawn::<dyn Battle>(BattleImpl {
         cluster: battle.clone(),
     });

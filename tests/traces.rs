@@ -14,7 +14,7 @@ use tracing::field::{Field, Visit};
 use tracing::span::{Attributes, Id, Record};
 use tracing::{Event, Metadata};
 
-use support::node::{bounded, client};
+use support::node::{bounded, client, named_node};
 
 #[skycluster::service]
 trait Db {
@@ -50,15 +50,6 @@ impl Battle for BattleImpl {
         let db = self.0.proxy::<dyn Db>("db", "@Db");
         (own, db.tag().await.ok().flatten())
     }
-}
-
-async fn node(name: &str, config: Config) -> (Cluster, SocketAddr) {
-    let cluster = Cluster::new(config);
-    cluster.set_name(name).expect("fresh");
-    let addr = bounded("listen", cluster.listen("127.0.0.1:0"))
-        .await
-        .expect("listen");
-    (cluster, addr)
 }
 
 /// The `trace` field of every span opened, as text.
@@ -100,11 +91,11 @@ async fn a_tag_travels_game_to_battle_to_db_and_names_their_spans() {
     let spans = Spans::default();
     let _subscriber = tracing::subscriber::set_default(spans.clone());
 
-    let (db, db_addr) = node("db", Config::new()).await;
+    let (db, db_addr) = named_node("db", Config::new()).await;
     let handle = db.spawn::<dyn Db>(DbImpl);
     db.register::<dyn Db>(handle).expect("register");
     let (battle, battle_addr) =
-        node("battle", Config::new().with_node("db", db_addr.to_string())).await;
+        named_node("battle", Config::new().with_node("db", db_addr.to_string())).await;
     let handle = battle.spawn::<dyn Battle>(BattleImpl(battle.clone()));
     battle.register::<dyn Battle>(handle).expect("register");
     let game = client(&[("battle", battle_addr)], Options::default());

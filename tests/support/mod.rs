@@ -9,6 +9,7 @@ pub mod run;
 pub mod services;
 pub mod shapes;
 pub mod skynet;
+pub mod strategies;
 
 use std::path::PathBuf;
 

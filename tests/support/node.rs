@@ -39,6 +39,16 @@ pub async fn echo_server(name: &str, options: Options) -> (Cluster, SocketAddr) 
     (cluster, addr)
 }
 
+/// A node named `name` with `config`, listening on an ephemeral port.
+pub async fn named_node(name: &str, config: Config) -> (Cluster, SocketAddr) {
+    let cluster = Cluster::new(config);
+    cluster.set_name(name).expect("fresh cluster");
+    let addr = bounded("listen", cluster.listen("127.0.0.1:0"))
+        .await
+        .expect("listen");
+    (cluster, addr)
+}
+
 /// A client cluster whose config maps each `(name, addr)`.
 pub fn client(nodes: &[(&str, SocketAddr)], options: Options) -> Cluster {
     let mut config = Config::new();
