@@ -249,3 +249,26 @@ async fn a_request_whose_deadline_passed_before_it_arrived_is_not_run() {
         Some(&b"no deadline"[..])
     );
 }
+
+/// A node with extensions off offered none: a deadline frame sent anyway
+/// is dropped, and the request after it runs as any other.
+#[tokio::test]
+async fn a_node_that_offers_no_extensions_drops_their_frames() {
+    let server = Cluster::with_options(Config::new(), Options::default().with_extensions(false));
+    let addr = bounded("listen", server.listen("127.0.0.1:0"))
+        .await
+        .expect("listen");
+    let echo = server.spawn_handler(|req: Request| async move {
+        let saw = skycluster::deadline().is_some();
+        Ok::<_, HandlerError>(Bytes::from_static(if saw { b"deadline" } else { b"none" }))
+    });
+    server.register_name("echo", echo).expect("register");
+    let mut raw = Raw::connect(addr).await;
+    let mut frames = BytesMut::new();
+    encode_deadline(&mut frames, 0);
+    frames.extend_from_slice(&request("@echo", 1, Bytes::from_static(b"x")));
+    raw.write(&frames).await;
+    let reply = raw.reply().await;
+    assert_eq!(reply.session, 1);
+    assert_eq!(reply.result.as_deref(), Ok(&b"none"[..]));
+}

@@ -309,6 +309,12 @@ impl Agent {
                 }
             }
             Inbound::Trace(tag) => self.trace = Some(tag),
+            // skycluster's own frames, from a Rust node this node offered
+            // them to; one that offers none drops them, as Skynet drops
+            // any type it does not know.
+            Inbound::Deadline(_) | Inbound::Cancel(_) if !self.state.options.extensions => {
+                tracing::debug!(peer = %self.peer, "dropping an extension frame this node does not offer");
+            }
             Inbound::Deadline(millis) => self.deadline = Some(millis),
             Inbound::Cancel(session) => {
                 if let Some(handle) = self.cancels.remove(&session) {
