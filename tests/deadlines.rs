@@ -258,7 +258,7 @@ async fn a_node_that_offers_no_extensions_drops_their_frames() {
     let addr = bounded("listen", server.listen("127.0.0.1:0"))
         .await
         .expect("listen");
-    let echo = server.spawn_handler(|req: Request| async move {
+    let echo = server.spawn_handler(|_req: Request| async move {
         let saw = skycluster::deadline().is_some();
         Ok::<_, HandlerError>(Bytes::from_static(if saw { b"deadline" } else { b"none" }))
     });
