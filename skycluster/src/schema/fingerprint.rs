@@ -153,6 +153,15 @@ pub enum Difference {
 
 impl Difference {
     /// The method's name.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use skycluster::schema::Difference;
+    ///
+    /// assert_eq!(Difference::Missing("close".into()).method(), "close");
+    /// assert_eq!(Difference::Changed("open".into()).to_string(), "`open` (changed)");
+    /// ```
     pub fn method(&self) -> &str {
         match self {
             Difference::Changed(m) | Difference::Missing(m) => m,
@@ -170,7 +179,28 @@ impl fmt::Display for Difference {
 }
 
 impl Fingerprints {
-    /// The fingerprint of every method of `schema`.
+    /// The fingerprint of every method of `schema`. A generated service
+    /// makes its own once ([`Service::fingerprints`](crate::Service::fingerprints));
+    /// this is for a schema from elsewhere, a stored one say.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use skycluster::schema::Fingerprints;
+    /// use skycluster::Service;
+    ///
+    /// #[skycluster::service]
+    /// trait Scores {
+    ///     async fn add(&self, player: u64, points: u32) -> u64;
+    /// }
+    ///
+    /// let schema = <dyn Scores as Service>::schema().expect("made by #[service]");
+    /// let made = Fingerprints::of(&schema);
+    /// assert_eq!(Some(&made), <dyn Scores as Service>::fingerprints());
+    /// assert_eq!(made.service(), "Scores");
+    /// assert_eq!(made.codec().to_string(), "bincode");
+    /// assert_eq!(made.methods().map(|(m, _)| m).collect::<Vec<_>>(), ["add"]);
+    /// ```
     pub fn of(schema: &ServiceSchema) -> Fingerprints {
         let methods = schema
             .methods
