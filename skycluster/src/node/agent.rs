@@ -25,12 +25,13 @@ use std::time::Duration;
 
 use bytes::{Buf, Bytes, BytesMut};
 use futures_util::stream::{FuturesUnordered, StreamExt};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::time::Instant;
 use tokio_util::codec::Decoder;
 use tokio_util::sync::CancellationToken;
 
+use super::link::Link;
 use super::state::NodeState;
 use crate::handler::{
     call_caught, poll_caught, service_panicked, BoxFuture, Handled, Handler, HandlerError, Now,
@@ -102,7 +103,7 @@ struct Agent {
 /// cluster shuts down (then calls in flight finish first).
 pub(crate) async fn serve(
     state: Arc<NodeState>,
-    mut stream: TcpStream,
+    stream: TcpStream,
     peer: SocketAddr,
     shutdown: CancellationToken,
     requests: Arc<AtomicUsize>,
@@ -110,6 +111,26 @@ pub(crate) async fn serve(
     if let Err(e) = stream.set_nodelay(true) {
         tracing::debug!(%peer, error = %e, "cannot set TCP_NODELAY");
     }
+    #[cfg(feature = "tls")]
+    if let Some(tls) = &state.options.tls {
+        let limit = state.options.frame_timeout;
+        match super::tls::accept(tls, stream, limit).await {
+            Ok(stream) => serve_on(state, stream, peer, shutdown, requests).await,
+            Err(e) => tracing::warn!(%peer, error = %e, "TLS handshake failed; closing"),
+        }
+        return;
+    }
+    serve_on(state, stream, peer, shutdown, requests).await;
+}
+
+/// The rest of `serve` on an accepted stream: `Auth`, then requests.
+async fn serve_on<S: Link>(
+    state: Arc<NodeState>,
+    mut stream: S,
+    peer: SocketAddr,
+    shutdown: CancellationToken,
+    requests: Arc<AtomicUsize>,
+) {
     let options = Arc::clone(&state.options);
     if let Some(auth) = &options.auth {
         if let Err(e) = super::auth::accept(&mut stream, auth, options.frame_timeout).await {
@@ -136,6 +157,8 @@ pub(crate) async fn serve(
     let deadline = tokio::time::sleep(Duration::from_secs(3600));
     tokio::pin!(deadline);
     let mut armed = false;
+    // Bytes a TLS stream holds after a write returned; never on TCP.
+    let mut unflushed = false;
     // One registration for the connection's life, not one per loop turn.
     let shutdown = shutdown.cancelled();
     tokio::pin!(shutdown);
@@ -170,9 +193,12 @@ pub(crate) async fn serve(
             }
             // `write`, not the vectored write `write_buf` would make of
             // this one slice: the kernel then has no iovec to import.
-            written = wr.write(&agent.wbuf), if !agent.wbuf.is_empty() => {
+            written = write_or_flush::<S, _>(&mut wr, &agent.wbuf), if !agent.wbuf.is_empty() || unflushed => {
                 match written {
-                    Ok(n) => agent.wbuf.advance(n),
+                    Ok(n) => {
+                        agent.wbuf.advance(n);
+                        unflushed = S::BUFFERED && n > 0;
+                    }
                     Err(e) => {
                         tracing::debug!(%peer, error = %e, "write failed; closing");
                         break;
@@ -233,6 +259,19 @@ pub(crate) async fn serve(
     })
     .await;
     tracing::debug!(%peer, "agent done");
+}
+
+/// Writes some of `buf`, or with `buf` empty flushes what a TLS stream
+/// still holds (then returns 0). On TCP this is `write` alone.
+async fn write_or_flush<S: Link, W: AsyncWrite + Unpin>(
+    wr: &mut W,
+    buf: &[u8],
+) -> std::io::Result<usize> {
+    if S::BUFFERED && buf.is_empty() {
+        wr.flush().await.map(|()| 0)
+    } else {
+        wr.write(buf).await
+    }
 }
 
 /// How long a closing agent waits for the peer to close its side.

@@ -81,6 +81,11 @@ pub struct Options {
     /// of Rust nodes. Default: none, byte-compatible with Lua nodes. See
     /// [`Auth`].
     pub auth: Option<Auth>,
+    /// TLS for this node's listener and senders (the `tls` feature).
+    /// Default: none, byte-compatible with Lua nodes. See
+    /// [`Tls`](crate::Tls).
+    #[cfg(feature = "tls")]
+    pub tls: Option<crate::Tls>,
 }
 
 impl Default for Options {
@@ -99,6 +104,8 @@ impl Default for Options {
             max_queued_bytes: 64 << 20,
             shutdown_grace: Duration::from_secs(5),
             auth: None,
+            #[cfg(feature = "tls")]
+            tls: None,
         }
     }
 }
@@ -192,6 +199,28 @@ impl Options {
     #[must_use]
     pub fn with_auth(mut self, auth: Option<Auth>) -> Self {
         self.auth = auth;
+        self
+    }
+
+    /// Sets TLS for this node's listener and senders, `None` for none
+    /// ([`Options::tls`]; the `tls` feature). It combines with
+    /// [`with_auth`](Options::with_auth): the `Auth` handshake then runs
+    /// inside TLS.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// use skycluster::{Options, Tls};
+    ///
+    /// let tls = Tls::from_pem_files("node.crt", "node.key", "cluster-ca.crt")?;
+    /// let options = Options::default().with_tls(Some(tls));
+    /// assert!(options.tls.is_some());
+    /// # Ok::<(), skycluster::TlsError>(())
+    /// ```
+    #[cfg(feature = "tls")]
+    #[must_use]
+    pub fn with_tls(mut self, tls: Option<crate::Tls>) -> Self {
+        self.tls = tls;
         self
     }
 }
