@@ -95,7 +95,13 @@ fn every_workload_runs_against_every_system() {
         "W2 256 KiB echo, C=4",
         "W3 16 B push",
     ] {
-        for system in ["skycluster", "skycluster-lua", "tarpc", "ceiling"] {
+        for system in [
+            "skycluster",
+            "skycluster-lua",
+            "skycluster-tls",
+            "tarpc",
+            "ceiling",
+        ] {
             row(&stdout, &format!("| {workload} | {system} | "));
         }
     }
@@ -103,6 +109,10 @@ fn every_workload_runs_against_every_system() {
     assert!(
         stdout.contains("| calls/s lua/bincode |"),
         "no lua/bincode table in\n{stdout}"
+    );
+    assert!(
+        stdout.contains("| calls/s tls/plain |"),
+        "no tls/plain table in\n{stdout}"
     );
 }
 

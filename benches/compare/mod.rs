@@ -12,8 +12,9 @@
 //! * `driver`: the client process. Warms up, then runs the workload's
 //!   tasks through one shared client for the measured window.
 //! * `sky`, `rpc`, `ceiling`: the systems, each a server and a client
-//!   behind `BenchClient` (`sky` has four clients: kept, made afresh per
-//!   call, raw, and the kept one of a `codec = lua` echo).
+//!   behind `BenchClient` (`sky` has five clients: kept, made afresh per
+//!   call, raw, the kept one of a `codec = lua` echo, and the kept one
+//!   over TLS).
 //! * [`counting`]: the same servers and clients on two threads of one
 //!   process, for `--bin allocs`.
 //! * `threads`: the runner behind `--bin threads`: the same pairs, with
@@ -69,6 +70,9 @@ pub enum System {
     /// skycluster, a `#[service(codec = lua)]` trait: lua-seri payloads in
     /// Skynet's calling convention, as a Lua node sends them.
     SkyLua,
+    /// skycluster's kept typed client, as `Sky`, over TLS (rustls, TLS
+    /// 1.3, a certificate made when the server starts).
+    SkyTls,
     /// tarpc with its bincode serde transport over TCP.
     Tarpc,
     /// Length-prefixed frames over raw TCP, written in the bench.
@@ -77,11 +81,12 @@ pub enum System {
 
 impl System {
     /// Every system, in table order.
-    pub const ALL: [System; 6] = [
+    pub const ALL: [System; 7] = [
         System::Sky,
         System::SkyFresh,
         System::SkyRaw,
         System::SkyLua,
+        System::SkyTls,
         System::Tarpc,
         System::Ceiling,
     ];
@@ -93,6 +98,7 @@ impl System {
             System::SkyFresh => "skycluster-fresh",
             System::SkyRaw => "skycluster-raw",
             System::SkyLua => "skycluster-lua",
+            System::SkyTls => "skycluster-tls",
             System::Tarpc => "tarpc",
             System::Ceiling => "ceiling",
         }
@@ -112,7 +118,7 @@ impl FromStr for System {
         System::ALL
             .into_iter()
             .find(|sys| sys.name() == s)
-            .ok_or_else(|| format!("unknown system `{s}` (skycluster, skycluster-fresh, skycluster-raw, skycluster-lua, tarpc, ceiling)"))
+            .ok_or_else(|| format!("unknown system `{s}` (skycluster, skycluster-fresh, skycluster-raw, skycluster-lua, skycluster-tls, tarpc, ceiling)"))
     }
 }
 
@@ -249,6 +255,7 @@ pub(crate) struct Server {
 pub(crate) async fn serve(system: System, addr: &str) -> Result<Server, String> {
     match system {
         System::Sky | System::SkyFresh | System::SkyRaw | System::SkyLua => sky::serve(addr).await,
+        System::SkyTls => sky::serve_tls(addr).await,
         System::Tarpc => rpc::serve(addr).await,
         System::Ceiling => ceiling::serve(addr).await,
     }
@@ -289,6 +296,7 @@ pub(crate) async fn with_client<F: WithClient>(
         System::SkyFresh => f.run(sky::connect_fresh(addr)).await,
         System::SkyRaw => f.run(sky::connect_raw(addr)).await,
         System::SkyLua => f.run(sky::connect_lua(addr)).await,
+        System::SkyTls => f.run(sky::connect_tls(addr)?).await,
         System::Tarpc => f.run(rpc::connect(addr).await?).await,
         System::Ceiling => f.run(ceiling::connect(addr).await?).await,
     })
