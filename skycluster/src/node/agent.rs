@@ -32,6 +32,7 @@ use tokio_util::codec::Decoder;
 use tokio_util::sync::CancellationToken;
 
 use super::link::Link;
+use super::metrics::AgentMetrics;
 use super::state::NodeState;
 use crate::handler::{
     call_caught, poll_caught, service_panicked, BoxFuture, Handled, Handler, HandlerError, Now,
@@ -97,6 +98,7 @@ struct Agent {
     resolved: Option<(Address, u64, Arc<dyn Handler>)>,
     /// The listener's count of requests being handled, for its status.
     requests: Arc<AtomicUsize>,
+    metrics: AgentMetrics,
 }
 
 /// Serves `stream` until the peer closes it, it breaks a limit, or the
@@ -111,16 +113,20 @@ pub(crate) async fn serve(
     if let Err(e) = stream.set_nodelay(true) {
         tracing::debug!(%peer, error = %e, "cannot set TCP_NODELAY");
     }
+    let metrics = AgentMetrics::new(state.name().map_or("", |n| &**n));
     #[cfg(feature = "tls")]
     if let Some(tls) = &state.options.tls {
         let limit = state.options.frame_timeout;
         match super::tls::accept(tls, stream, limit).await {
-            Ok(stream) => serve_on(state, stream, peer, shutdown, requests).await,
-            Err(e) => tracing::warn!(%peer, error = %e, "TLS handshake failed; closing"),
+            Ok(stream) => serve_on(state, stream, peer, shutdown, requests, metrics).await,
+            Err(e) => {
+                metrics.handshake_failed();
+                tracing::warn!(%peer, error = %e, "TLS handshake failed; closing");
+            }
         }
         return;
     }
-    serve_on(state, stream, peer, shutdown, requests).await;
+    serve_on(state, stream, peer, shutdown, requests, metrics).await;
 }
 
 /// The rest of `serve` on an accepted stream: `Auth`, then requests.
@@ -130,11 +136,13 @@ async fn serve_on<S: Link>(
     peer: SocketAddr,
     shutdown: CancellationToken,
     requests: Arc<AtomicUsize>,
+    metrics: AgentMetrics,
 ) {
     let options = Arc::clone(&state.options);
     if let Some(auth) = &options.auth {
         if let Err(e) = super::auth::accept(&mut stream, auth, options.frame_timeout).await {
             tracing::warn!(%peer, error = %e, "refused an unauthenticated connection");
+            metrics.handshake_failed();
             return;
         }
     }
@@ -147,7 +155,9 @@ async fn serve_on<S: Link>(
         trace: None,
         resolved: None,
         requests,
+        metrics,
     };
+    let _open = agent.metrics.open();
     let (mut rd, mut wr) = stream.split();
     let mut rbuf = BytesMut::with_capacity(64 * 1024);
     let mut decoder = RequestDecoder::new(options.limits);
@@ -196,6 +206,7 @@ async fn serve_on<S: Link>(
             written = write_or_flush::<S, _>(&mut wr, &agent.wbuf), if !agent.wbuf.is_empty() || unflushed => {
                 match written {
                     Ok(n) => {
+                        agent.metrics.sent(n);
                         agent.wbuf.advance(n);
                         unflushed = S::BUFFERED && n > 0;
                     }
@@ -208,7 +219,8 @@ async fn serve_on<S: Link>(
             read = rd.read_buf(&mut rbuf), if can_read => {
                 match read {
                     Ok(0) => reading = false,
-                    Ok(_) => {
+                    Ok(n) => {
+                        agent.metrics.received(n);
                         while let Ok(Some(item)) = decoder.decode(&mut rbuf) {
                             agent.on_inbound(item);
                         }
@@ -283,6 +295,7 @@ impl Agent {
             Inbound::Request(request) => {
                 let session = request.session;
                 let push = request.push;
+                self.metrics.request(push);
                 match self.dispatch(request) {
                     Dispatch::Run(handled) => match handled.into_now() {
                         Now::Reply(outcome) => self.finish(session, push, outcome),

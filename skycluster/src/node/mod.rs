@@ -29,6 +29,7 @@ mod config;
 mod endpoint;
 mod link;
 mod listener;
+mod metrics;
 mod options;
 mod pending;
 mod registry;

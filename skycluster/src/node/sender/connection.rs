@@ -90,7 +90,9 @@ impl Sender {
             st.failures = 0;
         }
         tracing::debug!(node = %self.node, %addr, "connected");
+        let open = self.metrics.connected();
         let reason = self.pump(stream, generation).await;
+        drop(open);
         tracing::debug!(node = %self.node, %addr, %reason, "connection closed");
         let mut st = self.lock();
         if st.generation == generation {
@@ -110,6 +112,7 @@ impl Sender {
             return;
         }
         st.failures = st.failures.saturating_add(1);
+        self.metrics.connect_failed();
         let wait = backoff(&self.options, st.failures);
         tracing::warn!(node = %self.node, %addr, %error, retry_in = ?wait, "connect failed");
         let error = ErrorKind::Connect {
@@ -155,7 +158,7 @@ impl Sender {
         loop {
             match rd.read_buf(&mut rbuf).await {
                 Ok(0) => return "closed by peer".to_owned(),
-                Ok(_) => {}
+                Ok(n) => self.metrics.received(n),
                 Err(e) => return format!("read failed: {e}"),
             }
             self.heard.fetch_add(1, Ordering::Relaxed);
@@ -199,6 +202,7 @@ impl Sender {
             if let Err(e) = wr.write_all(&wbuf).await {
                 return format!("write failed: {e}");
             }
+            self.metrics.sent(wbuf.len());
             // TLS may hold the last record until flushed.
             if S::BUFFERED {
                 if let Err(e) = wr.flush().await {
