@@ -100,6 +100,7 @@ fn every_workload_runs_against_every_system() {
             "skycluster-lua",
             "skycluster-postcard",
             "skycluster-plain",
+            "skycluster-tls",
             "tarpc",
             "ceiling",
         ] {
@@ -117,6 +118,10 @@ fn every_workload_runs_against_every_system() {
     assert!(
         stdout.contains("| calls/s codec/bincode |"),
         "no codec/bincode table in\n{stdout}"
+    );
+    assert!(
+        stdout.contains("| calls/s tls/plain |"),
+        "no tls/plain table in\n{stdout}"
     );
 }
 

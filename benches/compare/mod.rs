@@ -12,8 +12,9 @@
 //! * `driver`: the client process. Warms up, then runs the workload's
 //!   tasks through one shared client for the measured window.
 //! * `sky`, `rpc`, `ceiling`: the systems, each a server and a client
-//!   behind `BenchClient` (`sky` has four clients: kept, made afresh per
-//!   call, raw, and the kept one of a `codec = lua` echo).
+//!   behind `BenchClient` (`sky` has five clients: kept, made afresh per
+//!   call, raw, the kept one of a `codec = lua` echo, and the kept one
+//!   over TLS).
 //! * [`counting`]: the same servers and clients on two threads of one
 //!   process, for `--bin allocs`.
 //! * `threads`: the runner behind `--bin threads`: the same pairs, with
@@ -74,6 +75,9 @@ pub enum System {
     /// skycluster's kept client without the schema check and the
     /// extensions: Skynet's bytes exactly.
     SkyPlain,
+    /// skycluster's kept typed client, as `Sky`, over TLS (rustls, TLS
+    /// 1.3, a certificate made when the server starts).
+    SkyTls,
     /// tarpc with its bincode serde transport over TCP.
     Tarpc,
     /// Length-prefixed frames over raw TCP, written in the bench.
@@ -82,13 +86,14 @@ pub enum System {
 
 impl System {
     /// Every system, in table order.
-    pub const ALL: [System; 8] = [
+    pub const ALL: [System; 9] = [
         System::Sky,
         System::SkyFresh,
         System::SkyRaw,
         System::SkyLua,
         System::SkyPostcard,
         System::SkyPlain,
+        System::SkyTls,
         System::Tarpc,
         System::Ceiling,
     ];
@@ -102,6 +107,7 @@ impl System {
             System::SkyLua => "skycluster-lua",
             System::SkyPostcard => "skycluster-postcard",
             System::SkyPlain => "skycluster-plain",
+            System::SkyTls => "skycluster-tls",
             System::Tarpc => "tarpc",
             System::Ceiling => "ceiling",
         }
@@ -121,7 +127,7 @@ impl FromStr for System {
         System::ALL
             .into_iter()
             .find(|sys| sys.name() == s)
-            .ok_or_else(|| format!("unknown system `{s}` (skycluster, skycluster-fresh, skycluster-raw, skycluster-lua, skycluster-postcard, skycluster-plain, tarpc, ceiling)"))
+            .ok_or_else(|| format!("unknown system `{s}` (skycluster, skycluster-fresh, skycluster-raw, skycluster-lua, skycluster-postcard, skycluster-plain, skycluster-tls, tarpc, ceiling)"))
     }
 }
 
@@ -263,6 +269,7 @@ pub(crate) async fn serve(system: System, addr: &str) -> Result<Server, String> 
         | System::SkyLua
         | System::SkyPostcard
         | System::SkyPlain => sky::serve(addr).await,
+        System::SkyTls => sky::serve_tls(addr).await,
         System::Tarpc => rpc::serve(addr).await,
         System::Ceiling => ceiling::serve(addr).await,
     }
@@ -305,6 +312,7 @@ pub(crate) async fn with_client<F: WithClient>(
         System::SkyLua => f.run(sky::connect_lua(addr)).await,
         System::SkyPostcard => f.run(sky::connect_postcard(addr)).await,
         System::SkyPlain => f.run(sky::connect_plain(addr)).await,
+        System::SkyTls => f.run(sky::connect_tls(addr)?).await,
         System::Tarpc => f.run(rpc::connect(addr).await?).await,
         System::Ceiling => f.run(ceiling::connect(addr).await?).await,
     })

@@ -61,7 +61,7 @@ impl Settings {
 
 const USAGE: &str = "usage: compare [--smoke] [--reps N] [--warmup-ms N] [--measure-ms N]
                [--systems skycluster,skycluster-fresh,skycluster-raw,skycluster-lua,
-               skycluster-postcard,skycluster-plain,tarpc,ceiling]
+               skycluster-postcard,skycluster-plain,skycluster-tls,tarpc,ceiling]
                [--workloads w1c1,w1c32,w1c256,w2,w3]
                [--no-pin]
        compare mesh|fanin|threads [FLAGS]: runs that runner, as its own binary does";
@@ -412,6 +412,7 @@ fn ratios(settings: &Settings, results: &HashMap<(String, System), Vec<Sample>>)
     out += &other_clients(settings, &med, &ratio, &show, &mut targets);
     out += &codecs(settings, &med, &ratio, &show);
     out += &extensions(settings, &med, &ratio, &show, &mut targets);
+    out += &tls_cost(settings, &med, &ratio, &show, &mut targets);
     if !targets.is_empty() {
         out += "\nTargets (medians of the same run):\n";
         out += &targets.join("\n");
@@ -556,6 +557,57 @@ fn codecs(
                 show(r(|s| s.server_cpu_us)),
                 show(r(|s| s.client_cpu_us)),
             );
+        }
+    }
+    out
+}
+
+/// skycluster over TLS against the same client in plaintext, with the
+/// issue's target: TLS keeps at least 0.7 of the calls/s at W1 C=256.
+fn tls_cost(
+    settings: &Settings,
+    med: &Median<'_>,
+    ratio: &dyn Fn(Option<f64>, Option<f64>) -> Option<f64>,
+    show: &dyn Fn(Option<f64>) -> String,
+    targets: &mut Vec<String>,
+) -> String {
+    if !settings.systems.contains(&System::Sky) || !settings.systems.contains(&System::SkyTls) {
+        return String::new();
+    }
+    let mut out = String::from(
+        "\n| workload | calls/s tls/plain | p50 tls/plain | server CPU tls/plain | client CPU tls/plain |\n| --- | --- | --- | --- | --- |\n",
+    );
+    for &w in &settings.workloads {
+        let r = |f: fn(&Sample) -> f64| ratio(med(w, System::SkyTls, f), med(w, System::Sky, f));
+        let push = matches!(w, Workload::Push { .. });
+        let rate = r(|s| s.rate);
+        out += &format!(
+            "| {} | {} | {} | {} | {} |\n",
+            w.label(),
+            show(rate),
+            if push {
+                "–".to_owned()
+            } else {
+                show(r(|s| s.p50_us))
+            },
+            show(r(|s| s.server_cpu_us)),
+            show(r(|s| s.client_cpu_us)),
+        );
+        if let Workload::Echo {
+            conc: 256,
+            size: 16,
+        } = w
+        {
+            let verdict = match rate {
+                Some(v) if v >= 0.7 => "met",
+                Some(_) => "MISSED",
+                None => "not measured",
+            };
+            targets.push(format!(
+                "- {} calls/s tls/plain >= 0.70: {} ({verdict})",
+                w.label(),
+                show(rate)
+            ));
         }
     }
     out

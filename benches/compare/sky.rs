@@ -273,6 +273,65 @@ fn client_cluster(addr: SocketAddr) -> Cluster {
     Cluster::new(Config::new().with_node(SERVER_NODE, addr.to_string()))
 }
 
+/// Where the TLS server of port `port` leaves what its client needs: the
+/// CA certificate, and a client certificate and key (the client's own
+/// node needs one; the server does not ask for it).
+fn tls_dir(port: u16) -> std::path::PathBuf {
+    std::env::temp_dir().join(format!("skycluster-bench-tls-{port}"))
+}
+
+/// As [`serve`], over TLS: a CA, the server's certificate for 127.0.0.1
+/// and a client's, made now; the client's part is left in [`tls_dir`].
+pub(crate) async fn serve_tls(addr: &str) -> Result<Server, String> {
+    let err = |e: rcgen::Error| format!("cannot make a certificate: {e}");
+    let ca_key = rcgen::KeyPair::generate().map_err(err)?;
+    let mut ca = rcgen::CertificateParams::new(Vec::<String>::new()).map_err(err)?;
+    ca.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    ca.distinguished_name
+        .push(rcgen::DnType::CommonName, "bench CA");
+    let ca = ca.self_signed(&ca_key).map_err(err)?;
+    let leaf = || -> Result<(String, String), String> {
+        let key = rcgen::KeyPair::generate().map_err(err)?;
+        let params = rcgen::CertificateParams::new(vec!["127.0.0.1".to_owned()]).map_err(err)?;
+        let cert = params.signed_by(&key, &ca, &ca_key).map_err(err)?;
+        Ok((cert.pem(), key.serialize_pem()))
+    };
+    let (cert, key) = leaf()?;
+    let tls = skycluster::Tls::from_pem(cert.as_bytes(), key.as_bytes(), ca.pem().as_bytes())
+        .map_err(|e| e.to_string())?;
+    let (cluster, addr) = node(addr, Options::default().with_tls(Some(tls))).await?;
+    let dir = tls_dir(addr.port());
+    let (client_cert, client_key) = leaf()?;
+    let write = |name: &str, text: &str| {
+        std::fs::write(dir.join(name), text)
+            .map_err(|e| format!("cannot write {}: {e}", dir.join(name).display()))
+    };
+    std::fs::create_dir_all(&dir).map_err(|e| format!("cannot make {}: {e}", dir.display()))?;
+    write("ca.pem", &ca.pem())?;
+    write("client.pem", &client_cert)?;
+    write("client.key", &client_key)?;
+    Ok(Server {
+        addr,
+        _keep: Box::new(cluster),
+    })
+}
+
+/// As [`connect`], over TLS to the server [`serve_tls`] started.
+pub(crate) fn connect_tls(addr: SocketAddr) -> Result<SkyClient, String> {
+    let dir = tls_dir(addr.port());
+    let tls = skycluster::Tls::from_pem_files(
+        dir.join("client.pem"),
+        dir.join("client.key"),
+        dir.join("ca.pem"),
+    )
+    .map_err(|e| e.to_string())?;
+    // Read once; the next server on this port writes its own.
+    let _ = std::fs::remove_dir_all(&dir);
+    let config = Config::new().with_node(SERVER_NODE, addr.to_string());
+    let cluster = Cluster::with_options(config, Options::default().with_tls(Some(tls)));
+    Ok(SkyClient(cluster.proxy::<dyn Echo>(SERVER_NODE, "@Echo")))
+}
+
 /// A client that makes its typed client afresh for every call and push.
 pub(crate) fn connect_fresh(addr: SocketAddr) -> SkyFreshClient {
     SkyFreshClient(client_cluster(addr))

@@ -105,6 +105,8 @@ pub use node::{
     IntoAddress, IntoService, ListenerStatus, NodeAddr, NodeStatus, Options, Query, SecretFile,
     SecretFileError, Service, Status,
 };
+#[cfg(feature = "tls")]
+pub use node::{Tls, TlsError};
 
 pub use async_trait::async_trait;
 pub use skycluster_macros::{cluster_main, service};

@@ -26,13 +26,15 @@ use std::time::Duration;
 use bytes::{Buf, Bytes, BytesMut};
 use futures_util::future::{AbortHandle, Abortable, Aborted};
 use futures_util::stream::{FuturesUnordered, StreamExt};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::time::Instant;
 use tokio_util::codec::Decoder;
 use tokio_util::sync::CancellationToken;
 
 use super::deadline::{bound, sync_scope as deadline_scope};
+use super::link::Link;
+use super::metrics::AgentMetrics;
 use super::state::NodeState;
 use super::traced::Traced;
 use crate::handler::{
@@ -112,13 +114,14 @@ struct Agent {
     resolved: Option<(Address, u64, Arc<dyn Handler>)>,
     /// The listener's count of requests being handled, for its status.
     requests: Arc<AtomicUsize>,
+    metrics: AgentMetrics,
 }
 
 /// Serves `stream` until the peer closes it, it breaks a limit, or the
 /// cluster shuts down (then calls in flight finish first).
 pub(crate) async fn serve(
     state: Arc<NodeState>,
-    mut stream: TcpStream,
+    stream: TcpStream,
     peer: SocketAddr,
     shutdown: CancellationToken,
     requests: Arc<AtomicUsize>,
@@ -126,11 +129,37 @@ pub(crate) async fn serve(
     if let Err(e) = stream.set_nodelay(true) {
         tracing::debug!(%peer, error = %e, "cannot set TCP_NODELAY");
     }
+    let metrics = AgentMetrics::new(state.name().map_or("", |n| &**n));
+    #[cfg(feature = "tls")]
+    if let Some(tls) = &state.options.tls {
+        let limit = state.options.frame_timeout;
+        match super::tls::accept(tls, stream, limit).await {
+            Ok(stream) => serve_on(state, stream, peer, shutdown, requests, metrics).await,
+            Err(e) => {
+                metrics.handshake_failed();
+                tracing::warn!(%peer, error = %e, "TLS handshake failed; closing");
+            }
+        }
+        return;
+    }
+    serve_on(state, stream, peer, shutdown, requests, metrics).await;
+}
+
+/// The rest of `serve` on an accepted stream: `Auth`, then requests.
+async fn serve_on<S: Link>(
+    state: Arc<NodeState>,
+    mut stream: S,
+    peer: SocketAddr,
+    shutdown: CancellationToken,
+    requests: Arc<AtomicUsize>,
+    metrics: AgentMetrics,
+) {
     let options = Arc::clone(&state.options);
     #[cfg(feature = "auth")]
     if let Some(auth) = &options.auth {
         if let Err(e) = super::auth::accept(&mut stream, auth, options.frame_timeout).await {
             tracing::warn!(%peer, error = %e, "refused an unauthenticated connection");
+            metrics.handshake_failed();
             return;
         }
     }
@@ -145,7 +174,9 @@ pub(crate) async fn serve(
         cancels: HashMap::new(),
         resolved: None,
         requests,
+        metrics,
     };
+    let _open = agent.metrics.open();
     let (mut rd, mut wr) = stream.split();
     let mut rbuf = BytesMut::with_capacity(64 * 1024);
     let mut decoder = RequestDecoder::new(options.limits);
@@ -155,6 +186,8 @@ pub(crate) async fn serve(
     let deadline = tokio::time::sleep(Duration::from_secs(3600));
     tokio::pin!(deadline);
     let mut armed = false;
+    // Bytes a TLS stream holds after a write returned; never on TCP.
+    let mut unflushed = false;
     // One registration for the connection's life, not one per loop turn.
     let shutdown = shutdown.cancelled();
     tokio::pin!(shutdown);
@@ -194,9 +227,13 @@ pub(crate) async fn serve(
             }
             // `write`, not the vectored write `write_buf` would make of
             // this one slice: the kernel then has no iovec to import.
-            written = wr.write(&agent.wbuf), if !agent.wbuf.is_empty() => {
+            written = write_or_flush::<S, _>(&mut wr, &agent.wbuf), if !agent.wbuf.is_empty() || unflushed => {
                 match written {
-                    Ok(n) => agent.wbuf.advance(n),
+                    Ok(n) => {
+                        agent.metrics.sent(n);
+                        agent.wbuf.advance(n);
+                        unflushed = S::BUFFERED && n > 0;
+                    }
                     Err(e) => {
                         tracing::debug!(%peer, error = %e, "write failed; closing");
                         break;
@@ -206,7 +243,8 @@ pub(crate) async fn serve(
             read = rd.read_buf(&mut rbuf), if can_read => {
                 match read {
                     Ok(0) => reading = false,
-                    Ok(_) => {
+                    Ok(n) => {
+                        agent.metrics.received(n);
                         while let Ok(Some(item)) = decoder.decode(&mut rbuf) {
                             agent.on_inbound(item);
                         }
@@ -276,6 +314,19 @@ fn bounded(
     }
 }
 
+/// Writes some of `buf`, or with `buf` empty flushes what a TLS stream
+/// still holds (then returns 0). On TCP this is `write` alone.
+async fn write_or_flush<S: Link, W: AsyncWrite + Unpin>(
+    wr: &mut W,
+    buf: &[u8],
+) -> std::io::Result<usize> {
+    if S::BUFFERED && buf.is_empty() {
+        wr.flush().await.map(|()| 0)
+    } else {
+        wr.write(buf).await
+    }
+}
+
 /// How long a closing agent waits for the peer to close its side.
 const CLOSE_DRAIN: Duration = Duration::from_secs(1);
 
@@ -285,6 +336,7 @@ impl Agent {
             Inbound::Request(request) => {
                 let session = request.session;
                 let push = request.push;
+                self.metrics.request(push);
                 match self.dispatch(request) {
                     Dispatch::Run(handled, deadline, traced) => match handled.into_now() {
                         Now::Reply(outcome) => self.finish(session, push, outcome),

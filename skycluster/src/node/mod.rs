@@ -12,6 +12,8 @@
 //!   `pending` calls and their deadlines (`clock`).
 //! * [`Service`] (`service`): the trait `#[service]` implements, tying a
 //!   trait to its client and its dispatcher.
+//! * `link`: the streams a connection runs over (TCP, or TLS over it:
+//!   `tls`, with the `tls` feature).
 //! * [`Config`], [`Options`], [`Auth`], `registry` (local services and
 //!   their names), `status`.
 //!
@@ -27,7 +29,9 @@ mod cluster;
 mod config;
 mod deadline;
 mod endpoint;
+mod link;
 mod listener;
+mod metrics;
 mod options;
 mod pending;
 mod registry;
@@ -36,6 +40,8 @@ mod sender;
 mod service;
 mod state;
 mod status;
+#[cfg(feature = "tls")]
+mod tls;
 mod traced;
 
 #[cfg(feature = "auth")]
@@ -53,3 +59,5 @@ pub use registry::Handle;
 pub use secret_file::{read_secret_file, SecretFile, SecretFileError};
 pub use service::{IntoService, Service, ServiceFrom};
 pub use status::{ListenerStatus, NodeStatus, Status};
+#[cfg(feature = "tls")]
+pub use tls::{Tls, TlsError};

@@ -112,6 +112,11 @@ pub struct Options {
     /// [`Auth`]. Needs the `auth` feature (on by default).
     #[cfg(feature = "auth")]
     pub auth: Option<Auth>,
+    /// TLS for this node's listener and senders (the `tls` feature).
+    /// Default: none, byte-compatible with Lua nodes. See
+    /// [`Tls`](crate::Tls).
+    #[cfg(feature = "tls")]
+    pub tls: Option<crate::Tls>,
 }
 
 impl Default for Options {
@@ -134,6 +139,8 @@ impl Default for Options {
             extensions: true,
             #[cfg(feature = "auth")]
             auth: None,
+            #[cfg(feature = "tls")]
+            tls: None,
         }
     }
 }
@@ -270,6 +277,28 @@ impl Options {
     #[must_use]
     pub fn with_auth(mut self, auth: Option<Auth>) -> Self {
         self.auth = auth;
+        self
+    }
+
+    /// Sets TLS for this node's listener and senders, `None` for none
+    /// ([`Options::tls`]; the `tls` feature). It combines with
+    /// [`with_auth`](Options::with_auth): the `Auth` handshake then runs
+    /// inside TLS.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// use skycluster::{Options, Tls};
+    ///
+    /// let tls = Tls::from_pem_files("node.crt", "node.key", "cluster-ca.crt")?;
+    /// let options = Options::default().with_tls(Some(tls));
+    /// assert!(options.tls.is_some());
+    /// # Ok::<(), skycluster::TlsError>(())
+    /// ```
+    #[cfg(feature = "tls")]
+    #[must_use]
+    pub fn with_tls(mut self, tls: Option<crate::Tls>) -> Self {
+        self.tls = tls;
         self
     }
 }

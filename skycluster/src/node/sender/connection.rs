@@ -8,8 +8,7 @@ use std::task::{Poll, Waker};
 use std::time::Duration;
 
 use bytes::BytesMut;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::task::AbortHandle;
 use tokio_util::codec::Decoder;
@@ -17,6 +16,7 @@ use tracing::Instrument;
 
 use super::{clock, fail_all, Conn, Sender};
 use crate::handler::classify;
+use crate::node::link::Link;
 use crate::node::Options;
 use crate::wire::{write_pieces, Reply, ReplyDecoder, WRITE_BATCH};
 use crate::ErrorKind;
@@ -38,14 +38,32 @@ impl Sender {
                         format!("no answer within {:?}", self.options.connect_timeout),
                     ))
                 });
-        #[cfg_attr(not(feature = "auth"), allow(unused_mut))]
-        let mut stream = match connected {
+        let stream = match connected {
             Ok(stream) => stream,
             Err(e) => return self.connect_failed(generation, addr, e),
         };
         if let Err(e) = stream.set_nodelay(true) {
             tracing::debug!(node = %self.node, error = %e, "cannot set TCP_NODELAY");
         }
+        #[cfg(feature = "tls")]
+        if let Some(tls) = self
+            .options
+            .tls
+            .as_ref()
+            .filter(|t| t.applies_to(&self.node))
+        {
+            let limit = self.options.connect_timeout;
+            return match crate::node::tls::connect(tls, stream, &addr, limit).await {
+                Ok(stream) => self.connected(stream, addr, generation).await,
+                Err(e) => self.connect_failed(generation, addr, e),
+            };
+        }
+        self.connected(stream, addr, generation).await
+    }
+
+    /// The rest of `run` on a connected stream: `Auth`, then the pump.
+    #[cfg_attr(not(feature = "auth"), allow(unused_mut))]
+    async fn connected<S: Link>(self: Arc<Self>, mut stream: S, addr: String, generation: u64) {
         #[cfg(feature = "auth")]
         if let Some(auth) = self
             .options
@@ -75,7 +93,9 @@ impl Sender {
         }
         self.ask_extensions(generation);
         tracing::debug!(node = %self.node, %addr, "connected");
+        let open = self.metrics.connected();
         let reason = self.pump(stream, generation).await;
+        drop(open);
         tracing::debug!(node = %self.node, %addr, %reason, "connection closed");
         let mut st = self.lock();
         if st.generation == generation {
@@ -95,6 +115,7 @@ impl Sender {
             return;
         }
         st.failures = st.failures.saturating_add(1);
+        self.metrics.connect_failed();
         let wait = backoff(&self.options, st.failures);
         tracing::warn!(node = %self.node, %addr, %error, retry_in = ?wait, "connect failed");
         let error = ErrorKind::Connect {
@@ -116,9 +137,9 @@ impl Sender {
     /// output; this one reads, woken only when replies arrive. (As two
     /// branches of one task, every wake-up polled both: at 256 calls in
     /// flight that sent about a tenth more TCP segments per call.)
-    async fn pump(self: &Arc<Self>, stream: TcpStream, generation: u64) -> String {
+    async fn pump<S: Link>(self: &Arc<Self>, stream: S, generation: u64) -> String {
         let (rd, wr) = stream.into_split();
-        let writer = Arc::clone(self).write_frames(wr, generation);
+        let writer = Arc::clone(self).write_frames::<S>(wr, generation);
         let writer = tokio::spawn(writer.in_current_span());
         let _writer = AbortOnDrop(writer.abort_handle());
         tokio::select! {
@@ -132,7 +153,7 @@ impl Sender {
     /// A batch is at most [`REPLY_BATCH`] replies; between two, the reader
     /// steps back so that the callers woken so far run, and the requests
     /// they make in turn leave, before it wakes more.
-    async fn read_replies(&self, mut rd: OwnedReadHalf) -> String {
+    async fn read_replies(&self, mut rd: impl AsyncRead + Unpin) -> String {
         let mut rbuf = BytesMut::with_capacity(64 * 1024);
         let mut decoder = ReplyDecoder::new(self.options.limits);
         let mut replies = Vec::new();
@@ -140,7 +161,7 @@ impl Sender {
         loop {
             match rd.read_buf(&mut rbuf).await {
                 Ok(0) => return "closed by peer".to_owned(),
-                Ok(_) => {}
+                Ok(n) => self.metrics.received(n),
                 Err(e) => return format!("read failed: {e}"),
             }
             self.heard.fetch_add(1, Ordering::Relaxed);
@@ -165,7 +186,11 @@ impl Sender {
 
     /// Writes whatever callers queue, all of it at once, until the
     /// connection is replaced or a write fails.
-    async fn write_frames(self: Arc<Self>, mut wr: OwnedWriteHalf, generation: u64) -> String {
+    async fn write_frames<S: Link>(
+        self: Arc<Self>,
+        mut wr: S::OwnedWrite,
+        generation: u64,
+    ) -> String {
         let mut wbuf = BytesMut::with_capacity(64 * 1024);
         loop {
             if !self.take_output(&mut wbuf, generation) {
@@ -179,6 +204,13 @@ impl Sender {
             // this one slice: the kernel then has no iovec to import.
             if let Err(e) = wr.write_all(&wbuf).await {
                 return format!("write failed: {e}");
+            }
+            self.metrics.sent(wbuf.len());
+            // TLS may hold the last record until flushed.
+            if S::BUFFERED {
+                if let Err(e) = wr.flush().await {
+                    return format!("write failed: {e}");
+                }
             }
             wbuf.clear();
         }

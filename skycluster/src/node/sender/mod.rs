@@ -45,6 +45,7 @@ use tracing::Instrument;
 
 use super::clock::{self, Deadline, Instant};
 use super::config::NodeAddr;
+use super::metrics::SenderMetrics;
 use super::pending::{Outcome, Pending, Waiter};
 use super::Options;
 use crate::scratch;
@@ -136,6 +137,7 @@ pub(crate) struct Sender {
     /// compares it with the generation its target's schema check agreed
     /// at.
     generation: AtomicU64,
+    metrics: SenderMetrics,
 }
 
 impl Sender {
@@ -145,8 +147,10 @@ impl Sender {
         target: NodeAddr,
         options: Arc<Options>,
     ) -> Arc<Sender> {
+        let metrics = SenderMetrics::new(&node);
         Arc::new(Sender {
             node,
+            metrics,
             local,
             options,
             state: Mutex::new(State {
@@ -210,11 +214,20 @@ impl Sender {
         waker: Option<&Waker>,
     ) -> Result<InFlight<'_>, ErrorKind> {
         let waiter = Waiter::new(deadline, self.heard.load(Ordering::Relaxed), waker.cloned());
-        let session = self.start_call(address, payload, trace, waiter)?;
+        self.metrics.call_started();
+        let session = match self.start_call(address, payload, trace, waiter) {
+            Ok(session) => session,
+            Err(e) => {
+                self.metrics.call_ended(Some(Err(&e)), None);
+                return Err(e);
+            }
+        };
         Ok(InFlight {
             sender: self,
             session,
             done: false,
+            #[cfg(feature = "metrics")]
+            started: clock::now(),
         })
     }
 
@@ -331,6 +344,7 @@ impl Sender {
             }
         }
         drop(st);
+        self.metrics.push_sent();
         if queued == 0 {
             self.wake_writer();
         }
@@ -511,6 +525,9 @@ pub(crate) struct InFlight<'a> {
     sender: &'a Sender,
     session: u32,
     done: bool,
+    /// When it was queued, for the latency histogram.
+    #[cfg(feature = "metrics")]
+    started: Instant,
 }
 
 impl Future for InFlight<'_> {
@@ -524,6 +541,12 @@ impl Future for InFlight<'_> {
             .poll_answer(self.session, cx.waker()));
         // Taking the answer removed the call's slot.
         self.done = true;
+        #[cfg(feature = "metrics")]
+        {
+            let elapsed = clock::now().saturating_duration_since(self.started);
+            let ended = outcome.as_ref().map(|_| ());
+            self.sender.metrics.call_ended(Some(ended), Some(elapsed));
+        }
         if let Err(ErrorKind::Timeout { elapsed, .. }) = &outcome {
             tracing::debug!(node = %self.sender.node, session = self.session, ?elapsed, "call timed out");
         }
@@ -535,6 +558,7 @@ impl Drop for InFlight<'_> {
     fn drop(&mut self) {
         if !self.done {
             self.sender.forget(self.session);
+            self.sender.metrics.call_ended(None, None);
         }
     }
 }
