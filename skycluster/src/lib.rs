@@ -103,7 +103,7 @@ pub use node::Auth;
 pub use node::{
     deadline, read_secret_file, trace_tag, AddressError, Cluster, Config, Endpoint, Handle,
     IntoAddress, IntoService, ListenerStatus, NodeAddr, NodeStatus, Options, Query, SecretFile,
-    SecretFileError, Service, Status,
+    SecretFileError, Service, Status, Transport,
 };
 #[cfg(feature = "tls")]
 pub use node::{Tls, TlsError};

@@ -117,9 +117,50 @@ struct Agent {
     metrics: AgentMetrics,
 }
 
-/// Serves `stream` until the peer closes it, it breaks a limit, or the
-/// cluster shuts down (then calls in flight finish first).
-pub(crate) async fn serve(
+/// An accepted stream an agent can serve: what a transport's listener
+/// hands over.
+pub(crate) trait Accepted: Link {
+    /// Serves the connection until the peer closes it, it breaks a limit,
+    /// or the cluster shuts down (then calls in flight finish first).
+    fn serve(
+        self,
+        state: Arc<NodeState>,
+        peer: SocketAddr,
+        shutdown: CancellationToken,
+        requests: Arc<AtomicUsize>,
+    ) -> impl Future<Output = ()> + Send;
+}
+
+impl Accepted for TcpStream {
+    fn serve(
+        self,
+        state: Arc<NodeState>,
+        peer: SocketAddr,
+        shutdown: CancellationToken,
+        requests: Arc<AtomicUsize>,
+    ) -> impl Future<Output = ()> + Send {
+        serve(state, self, peer, shutdown, requests)
+    }
+}
+
+/// turmoil's simulated connections: no TCP options, no TLS.
+#[cfg(feature = "turmoil")]
+impl Accepted for turmoil::net::TcpStream {
+    fn serve(
+        self,
+        state: Arc<NodeState>,
+        peer: SocketAddr,
+        shutdown: CancellationToken,
+        requests: Arc<AtomicUsize>,
+    ) -> impl Future<Output = ()> + Send {
+        let metrics = AgentMetrics::new(state.name().map_or("", |n| &**n));
+        serve_on(state, self, peer, shutdown, requests, metrics)
+    }
+}
+
+/// Serves an accepted TCP `stream`: TCP_NODELAY, TLS if configured, then
+/// [`serve_on`].
+async fn serve(
     state: Arc<NodeState>,
     stream: TcpStream,
     peer: SocketAddr,

@@ -53,3 +53,23 @@ impl Link for TcpStream {
         TcpStream::split(self)
     }
 }
+
+/// turmoil's simulated stream (feature `turmoil`): it has no borrowed
+/// halves of its own, so `split` shares it through tokio's `split`, whose
+/// lock costs nothing worth measuring in a simulation.
+#[cfg(feature = "turmoil")]
+impl Link for turmoil::net::TcpStream {
+    const BUFFERED: bool = false;
+    type OwnedRead = turmoil::net::tcp::OwnedReadHalf;
+    type OwnedWrite = turmoil::net::tcp::OwnedWriteHalf;
+    type Read<'a> = tokio::io::ReadHalf<&'a mut turmoil::net::TcpStream>;
+    type Write<'a> = tokio::io::WriteHalf<&'a mut turmoil::net::TcpStream>;
+
+    fn into_split(self) -> (Self::OwnedRead, Self::OwnedWrite) {
+        turmoil::net::TcpStream::into_split(self)
+    }
+
+    fn split(&mut self) -> (Self::Read<'_>, Self::Write<'_>) {
+        tokio::io::split(self)
+    }
+}

@@ -10,8 +10,9 @@ use tokio::net::{TcpListener, TcpSocket, ToSocketAddrs};
 use tokio::sync::Semaphore;
 use tracing::Instrument;
 
-use super::agent;
+use super::agent::Accepted;
 use super::state::{lock, Listening, NodeState};
+use super::transport::Acceptor;
 use crate::{Error, Result};
 
 /// How long the accept loop waits after a failed accept (out of file
@@ -29,10 +30,26 @@ pub(super) async fn listen(
         addr: shown.clone(),
         source,
     };
+    #[cfg(feature = "turmoil")]
+    if state.options.transport == super::Transport::Turmoil {
+        let listener = turmoil::net::TcpListener::bind(shown.as_str())
+            .await
+            .map_err(listen_error)?;
+        let local = listener.local_addr().map_err(listen_error)?;
+        return Ok(serve_listener(state, listener, local));
+    }
     let listener = bind(addr, state.options.listen_backlog)
         .await
         .map_err(listen_error)?;
     let local = listener.local_addr().map_err(listen_error)?;
+    Ok(serve_listener(state, listener, local))
+}
+
+/// Registers `listener` in the node's status and starts its accept loop.
+fn serve_listener<L: Acceptor>(state: &Arc<NodeState>, listener: L, local: SocketAddr) -> SocketAddr
+where
+    L::Stream: Accepted,
+{
     let slots = Arc::new(Semaphore::new(state.options.max_clients));
     let requests = Arc::new(AtomicUsize::new(0));
     lock(&state.listeners).push(Listening {
@@ -48,7 +65,7 @@ pub(super) async fn listen(
         slots,
         requests,
     ));
-    Ok(local)
+    local
 }
 
 /// Binds the first of `addr`'s addresses that binds, with a listen queue
@@ -83,13 +100,15 @@ async fn bind(addr: impl ToSocketAddrs, backlog: u32) -> std::io::Result<TcpList
     }))
 }
 
-async fn accept_loop(
+async fn accept_loop<L: Acceptor>(
     state: Arc<NodeState>,
-    listener: TcpListener,
+    listener: L,
     local: SocketAddr,
     slots: Arc<Semaphore>,
     requests: Arc<AtomicUsize>,
-) {
+) where
+    L::Stream: Accepted,
+{
     loop {
         let accepted = tokio::select! {
             accepted = listener.accept() => accepted,
@@ -116,7 +135,7 @@ async fn accept_loop(
         let span = tracing::debug_span!("agent", node = ?state.name(), %peer);
         state.tasks.spawn(
             async move {
-                agent::serve(agent_state, stream, peer, shutdown, requests).await;
+                stream.serve(agent_state, peer, shutdown, requests).await;
                 drop(slot);
             }
             .instrument(span),

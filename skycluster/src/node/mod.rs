@@ -43,6 +43,7 @@ mod status;
 #[cfg(feature = "tls")]
 mod tls;
 mod traced;
+mod transport;
 
 #[cfg(feature = "auth")]
 pub use auth::Auth;
@@ -52,6 +53,7 @@ pub use deadline::deadline;
 pub use endpoint::{AddressError, Endpoint, IntoAddress};
 pub(crate) use endpoint::{Begun, Encode};
 pub use traced::trace_tag;
+pub use transport::Transport;
 // For generated code only, through `__private`.
 pub use endpoint::Call;
 pub use options::Options;

@@ -4,6 +4,7 @@ use std::time::Duration;
 
 #[cfg(feature = "auth")]
 use super::Auth;
+use super::Transport;
 use crate::wire::Limits;
 
 /// How a cluster behaves under load and failure.
@@ -107,6 +108,9 @@ pub struct Options {
     /// ask. Off, a node writes and answers exactly what Skynet does.
     /// Default: on.
     pub extensions: bool,
+    /// The network connections run over: TCP, or turmoil's simulation for
+    /// tests (feature `turmoil`). Default: [`Transport::Tcp`].
+    pub transport: Transport,
     /// A shared secret that connections must prove they know, for clusters
     /// of Rust nodes. Default: none, byte-compatible with Lua nodes. See
     /// [`Auth`]. Needs the `auth` feature (on by default).
@@ -137,6 +141,7 @@ impl Default for Options {
             listen_backlog: 1024,
             schema_check: true,
             extensions: true,
+            transport: Transport::Tcp,
             #[cfg(feature = "auth")]
             auth: None,
             #[cfg(feature = "tls")]
@@ -255,6 +260,22 @@ impl Options {
     #[must_use]
     pub fn with_extensions(mut self, extensions: bool) -> Self {
         self.extensions = extensions;
+        self
+    }
+
+    /// Sets the network connections run over ([`Options::transport`]).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use skycluster::{Options, Transport};
+    ///
+    /// let options = Options::default().with_transport(Transport::Tcp);
+    /// assert_eq!(options.transport, Transport::Tcp);
+    /// ```
+    #[must_use]
+    pub fn with_transport(mut self, transport: Transport) -> Self {
+        self.transport = transport;
         self
     }
 

@@ -21,6 +21,14 @@ use crate::node::Options;
 use crate::wire::{write_pieces, Reply, ReplyDecoder, WRITE_BATCH};
 use crate::ErrorKind;
 
+/// A connect that got no answer within `limit`.
+fn timed_out(limit: Duration) -> std::io::Error {
+    std::io::Error::new(
+        std::io::ErrorKind::TimedOut,
+        format!("no answer within {limit:?}"),
+    )
+}
+
 impl Sender {
     /// The connection task: connect, then write queued frames and read
     /// replies until the connection ends.
@@ -29,15 +37,22 @@ impl Sender {
         // task, however it ends.
         let sweeper = tokio::spawn(Arc::clone(&self).sweep_loop());
         let _sweeper = AbortOnDrop(sweeper.abort_handle());
+        #[cfg(feature = "turmoil")]
+        if self.options.transport == crate::Transport::Turmoil {
+            let limit = self.options.connect_timeout;
+            let connected =
+                tokio::time::timeout(limit, turmoil::net::TcpStream::connect(addr.as_str()))
+                    .await
+                    .unwrap_or_else(|_| Err(timed_out(limit)));
+            return match connected {
+                Ok(stream) => self.connected(stream, addr, generation).await,
+                Err(e) => self.connect_failed(generation, addr, e),
+            };
+        }
         let connected =
             tokio::time::timeout(self.options.connect_timeout, TcpStream::connect(&addr))
                 .await
-                .unwrap_or_else(|_| {
-                    Err(std::io::Error::new(
-                        std::io::ErrorKind::TimedOut,
-                        format!("no answer within {:?}", self.options.connect_timeout),
-                    ))
-                });
+                .unwrap_or_else(|_| Err(timed_out(self.options.connect_timeout)));
         let stream = match connected {
             Ok(stream) => stream,
             Err(e) => return self.connect_failed(generation, addr, e),
@@ -116,7 +131,7 @@ impl Sender {
         }
         st.failures = st.failures.saturating_add(1);
         self.metrics.connect_failed();
-        let wait = backoff(&self.options, st.failures);
+        let wait = backoff(&self.options, st.failures, &[&self.local, &self.node]);
         tracing::warn!(node = %self.node, %addr, %error, retry_in = ?wait, "connect failed");
         let error = ErrorKind::Connect {
             addr,
@@ -292,18 +307,36 @@ impl Drop for AbortOnDrop {
     }
 }
 
-/// `backoff_min * 2^(failures-1)`, capped, with up to 25 % taken off at
-/// random so that many callers do not retry in step.
-fn backoff(options: &Options, failures: u32) -> Duration {
+/// `backoff_min * 2^(failures-1)`, capped, with up to 25 % taken off so
+/// that many callers do not retry in step.
+///
+/// The share taken off is a hash of who retries (this node and the node
+/// it retries; the process too, for a node without a name) and the
+/// attempt: it differs between the nodes of a fleet, as a random one
+/// would, and is the same in every run of a simulation with the same
+/// seed, as a random one would not be.
+fn backoff(options: &Options, failures: u32, who: &[&str]) -> Duration {
     let exp = failures.saturating_sub(1).min(16);
     let base = options
         .backoff_min
         .saturating_mul(1 << exp)
         .min(options.backoff_max);
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.subsec_nanos());
-    let jitter = base.mul_f64(f64::from(nanos % 1000) / 4000.0);
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    let pid = match who.first() {
+        Some(name) if !name.is_empty() => [0; 4],
+        _ => std::process::id().to_le_bytes(),
+    };
+    for bytes in who
+        .iter()
+        .map(|s| s.as_bytes())
+        .chain([&pid[..], &failures.to_le_bytes()[..]])
+    {
+        for &b in bytes {
+            h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+        }
+        h = (h ^ 0xff).wrapping_mul(0x0100_0000_01b3);
+    }
+    let jitter = base.mul_f64((h % 1000) as f64 / 4000.0);
     base - jitter
 }
 
@@ -329,9 +362,20 @@ mod tests {
     #[test]
     fn backoff_grows_and_is_capped() {
         let options = Options::default();
-        let first = backoff(&options, 1);
+        let first = backoff(&options, 1, &["a", "b"]);
         assert!(first <= options.backoff_min && first >= options.backoff_min * 3 / 4);
-        let late = backoff(&options, 40);
+        let late = backoff(&options, 40, &["a", "b"]);
         assert!(late <= options.backoff_max && late >= options.backoff_max * 3 / 4);
+    }
+
+    #[test]
+    fn backoff_is_the_same_for_the_same_retry_and_differs_between_nodes() {
+        let options = Options::default();
+        let one = backoff(&options, 3, &["game1", "db"]);
+        assert_eq!(one, backoff(&options, 3, &["game1", "db"]));
+        let others: Vec<Duration> = (2..10)
+            .map(|i| backoff(&options, 3, &[&format!("game{i}"), "db"]))
+            .collect();
+        assert!(others.iter().any(|d| *d != one), "{one:?} {others:?}");
     }
 }
