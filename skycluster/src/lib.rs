@@ -77,6 +77,9 @@
 //!   `tokio::time::pause` (`#[tokio::test(start_paused = true)]`) makes
 //!   timeouts and back-offs end when the paused clock says, without
 //!   waiting. Costs a little per call; leave it out of production builds.
+//! * `etcd`: membership from etcd v3 (`Etcd`, `Cluster::join`): nodes
+//!   publish their name and address under a key prefix, held by a lease,
+//!   and watch it. Off by default; the clustername file stays the default.
 #![warn(missing_docs)]
 #![doc(test(attr(deny(warnings))))]
 
@@ -95,6 +98,9 @@ pub use node::{
     IntoService, ListenerStatus, NodeAddr, NodeStatus, Options, Query, SecretFile, SecretFileError,
     Service, Status,
 };
+pub use node::{MembershipError, MembershipStatus};
+#[cfg(feature = "etcd")]
+pub use node::Etcd;
 
 pub use async_trait::async_trait;
 pub use skycluster_macros::{cluster_main, service};

@@ -14,6 +14,8 @@
 //!   trait to its client and its dispatcher.
 //! * [`Config`], [`Options`], [`Auth`], `registry` (local services and
 //!   their names), `status`.
+//! * `membership`: where the membership comes from besides the config:
+//!   the clustername file written from it, and etcd (feature `etcd`).
 //!
 //! Dependencies point one way: `cluster` → `listener` → `agent` → `state`
 //! → `sender`; `cluster` → `endpoint` → `state`. Nothing below `cluster`
@@ -26,6 +28,7 @@ mod cluster;
 mod config;
 mod endpoint;
 mod listener;
+mod membership;
 mod options;
 mod pending;
 mod registry;
@@ -42,6 +45,9 @@ pub use endpoint::{AddressError, Endpoint, IntoAddress};
 pub(crate) use endpoint::{Begun, Encode};
 // For generated code only, through `__private`.
 pub use endpoint::Call;
+#[cfg(feature = "etcd")]
+pub use membership::Etcd;
+pub use membership::{MembershipError, MembershipStatus};
 pub use options::Options;
 pub use registry::Handle;
 pub use secret_file::{read_secret_file, SecretFile, SecretFileError};
