@@ -93,14 +93,14 @@ pub mod wire;
 
 pub use error::{CallError, Error, ErrorKind, Result};
 pub use handler::{BoxFuture, Handled, Handler, HandlerError, Request};
+#[cfg(feature = "etcd")]
+pub use node::Etcd;
 pub use node::{
     read_secret_file, AddressError, Auth, Cluster, Config, Endpoint, Handle, IntoAddress,
     IntoService, ListenerStatus, NodeAddr, NodeStatus, Options, Query, SecretFile, SecretFileError,
     Service, Status,
 };
 pub use node::{MembershipError, MembershipStatus};
-#[cfg(feature = "etcd")]
-pub use node::Etcd;
 
 pub use async_trait::async_trait;
 pub use skycluster_macros::{cluster_main, service};

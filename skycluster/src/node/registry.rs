@@ -159,7 +159,10 @@ impl Registry {
     /// publishes.
     #[cfg_attr(not(feature = "etcd"), allow(dead_code))]
     pub(crate) fn registered_names(&self) -> Vec<String> {
-        read(&self.registered).keys().map(|k| k.to_string()).collect()
+        read(&self.registered)
+            .keys()
+            .map(|k| k.to_string())
+            .collect()
     }
 
     pub(crate) fn registered(&self, bare: &str) -> Option<Handle> {
