@@ -313,6 +313,31 @@ async fn the_clustername_export_reads_back_as_the_membership() {
     )
     .await;
     assert_eq!(&reply.expect("beta answers")[..], b"e");
+
+    // `skycluster export` writes the same file.
+    let cli_path = dir.join("from_cli.lua");
+    let args = [
+        "export".to_owned(),
+        "--etcd".to_owned(),
+        etcd_url(),
+        "--prefix".to_owned(),
+        etcd.prefix().to_owned(),
+        "--out".to_owned(),
+        cli_path.display().to_string(),
+    ];
+    let ran = tokio::task::spawn_blocking(move || {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        support::run::run(env!("CARGO_BIN_EXE_cli_skycluster"), &args, LIMIT)
+    })
+    .await
+    .expect("the CLI ran");
+    ran.expect_code(0);
+    assert!(ran.stdout.contains("wrote 2 nodes"), "{}", ran.stdout);
+    let from_cli = Config::load(&cli_path).expect("a clustername file");
+    assert_eq!(
+        from_cli.nodes().collect::<Vec<_>>(),
+        back.nodes().collect::<Vec<_>>()
+    );
     std::fs::remove_dir_all(&dir).ok();
     a.shutdown(Duration::from_secs(5)).await;
     b.shutdown(Duration::from_secs(5)).await;
