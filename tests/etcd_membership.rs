@@ -342,3 +342,129 @@ async fn the_clustername_export_reads_back_as_the_membership() {
     a.shutdown(Duration::from_secs(5)).await;
     b.shutdown(Duration::from_secs(5)).await;
 }
+
+/// An etcd of the test's own, to stop and restart: on free loopback
+/// ports, with a temporary data directory, killed when dropped.
+struct OwnEtcd {
+    child: Option<Child>,
+    dir: std::path::PathBuf,
+    client: u16,
+    peer: u16,
+}
+
+fn free_port() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    listener.local_addr().expect("addr").port()
+}
+
+impl OwnEtcd {
+    fn new() -> OwnEtcd {
+        let dir = std::env::temp_dir().join(format!(
+            "skycluster-own-etcd-{}-{}",
+            std::process::id(),
+            free_port()
+        ));
+        let mut etcd = OwnEtcd {
+            child: None,
+            dir,
+            client: free_port(),
+            peer: free_port(),
+        };
+        etcd.start();
+        etcd
+    }
+
+    fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.client)
+    }
+
+    fn start(&mut self) {
+        let peer = format!("http://127.0.0.1:{}", self.peer);
+        let child = Command::new("etcd")
+            .arg("--name=own")
+            .arg(format!("--data-dir={}", self.dir.display()))
+            .arg(format!("--listen-client-urls={}", self.url()))
+            .arg(format!("--advertise-client-urls={}", self.url()))
+            .arg(format!("--listen-peer-urls={peer}"))
+            .arg(format!("--initial-advertise-peer-urls={peer}"))
+            .arg(format!("--initial-cluster=own={peer}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("etcd on PATH (SKYCLUSTER_ETCD is set, so it is installed)");
+        self.child = Some(child);
+    }
+
+    fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+impl Drop for OwnEtcd {
+    fn drop(&mut self) {
+        self.kill();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// Waits (bounded) until `cluster`'s etcd is reachable (`true`) or not.
+async fn etcd_reachable(cluster: &Cluster, up: bool) {
+    bounded("etcd reachability in status", async {
+        loop {
+            let status = cluster.status().membership.expect("joined");
+            if status.unreachable_since.is_none() == up {
+                return;
+            }
+            tokio::task::yield_now().await;
+        }
+    })
+    .await;
+}
+
+#[tokio::test]
+#[cfg_attr(
+    not(etcd),
+    ignore = "needs SKYCLUSTER_ETCD: a running etcd (see .ci/run)"
+)]
+async fn while_etcd_is_down_calls_go_on_and_status_says_since_when_then_it_comes_back() {
+    let mut own = OwnEtcd::new();
+    let etcd = Etcd::new([own.url()])
+        .with_ttl(Duration::from_secs(5))
+        .with_backoff(Duration::from_millis(50), Duration::from_millis(200))
+        .with_request_timeout(Duration::from_secs(1))
+        .with_start_wait(Some(LIMIT / 2));
+    let a = joined("a", &etcd, Options::default()).await;
+    let b = joined("b", &etcd, Options::default()).await;
+    until(&a, "b listed", |c| has(c, "b")).await;
+
+    own.kill();
+    etcd_reachable(&a, false).await;
+    let status = a.status().membership.expect("joined");
+    assert!(
+        status.unreachable_since.is_some() && status.last_error.is_some(),
+        "{status:?}"
+    );
+    // The last membership holds, and calls never wait on etcd.
+    for _ in 0..20 {
+        let reply = bounded(
+            "call while etcd is down",
+            a.call("b", "@echo", Bytes::from_static(b"x")),
+        )
+        .await;
+        assert_eq!(&reply.expect("b answers")[..], b"x");
+    }
+
+    own.start();
+    etcd_reachable(&a, true).await;
+    // Changes flow again: a node joining now is seen.
+    let c = joined("c", &etcd, Options::default()).await;
+    until(&a, "c listed", |cfg| has(cfg, "c") && has(cfg, "b")).await;
+    let reply = bounded("call c", a.call("c", "@echo", Bytes::from_static(b"y"))).await;
+    assert_eq!(&reply.expect("c answers")[..], b"y");
+    for node in [&a, &b, &c] {
+        node.shutdown(Duration::from_secs(5)).await;
+    }
+}
