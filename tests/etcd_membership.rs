@@ -468,3 +468,41 @@ async fn while_etcd_is_down_calls_go_on_and_status_says_since_when_then_it_comes
         node.shutdown(Duration::from_secs(5)).await;
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(
+    not(etcd),
+    ignore = "needs SKYCLUSTER_ETCD: a running etcd (see .ci/run)"
+)]
+async fn a_hundred_nodes_in_one_process_join_at_once_and_all_are_seen() {
+    const N: usize = 100;
+    let etcd = etcd("hundred");
+    let watcher = Cluster::new(Config::new());
+    bounded("watcher joins", watcher.join(etcd.clone()))
+        .await
+        .expect("watcher joins");
+    let joins: Vec<_> = (0..N)
+        .map(|i| {
+            let etcd = etcd.clone();
+            tokio::spawn(
+                async move { joined(&format!("node{i}"), &etcd, Options::default()).await },
+            )
+        })
+        .collect();
+    let mut nodes = Vec::new();
+    for join in joins {
+        nodes.push(bounded("a node joins", join).await.expect("join task"));
+    }
+    until(&watcher, "every node listed", |c| c.nodes().count() == N).await;
+    // Any one of them is callable by name from the watcher.
+    let reply = bounded(
+        "call node57",
+        watcher.call("node57", "@echo", Bytes::from_static(b"z")),
+    )
+    .await;
+    assert_eq!(&reply.expect("node57 answers")[..], b"z");
+    for node in &nodes {
+        bounded("shutdown", node.shutdown(Duration::from_secs(5))).await;
+    }
+    until(&watcher, "every node gone", |c| c.nodes().count() == 0).await;
+}

@@ -451,6 +451,8 @@ mod tests {
                 Command::Call { config, .. }
                 | Command::Query { config, .. }
                 | Command::Status { config } => config,
+                #[cfg(feature = "etcd")]
+                Command::Export { .. } => unreachable!("not among the commands parsed"),
             };
             assert_eq!(config.secret_file, Some(PathBuf::from("s")), "{command}");
         }

@@ -352,7 +352,16 @@ impl Etcd {
         let ttl = i64::try_from(self.ttl.as_secs()).unwrap_or(i64::MAX);
         // A lease kept across a lost connection still holds the key, if
         // it has not expired: reuse it.
-        let (id, fresh) = match old {
+        let alive = match old {
+            Some(id) => {
+                let left = self
+                    .ask("lease ttl", client.lease_time_to_live(id, None))
+                    .await?;
+                (left.ttl() > 0).then_some(id)
+            }
+            None => None,
+        };
+        let (id, fresh) = match alive {
             Some(id) => (id, false),
             None => {
                 let granted = self
