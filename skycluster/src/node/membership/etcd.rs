@@ -531,7 +531,7 @@ impl Cluster {
     /// [`MembershipError::NameTaken`] naming the holder's address when a
     /// live node already holds this node's name;
     /// [`MembershipError::AlreadyJoined`] on a second join. Each comes
-    /// wrapped in [`Error::Membership`].
+    /// wrapped in [`Error::Membership`](crate::Error::Membership).
     ///
     /// # Examples
     ///
