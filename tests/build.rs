@@ -2,7 +2,8 @@
 //! (a built Skynet tree, see `lua/README.md`) they are compiled with
 //! `cfg(skynet)` and run; without it each is ignored with the reason. The
 //! same for the tests that build network namespaces (`cfg(netns)`, with
-//! `SKYCLUSTER_NETNS=1`).
+//! `SKYCLUSTER_NETNS=1`) and the etcd tests (`cfg(etcd)`, with
+//! `SKYCLUSTER_ETCD`, an etcd client URL).
 
 fn main() {
     println!("cargo::rustc-check-cfg=cfg(skynet)");
@@ -16,5 +17,12 @@ fn main() {
     println!("cargo:rerun-if-env-changed=SKYCLUSTER_NETNS");
     if std::env::var_os("SKYCLUSTER_NETNS").is_some_and(|v| v == "1") {
         println!("cargo:rustc-cfg=netns");
+    }
+    // The etcd membership tests likewise need a running etcd, whose
+    // client URL `SKYCLUSTER_ETCD` gives (.ci/run starts one).
+    println!("cargo::rustc-check-cfg=cfg(etcd)");
+    println!("cargo:rerun-if-env-changed=SKYCLUSTER_ETCD");
+    if std::env::var_os("SKYCLUSTER_ETCD").is_some() {
+        println!("cargo:rustc-cfg=etcd");
     }
 }

@@ -5,6 +5,7 @@
 //! skycluster call --config clustername.lua game1 @echo echo 1 '"x"' '{a = 1}'
 //! skycluster query --config clustername.lua game1 echo
 //! skycluster status --config clustername.lua
+//! skycluster export --etcd http://127.0.0.1:2379 --out clustername.lua --watch
 //! skycluster call --config clustername.lua --secret-file secret vault @echo echo 1
 //! ```
 //!
@@ -13,6 +14,8 @@
 //! * `main.rs`: the command line, `call` and `query`, and how failures map
 //!   to exit codes.
 //! * `status.rs`: probing every node and printing the table.
+//! * `export.rs` (feature `etcd`): the membership in etcd written as a
+//!   clustername file.
 //! * `secret.rs`: the cluster secret for nodes with `Auth`, and telling a
 //!   node that asks for it from one that is down.
 //!
@@ -32,6 +35,8 @@ use skycluster::codec::luaseri::{self, Value};
 use skycluster::wire::Address;
 use skycluster::{Auth, CallError, Cluster, Config, ErrorKind, NodeAddr, Options};
 
+#[cfg(feature = "etcd")]
+mod export;
 mod secret;
 mod status;
 
@@ -132,6 +137,27 @@ Example:
     Status {
         #[command(flatten)]
         config: ConfigArg,
+    },
+    /// Writes the membership etcd holds (nodes that joined with
+    /// `Cluster::join`) as a clustername file, for Lua nodes to
+    /// `cluster.reload` from: once, or with --watch on every change.
+    #[cfg(feature = "etcd")]
+    Export {
+        /// etcd's client URL.
+        #[arg(long, env = "SKYCLUSTER_ETCD", value_name = "URL")]
+        etcd: String,
+        /// The key prefix the nodes joined under.
+        #[arg(long, default_value = "/skycluster/")]
+        prefix: String,
+        /// The clustername file to write (replaced whole each time).
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
+        /// Keep running and rewrite the file on every change.
+        #[arg(long)]
+        watch: bool,
+        /// With --watch, stop after this many writes (for tests).
+        #[arg(long, hide = true)]
+        max_writes: Option<u64>,
     },
 }
 
@@ -279,6 +305,14 @@ async fn run(cli: Cli) -> Result<ExitCode, Failure> {
             let client = connect(&config, None, timeout)?;
             status::run(&client).await
         }
+        #[cfg(feature = "etcd")]
+        Command::Export {
+            etcd,
+            prefix,
+            out,
+            watch,
+            max_writes,
+        } => export::run(&etcd, &prefix, &out, watch, max_writes, timeout).await,
     }
 }
 
@@ -457,6 +491,8 @@ mod tests {
                 | Command::Query { config, .. }
                 | Command::Schema { config, .. }
                 | Command::Status { config } => config,
+                #[cfg(feature = "etcd")]
+                Command::Export { .. } => unreachable!("not among the commands parsed"),
             };
             assert_eq!(config.secret_file, Some(PathBuf::from("s")), "{command}");
         }

@@ -326,6 +326,9 @@ pub enum Error {
     /// A call failed.
     #[error(transparent)]
     Call(#[from] CallError),
+    /// Joining or keeping the membership from etcd failed.
+    #[error(transparent)]
+    Membership(#[from] crate::node::MembershipError),
 }
 
 /// `Result` with skycluster's [`Error`].

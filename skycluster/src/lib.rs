@@ -85,6 +85,9 @@
 //!   `tokio::time::pause` (`#[tokio::test(start_paused = true)]`) makes
 //!   timeouts and back-offs end when the paused clock says, without
 //!   waiting. Costs a little per call; leave it out of production builds.
+//! * `etcd`: membership from etcd v3 (`Etcd`, `Cluster::join`): nodes
+//!   publish their name and address under a key prefix, held by a lease,
+//!   and watch it. Off by default; the clustername file stays the default.
 #![warn(missing_docs)]
 #![doc(test(attr(deny(warnings))))]
 
@@ -100,11 +103,14 @@ pub use error::{CallError, Error, ErrorKind, Result};
 pub use handler::{BoxFuture, Handled, Handler, HandlerError, Request};
 #[cfg(feature = "auth")]
 pub use node::Auth;
+#[cfg(feature = "etcd")]
+pub use node::Etcd;
 pub use node::{
     deadline, read_secret_file, trace_tag, AddressError, Cluster, Config, Endpoint, Handle,
     IntoAddress, IntoService, ListenerStatus, NodeAddr, NodeStatus, Options, Query, SecretFile,
     SecretFileError, Service, Status, Transport,
 };
+pub use node::{MembershipError, MembershipStatus};
 #[cfg(feature = "tls")]
 pub use node::{Tls, TlsError};
 

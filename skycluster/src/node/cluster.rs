@@ -398,7 +398,9 @@ impl Cluster {
 
     /// Stops a local service: its handle and names stop resolving.
     pub fn kill(&self, handle: Handle) -> bool {
-        self.state.registry.kill(handle)
+        let killed = self.state.registry.kill(handle);
+        self.state.names_changed();
+        killed
     }
 
     /// Gives a local service a node-local name, `.name`: Skynet's
@@ -455,12 +457,16 @@ impl Cluster {
     /// [`Error::NameTaken`], [`Error::InvalidName`] or
     /// [`Error::UnknownHandle`].
     pub fn register_name(&self, name: &str, handle: Handle) -> Result<()> {
-        self.state.registry.register(name, handle)
+        self.state.registry.register(name, handle)?;
+        self.state.names_changed();
+        Ok(())
     }
 
     /// Removes a registered name; returns the handle it named.
     pub fn unregister(&self, name: &str) -> Option<Handle> {
-        self.state.registry.unregister(name)
+        let removed = self.state.registry.unregister(name);
+        self.state.names_changed();
+        removed
     }
 
     /// Re-reads the clustername file this cluster was loaded from
@@ -487,6 +493,11 @@ impl Cluster {
     /// node. Returns once the change is in effect.
     pub fn reload_with(&self, update: Config) {
         self.state.reload(update);
+    }
+
+    /// The state this handle shares, for the membership sources.
+    pub(super) fn state(&self) -> &Arc<NodeState> {
+        &self.state
     }
 
     /// A snapshot of every node's connection and every listener.

@@ -16,6 +16,8 @@
 //!   `tls`, with the `tls` feature).
 //! * [`Config`], [`Options`], [`Auth`], `registry` (local services and
 //!   their names), `status`.
+//! * `membership`: where the membership comes from besides the config:
+//!   the clustername file written from it, and etcd (feature `etcd`).
 //!
 //! Dependencies point one way: `cluster` → `listener` → `agent` → `state`
 //! → `sender`; `cluster` → `endpoint` → `state`. Nothing below `cluster`
@@ -31,6 +33,7 @@ mod deadline;
 mod endpoint;
 mod link;
 mod listener;
+mod membership;
 mod metrics;
 mod options;
 mod pending;
@@ -56,6 +59,9 @@ pub use traced::trace_tag;
 pub use transport::Transport;
 // For generated code only, through `__private`.
 pub use endpoint::Call;
+#[cfg(feature = "etcd")]
+pub use membership::Etcd;
+pub use membership::{MembershipError, MembershipStatus};
 pub use options::Options;
 pub use registry::Handle;
 pub use secret_file::{read_secret_file, SecretFile, SecretFileError};

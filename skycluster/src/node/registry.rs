@@ -155,6 +155,16 @@ impl Registry {
         self.version.load(Ordering::Acquire)
     }
 
+    /// Every registered name, without the `@`: what a membership source
+    /// publishes.
+    #[cfg_attr(not(feature = "etcd"), allow(dead_code))]
+    pub(crate) fn registered_names(&self) -> Vec<String> {
+        read(&self.registered)
+            .keys()
+            .map(|k| k.to_string())
+            .collect()
+    }
+
     pub(crate) fn registered(&self, bare: &str) -> Option<Handle> {
         read(&self.registered).get(bare).copied()
     }

@@ -22,6 +22,7 @@ use tokio_util::task::TaskTracker;
 
 use super::clock::Deadline;
 use super::config::Config;
+use super::membership::Tracker;
 use super::registry::{Handle, Registry};
 use super::sender::{
     extensions_answer, is_extensions_query, schema_answer, schema_asked_about, Sender,
@@ -49,6 +50,9 @@ pub(crate) struct NodeState {
     pub(super) listeners: Mutex<Vec<Listening>>,
     pub(super) shutdown: CancellationToken,
     pub(super) tasks: TaskTracker,
+    /// Where the membership comes from when not only from the config
+    /// (etcd): its health and what it published, once joined.
+    pub(super) membership: OnceLock<Arc<Tracker>>,
 }
 
 /// A listener's counters, for [`Cluster::status`](super::Cluster::status).
@@ -80,6 +84,7 @@ impl NodeState {
             listeners: Mutex::new(Vec::new()),
             shutdown: CancellationToken::new(),
             tasks: TaskTracker::new(),
+            membership: OnceLock::new(),
         }
     }
 
@@ -118,6 +123,30 @@ impl NodeState {
             }
         }
         self.config_version.send_modify(|v| *v += 1);
+    }
+
+    /// Removes `node` from the config, as a membership source that lost it
+    /// says: calls to it then behave as to an absent node. Its sender is
+    /// kept (endpoints cache it, and a node coming back retargets it) but
+    /// disabled, so that its waiting calls fail now.
+    #[cfg_attr(not(feature = "etcd"), allow(dead_code))]
+    pub(super) fn remove(&self, nodes: &[String]) {
+        {
+            let mut config = lock(&self.config);
+            let senders = lock(&self.senders);
+            for node in nodes {
+                config.remove(node);
+                if let Some(sender) = senders.get(node.as_str()) {
+                    sender.retarget(super::NodeAddr::Disabled);
+                }
+            }
+        }
+        self.config_version.send_modify(|v| *v += 1);
+    }
+
+    /// A receiver that sees every change of the config.
+    pub(super) fn changes(&self) -> watch::Receiver<u64> {
+        self.config_version.subscribe()
     }
 
     /// Every sender made so far, by node.
@@ -166,14 +195,16 @@ impl NodeState {
 
     /// The sender for `node` if the config has it, without waiting.
     pub(super) fn sender_now(&self, node: &str) -> Result<Arc<Sender>, ErrorKind> {
-        if let Some(sender) = lock(&self.senders).get(node) {
-            return Ok(Arc::clone(sender));
-        }
+        // The config first: a node removed from it (see `remove`) keeps its
+        // sender, but is absent.
         let config = lock(&self.config);
         let Some(addr) = config.get(node) else {
             return Err(ErrorKind::Absent);
         };
         let mut senders = lock(&self.senders);
+        if let Some(sender) = senders.get(node) {
+            return Ok(Arc::clone(sender));
+        }
         let sender = senders.entry(node.into()).or_insert_with(|| {
             let local = self
                 .name

@@ -5,6 +5,7 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use super::config::NodeAddr;
+use super::membership::MembershipStatus;
 use super::state::{lock, NodeState};
 
 /// A snapshot of a cluster's connections.
@@ -15,6 +16,9 @@ pub struct Status {
     pub nodes: Vec<NodeStatus>,
     /// Every listener this node opened.
     pub listeners: Vec<ListenerStatus>,
+    /// Where the membership comes from, when not only from the config
+    /// (etcd): whether it is reachable, and since when not.
+    pub membership: Option<MembershipStatus>,
 }
 
 /// One remote node, as this node sees it.
@@ -78,6 +82,11 @@ impl Status {
                 requests: l.requests.load(Ordering::Relaxed),
             })
             .collect();
-        Status { nodes, listeners }
+        let membership = state.membership.get().map(|m| m.status());
+        Status {
+            nodes,
+            listeners,
+            membership,
+        }
     }
 }

@@ -168,6 +168,13 @@ impl Config {
         }
     }
 
+    /// Removes a node: what a membership source that lost it does (a
+    /// clustername file cannot remove one).
+    #[cfg_attr(not(feature = "etcd"), allow(dead_code))]
+    pub(crate) fn remove(&mut self, node: &str) -> Option<NodeAddr> {
+        self.nodes.remove(node)
+    }
+
     /// The entries of this config, for merging into another.
     pub(crate) fn entries(&self) -> Vec<Entry> {
         let mut entries: Vec<Entry> = self
