@@ -129,3 +129,92 @@ fn demo_fails_over_rejoins_and_stops_every_process() {
         assert!(!is_running(pid), "node process {pid} outlived the demo");
     }
 }
+
+/// `GET /metrics` from `addr` (`127.0.0.1:PORT`), bounded: the body.
+fn scrape(addr: &str) -> String {
+    use std::io::{Read, Write};
+    let mut conn = std::net::TcpStream::connect(addr).expect("connect to the metrics port");
+    conn.set_read_timeout(Some(LIMIT)).expect("timeout");
+    conn.write_all(b"GET /metrics HTTP/1.1\r\nhost: localhost\r\n\r\n")
+        .expect("request");
+    let mut response = String::new();
+    conn.read_to_string(&mut response).expect("response");
+    response
+        .split_once("\r\n\r\n")
+        .map(|(_, body)| body.to_owned())
+        .expect("an HTTP response")
+}
+
+/// The value of the sample named `series` in Prometheus text, 0 if absent.
+fn sample(text: &str, series: &str) -> f64 {
+    text.lines()
+        .find_map(|l| l.strip_prefix(series)?.strip_prefix(' '))
+        .map_or(0.0, |v| v.trim().parse().expect("a number"))
+}
+
+#[test]
+fn metrics_serves_prometheus_text_whose_counters_move_with_its_calls() {
+    use std::io::{BufRead, Write};
+    use std::process::{Command, Stdio};
+    let mut child = Command::new(env!("CARGO_BIN_EXE_examples_metrics"))
+        .arg("--hold")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("start the example");
+    let stdout = child.stdout.take().expect("piped stdout");
+    let (tx, lines) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout).lines() {
+            let Ok(line) = line else { break };
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let next = || lines.recv_timeout(LIMIT).expect("a line from the example");
+    let first = next();
+    let addr = first
+        .strip_prefix("metrics at http://")
+        .and_then(|rest| rest.strip_suffix("/metrics"))
+        .unwrap_or_else(|| panic!("unexpected first line {first:?}"))
+        .to_owned();
+    let ok = r#"skycluster_calls_ended_total{node="battle1",outcome="ok"}"#;
+    let served = r#"skycluster_requests_served_total{node="battle1",kind="call"}"#;
+    let before = scrape(&addr);
+    assert_eq!(sample(&before, ok), 0.0, "{before}");
+    let mut stdin = child.stdin.take().expect("piped stdin");
+    writeln!(stdin, "go").expect("tell it to call");
+    assert_eq!(next(), "made 10 calls");
+    let after = scrape(&addr);
+    assert_eq!(sample(&after, ok), 10.0, "{after}");
+    assert_eq!(sample(&after, served), 10.0, "{after}");
+    assert_eq!(
+        sample(
+            &after,
+            r#"skycluster_connections_open{node="battle1",side="sender"}"#
+        ),
+        1.0,
+        "{after}"
+    );
+    assert!(
+        sample(
+            &after,
+            r#"skycluster_bytes_sent_total{node="battle1",side="sender"}"#
+        ) > 0.0,
+        "{after}"
+    );
+    drop(stdin);
+    let deadline = std::time::Instant::now() + LIMIT;
+    loop {
+        if let Some(status) = child.try_wait().expect("wait") {
+            assert!(status.success(), "{status}");
+            break;
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("the example did not exit after stdin closed");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}

@@ -88,6 +88,16 @@
 //! * `etcd`: membership from etcd v3 (`Etcd`, `Cluster::join`): nodes
 //!   publish their name and address under a key prefix, held by a lease,
 //!   and watch it. Off by default; the clustername file stays the default.
+//! * `tls`: TLS between Rust nodes on rustls (`Options::with_tls`,
+//!   `Tls`): certificates from PEM files, mutual TLS, plaintext kept for
+//!   named (Lua) nodes.
+//! * `metrics`: counters, gauges and a latency histogram through the
+//!   `metrics` facade, labelled by node (calls started and ended by
+//!   outcome, in flight, call seconds, pushes, requests served, bytes each
+//!   way, connections open, connect failures, reconnects, handshake
+//!   failures). Install a recorder before making a `Cluster`: figures are
+//!   registered when senders and connections are made. Without a recorder
+//!   each update is a check of an empty handle.
 #![warn(missing_docs)]
 #![doc(test(attr(deny(warnings))))]
 
