@@ -377,7 +377,12 @@ impl Agent {
             Inbound::Request(request) => {
                 let session = request.session;
                 let push = request.push;
-                self.metrics.request(push);
+                // Requests to services: a name query (address 0, which
+                // also carries liveness probes and the runtime's own
+                // extension and schema queries) is not one.
+                if !request.address.is_query() {
+                    self.metrics.request(push);
+                }
                 match self.dispatch(request) {
                     Dispatch::Run(handled, deadline, traced) => match handled.into_now() {
                         Now::Reply(outcome) => self.finish(session, push, outcome),

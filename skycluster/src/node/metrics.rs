@@ -18,7 +18,7 @@
 //! | `skycluster_connections_open` | gauge | `node`, `side` | connections up |
 //! | `skycluster_connect_failures_total` | counter | `node` | failed connects (and handshakes); each starts a back-off |
 //! | `skycluster_reconnects_total` | counter | `node` | connections made after the first |
-//! | `skycluster_requests_served_total` | counter | `node`, `kind` | requests this node received: `call` or `push` |
+//! | `skycluster_requests_served_total` | counter | `node`, `kind` | requests this node's services received (name queries, which carry the runtime's own probes and checks, are not counted): `call` or `push` |
 //! | `skycluster_handshake_failures_total` | counter | `node` | connections this node's listener closed in the TLS or `Auth` handshake |
 
 #[cfg(feature = "metrics")]

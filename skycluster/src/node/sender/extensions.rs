@@ -69,7 +69,7 @@ impl Sender {
             };
             let deadline = Deadline::starting_now(sender.options.call_timeout);
             let answer =
-                match sender.begin(&Address::QUERY, Payload::Owned(query), deadline, None, None) {
+                match sender.begin_internal(&Address::QUERY, Payload::Owned(query), deadline) {
                     Ok(call) => call.await,
                     Err(_) => return,
                 };

@@ -213,12 +213,39 @@ impl Sender {
         trace: Option<&TraceTag>,
         waker: Option<&Waker>,
     ) -> Result<InFlight<'_>, ErrorKind> {
+        self.begin_counted(address, payload, deadline, trace, waker, true)
+    }
+
+    /// As [`Sender::begin`], for the queries the runtime makes of its own
+    /// (extensions, schema checks): not counted as calls in the metrics.
+    pub(crate) fn begin_internal(
+        self: &Arc<Self>,
+        address: &Address,
+        payload: Payload<'_>,
+        deadline: Deadline,
+    ) -> Result<InFlight<'_>, ErrorKind> {
+        self.begin_counted(address, payload, deadline, None, None, false)
+    }
+
+    fn begin_counted(
+        self: &Arc<Self>,
+        address: &Address,
+        payload: Payload<'_>,
+        deadline: Deadline,
+        trace: Option<&TraceTag>,
+        waker: Option<&Waker>,
+        counted: bool,
+    ) -> Result<InFlight<'_>, ErrorKind> {
         let waiter = Waiter::new(deadline, self.heard.load(Ordering::Relaxed), waker.cloned());
-        self.metrics.call_started();
+        if counted {
+            self.metrics.call_started();
+        }
         let session = match self.start_call(address, payload, trace, waiter) {
             Ok(session) => session,
             Err(e) => {
-                self.metrics.call_ended(Some(Err(&e)), None);
+                if counted {
+                    self.metrics.call_ended(Some(Err(&e)), None);
+                }
                 return Err(e);
             }
         };
@@ -226,6 +253,7 @@ impl Sender {
             sender: self,
             session,
             done: false,
+            counted,
             #[cfg(feature = "metrics")]
             started: clock::now(),
         })
@@ -525,6 +553,8 @@ pub(crate) struct InFlight<'a> {
     sender: &'a Sender,
     session: u32,
     done: bool,
+    /// Whether the metrics count it (not the runtime's own queries).
+    counted: bool,
     /// When it was queued, for the latency histogram.
     #[cfg(feature = "metrics")]
     started: Instant,
@@ -542,7 +572,7 @@ impl Future for InFlight<'_> {
         // Taking the answer removed the call's slot.
         self.done = true;
         #[cfg(feature = "metrics")]
-        {
+        if self.counted {
             let elapsed = clock::now().saturating_duration_since(self.started);
             let ended = outcome.as_ref().map(|_| ());
             self.sender.metrics.call_ended(Some(ended), Some(elapsed));
@@ -558,7 +588,9 @@ impl Drop for InFlight<'_> {
     fn drop(&mut self) {
         if !self.done {
             self.sender.forget(self.session);
-            self.sender.metrics.call_ended(None, None);
+            if self.counted {
+                self.sender.metrics.call_ended(None, None);
+            }
         }
     }
 }

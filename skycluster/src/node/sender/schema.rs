@@ -86,7 +86,7 @@ impl Sender {
     ) -> Result<Remote, ErrorKind> {
         let query = query(address)?;
         let answer = self
-            .begin(&Address::QUERY, Payload::Owned(query), deadline, None, None)?
+            .begin_internal(&Address::QUERY, Payload::Owned(query), deadline)?
             .await;
         match answer {
             Ok(payload) => match read_answer(&payload) {
