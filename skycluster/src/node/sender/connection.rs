@@ -45,7 +45,7 @@ impl Sender {
                     .await
                     .unwrap_or_else(|_| Err(timed_out(limit)));
             return match connected {
-                Ok(stream) => self.connected(stream, addr, generation).await,
+                Ok(stream) => Box::pin(self.connected(stream, addr, generation)).await,
                 Err(e) => self.connect_failed(generation, addr, e),
             };
         }
@@ -67,11 +67,17 @@ impl Sender {
             .as_ref()
             .filter(|t| t.applies_to(&self.node))
         {
-            let limit = self.options.connect_timeout;
-            return match crate::node::tls::connect(tls, stream, &addr, limit).await {
-                Ok(stream) => self.connected(stream, addr, generation).await,
-                Err(e) => self.connect_failed(generation, addr, e),
-            };
+            // Boxed, as the agent's: the TLS state would otherwise make
+            // every plaintext connection's task kilobytes larger.
+            let tls = tls.clone();
+            return Box::pin(async move {
+                let limit = self.options.connect_timeout;
+                match crate::node::tls::connect(&tls, stream, &addr, limit).await {
+                    Ok(stream) => self.connected(stream, addr, generation).await,
+                    Err(e) => self.connect_failed(generation, addr, e),
+                }
+            })
+            .await;
         }
         self.connected(stream, addr, generation).await
     }
