@@ -376,14 +376,17 @@ impl Tls {
     ///
     /// # Examples
     ///
-    /// ```no_run
+    /// ```
     /// use std::sync::Arc;
-    /// use skycluster::Tls;
+    /// use skycluster::{Options, Tls};
     ///
-    /// # fn configs() -> (rustls::ServerConfig, rustls::ClientConfig) { unimplemented!() }
-    /// let (server, client) = configs();
-    /// let tls = Tls::from_rustls(Arc::new(server), Arc::new(client));
-    /// # drop(tls);
+    /// /// Options for a node whose rustls configurations come from elsewhere
+    /// /// (a certificate manager, say).
+    /// fn options_with(server: rustls::ServerConfig, client: rustls::ClientConfig) -> Options {
+    ///     let tls = Tls::from_rustls(Arc::new(server), Arc::new(client));
+    ///     Options::default().with_tls(Some(tls))
+    /// }
+    /// # let _ = options_with;
     /// ```
     pub fn from_rustls(server: Arc<ServerConfig>, client: Arc<ClientConfig>) -> Tls {
         Tls {
