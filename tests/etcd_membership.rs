@@ -7,13 +7,13 @@
 
 mod support;
 
-use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use bytes::Bytes;
 use skycluster::{Cluster, Config, Error, ErrorKind, Etcd, MembershipError, NodeAddr, Options};
 use support::node::{bounded, echo_server, LIMIT};
+use support::process::first_line;
 
 /// The etcd the tests run against.
 fn etcd_url() -> String {
@@ -148,16 +148,7 @@ impl EtcdNode {
             .stderr(Stdio::inherit())
             .spawn()
             .expect("start etcd_node");
-        let stdout = child.stdout.take().expect("piped stdout");
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            let mut line = String::new();
-            let _ = BufReader::new(stdout).read_line(&mut line);
-            let _ = tx.send(line);
-        });
-        let line = rx
-            .recv_timeout(LIMIT)
-            .expect("etcd_node ready within the limit");
+        let line = first_line(&mut child, "etcd_node");
         assert!(line.starts_with("ready "), "etcd_node said {line:?}");
         EtcdNode(child)
     }

@@ -4,10 +4,9 @@
 mod support;
 
 use skycluster::{Auth, ErrorKind, Options};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
 
 use support::node::{bounded, client, echo_server, pack, s};
+use support::raw::skynet_query_until_closed;
 
 fn with_secret(secret: &[u8]) -> Options {
     Options::default().with_auth(Some(Auth::new(secret.to_vec())))
@@ -35,21 +34,8 @@ async fn a_wrong_secret_fails_the_call_with_an_authentication_error() {
 #[tokio::test]
 async fn a_plain_skynet_client_is_closed_without_an_answer() {
     let (_server, addr) = echo_server("vault", with_secret(b"correct horse")).await;
-    let mut raw = bounded("connect", TcpStream::connect(addr))
-        .await
-        .expect("connect");
-    // i_request_queryname, as a Lua node would send it.
-    let frame = hex::decode("000e000000000002000000246563686f").expect("hex");
-    raw.write_all(&frame).await.expect("write");
     // The node closes (a reset is fine: it left our frame unread).
-    let mut seen = Vec::new();
-    bounded("closed", async {
-        let mut buf = [0u8; 256];
-        while let Ok(n @ 1..) = raw.read(&mut buf).await {
-            seen.extend_from_slice(&buf[..n]);
-        }
-    })
-    .await;
+    let seen = skynet_query_until_closed(addr).await;
     // At most the challenge came back, never a reply.
     assert!(seen.len() <= 37, "{} bytes came back", seen.len());
     assert!(seen.is_empty() || seen.starts_with(b"SKYA"));

@@ -5,16 +5,16 @@
 
 mod support;
 
-use std::net::SocketAddr;
 use std::time::Duration;
 
 use bytes::Bytes;
 use rcgen::{BasicConstraints, Certificate, CertificateParams, DnType, IsCa, KeyPair};
-use skycluster::{Auth, Cluster, Config, ErrorKind, HandlerError, Options, Request, Tls};
+use skycluster::{Auth, ErrorKind, Options, Tls};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use support::node::{bounded, client, echo_server, pack, s};
+use support::node::{bounded, client, echo_server, pack, s, sink_server_with};
+use support::raw::skynet_query_until_closed;
 
 /// A certificate authority made for one test.
 struct Ca {
@@ -83,30 +83,6 @@ fn with_tls(tls: Tls) -> Options {
         .with_frame_timeout(Duration::from_secs(2))
 }
 
-/// A node named `name` whose `.sink` hands every request to the channel.
-async fn sink_server(
-    name: &str,
-    options: Options,
-) -> (
-    Cluster,
-    SocketAddr,
-    tokio::sync::mpsc::UnboundedReceiver<Request>,
-) {
-    let server = Cluster::with_options(Config::new(), options);
-    server.set_name(name).expect("fresh cluster");
-    let addr = server.listen("127.0.0.1:0").await.expect("listen");
-    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
-    let sink = server.spawn_handler(move |req: Request| {
-        let tx = tx.clone();
-        async move {
-            tx.send(req).expect("receiver alive");
-            Ok::<_, HandlerError>(Bytes::new())
-        }
-    });
-    server.name(".sink", sink).expect("name");
-    (server, addr, rx)
-}
-
 #[tokio::test]
 async fn calls_pushes_and_multi_part_calls_go_over_tls() {
     let ca = Ca::new("cluster CA");
@@ -134,7 +110,7 @@ async fn calls_pushes_and_multi_part_calls_go_over_tls() {
 #[tokio::test]
 async fn pushes_and_multi_part_pushes_arrive_over_tls() {
     let ca = Ca::new("cluster CA");
-    let (_server, addr, mut got) = sink_server("vault", with_tls(ca.tls(&ca))).await;
+    let (_server, addr, mut got) = sink_server_with(Some("vault"), with_tls(ca.tls(&ca))).await;
     let game = client(&[("vault", addr)], with_tls(ca.tls(&ca)));
     let big = Bytes::from(vec![7u8; 100_000]);
     game.send("vault", ".sink", Bytes::from_static(b"hello"))
@@ -244,19 +220,7 @@ async fn a_plaintext_sender_to_a_tls_listener_is_closed_before_a_frame_is_read()
         "{err}"
     );
     // A raw Skynet frame gets no reply: the connection closes.
-    let mut raw = bounded("connect", TcpStream::connect(addr))
-        .await
-        .expect("connect");
-    let frame = hex::decode("000e000000000002000000246563686f").expect("hex");
-    raw.write_all(&frame).await.expect("write");
-    let mut seen = Vec::new();
-    bounded("closed", async {
-        let mut buf = [0u8; 256];
-        while let Ok(n @ 1..) = raw.read(&mut buf).await {
-            seen.extend_from_slice(&buf[..n]);
-        }
-    })
-    .await;
+    let seen = skynet_query_until_closed(addr).await;
     // At most a TLS alert record (type 21) came back, never a reply.
     assert!(seen.is_empty() || seen[0] == 21, "{seen:?}");
 }

@@ -65,7 +65,22 @@ pub async fn sink_server() -> (
     SocketAddr,
     tokio::sync::mpsc::UnboundedReceiver<Request>,
 ) {
-    let server = Cluster::new(Config::new());
+    sink_server_with(None, Options::default()).await
+}
+
+/// As [`sink_server`], named `name` if given, with `options`.
+pub async fn sink_server_with(
+    name: Option<&str>,
+    options: Options,
+) -> (
+    Cluster,
+    SocketAddr,
+    tokio::sync::mpsc::UnboundedReceiver<Request>,
+) {
+    let server = Cluster::with_options(Config::new(), options);
+    if let Some(name) = name {
+        server.set_name(name).expect("fresh cluster");
+    }
     let addr = server.listen("127.0.0.1:0").await.expect("listen");
     let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
     let sink = server.spawn_handler(move |req: Request| {

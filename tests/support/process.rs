@@ -43,16 +43,7 @@ impl NodeProcess {
             .stderr(Stdio::inherit())
             .spawn()
             .expect("start test_node");
-        let stdout = child.stdout.take().expect("piped stdout");
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            let mut line = String::new();
-            let _ = BufReader::new(stdout).read_line(&mut line);
-            let _ = tx.send(line);
-        });
-        let line = rx
-            .recv_timeout(Duration::from_secs(20))
-            .expect("test_node printed nothing within 20 s");
+        let line = first_line(&mut child, "test_node");
         let addr = line
             .trim()
             .strip_prefix("ready ")
@@ -92,4 +83,18 @@ impl Drop for NodeProcess {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// The first line `child` (its stdout piped) prints, waited for with a
+/// bound of 20 s: a node's `ready ...`.
+pub fn first_line(child: &mut Child, what: &str) -> String {
+    let stdout = child.stdout.take().expect("piped stdout");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut line = String::new();
+        let _ = BufReader::new(stdout).read_line(&mut line);
+        let _ = tx.send(line);
+    });
+    rx.recv_timeout(Duration::from_secs(20))
+        .unwrap_or_else(|_| panic!("{what} printed nothing within 20 s"))
 }

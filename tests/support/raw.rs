@@ -96,3 +96,25 @@ pub fn push(address: &str, payload: Bytes) -> BytesMut {
     encode_push(&mut out, &address, Session::FIRST, payload).expect("fits");
     out
 }
+
+/// Connects to `addr`, sends the name query a Lua node would
+/// (`i_request_queryname` of the vectors), and reads until the node
+/// closes the connection (bounded): what came back.
+pub async fn skynet_query_until_closed(addr: SocketAddr) -> Vec<u8> {
+    let mut raw = bounded("connect", TcpStream::connect(addr))
+        .await
+        .expect("connect");
+    let frame = hex::decode("000e000000000002000000246563686f").expect("hex");
+    bounded("write", raw.write_all(&frame))
+        .await
+        .expect("write");
+    let mut seen = Vec::new();
+    bounded("closed", async {
+        let mut buf = [0u8; 256];
+        while let Ok(n @ 1..) = raw.read(&mut buf).await {
+            seen.extend_from_slice(&buf[..n]);
+        }
+    })
+    .await;
+    seen
+}
