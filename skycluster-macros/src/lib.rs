@@ -144,6 +144,12 @@ mod service;
 /// * `#[service(crate = "path")]`: where the skycluster crate is, when it
 ///   is renamed.
 /// * `#[push]` on a method: a one-way message; the method returns nothing.
+/// * `#[idempotent]` on a method: running it twice does no harm (a read, a
+///   set to a value). A client made by `cluster.pool::<dyn S>()` retries
+///   such a call once, on another node, when the first node fails it
+///   before any reply (cannot connect, connection lost, node gone);
+///   other methods, and calls through a client bound to one node, are
+///   never retried.
 ///
 /// Methods must be `async fn m(&self, ...)`, without generics, and must not
 /// be named `new`, `endpoint`, `with_timeout` or `with_trace`. Default bodies

@@ -174,6 +174,15 @@ pub enum ErrorKind {
     /// The cluster is shutting down.
     #[error("the cluster is shutting down")]
     Shutdown,
+    /// A pool ([`Cluster::pool`](crate::Cluster::pool)) found no node
+    /// serving its service.
+    #[error("no node serves `{service}`: {reason}")]
+    Unavailable {
+        /// The registered name the pool looks for.
+        service: Arc<str>,
+        /// Where it looked, and what it found there.
+        reason: Arc<str>,
+    },
 }
 
 impl CallError {

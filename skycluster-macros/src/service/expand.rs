@@ -268,6 +268,12 @@ impl<'a> ServiceGenerator<'a> {
         let fingerprints = quote!(<dyn #trait_ident as #krate::Service>::fingerprints());
         let send = quote_spanned!(ident.span()=> #krate::__private::send::<#codec, _>);
         let call = quote_spanned!(ident.span()=> #krate::__private::call::<#codec, _, #output>);
+        // Whether a pool may run it again on another node.
+        let retry = if method.idempotent {
+            quote!(#krate::__private::Retry::OnceElsewhere)
+        } else {
+            quote!(#krate::__private::Retry::Never)
+        };
         if method.push {
             quote! {
                 #docs
@@ -289,7 +295,7 @@ impl<'a> ServiceGenerator<'a> {
                 #vis async fn #ident(&self, #(#args),*)
                     -> ::core::result::Result<#output, #krate::CallError>
                 {
-                    #call(&self.endpoint, #fingerprints, #name, (#(#arg_idents,)*)).await
+                    #call(&self.endpoint, #fingerprints, #name, #retry, (#(#arg_idents,)*)).await
                 }
             }
         } else {
@@ -304,7 +310,7 @@ impl<'a> ServiceGenerator<'a> {
                     // One future: encoded and queued when first polled (the
                     // arguments are dropped then, not held across the
                     // wait), decoded when the reply comes.
-                    #call(&self.endpoint, #fingerprints, #name, (#(#arg_idents,)*))
+                    #call(&self.endpoint, #fingerprints, #name, #retry, (#(#arg_idents,)*))
                 }
             }
         }

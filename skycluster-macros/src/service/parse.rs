@@ -111,7 +111,8 @@ pub(crate) fn invalid_name(name: &str) -> Option<&'static str> {
 /// The trait, checked.
 #[derive(Debug)]
 pub(crate) struct Service {
-    /// The trait as the user wrote it, minus the `#[push]` attributes.
+    /// The trait as the user wrote it, minus the `#[push]` and
+    /// `#[idempotent]` attributes.
     pub(crate) item: ItemTrait,
     pub(crate) methods: Vec<RpcMethod>,
 }
@@ -136,6 +137,10 @@ pub(crate) struct RpcMethod {
     pub(crate) raises: Option<Type>,
     /// Marked `#[push]`: the client sends without waiting for a reply.
     pub(crate) push: bool,
+    /// Marked `#[idempotent]`: running it twice does no harm, so a pool
+    /// retries it once on another node when the first fails before any
+    /// reply.
+    pub(crate) idempotent: bool,
 }
 
 /// One argument of a method (`&self` excluded).
@@ -175,8 +180,16 @@ impl Service {
                 );
                 continue;
             };
-            let push = take_push(cx, method);
-            let rpc = RpcMethod::from_fn(cx, method, push, &item.ident);
+            let push = take_flag(cx, method, "push");
+            let idempotent = take_flag(cx, method, "idempotent");
+            let mut rpc = RpcMethod::from_fn(cx, method, push, &item.ident);
+            if push && idempotent {
+                cx.error_spanned_by(
+                    &rpc.ident,
+                    "`#[idempotent]` is for calls: a `#[push]` is never retried",
+                );
+            }
+            rpc.idempotent = idempotent;
             if seen.insert(rpc.name.clone(), rpc.ident.span()).is_some() {
                 cx.error_spanned_by(&rpc.ident, format!("duplicate method `{}`", rpc.name));
             }
@@ -187,22 +200,26 @@ impl Service {
     }
 }
 
-/// Removes the `#[push]` attributes of `method`, saying whether it had one.
-fn take_push(cx: &Ctxt, method: &mut TraitItemFn) -> bool {
-    let mut push = false;
+/// Removes the `#[name]` attributes of `method` (`#[push]`,
+/// `#[idempotent]`), saying whether it had one.
+fn take_flag(cx: &Ctxt, method: &mut TraitItemFn, name: &str) -> bool {
+    let mut found = false;
     method.attrs.retain(|attribute| {
-        if !attribute.path().is_ident("push") {
+        if !attribute.path().is_ident(name) {
             return true;
         }
         if let Err(e) = attribute.meta.require_path_only() {
-            cx.syn_error(syn::Error::new(e.span(), "`#[push]` takes no arguments"));
-        } else if push {
-            attr::repeated(cx, attribute, "push");
+            cx.syn_error(syn::Error::new(
+                e.span(),
+                format!("`#[{name}]` takes no arguments"),
+            ));
+        } else if found {
+            attr::repeated(cx, attribute, name);
         }
-        push = true;
+        found = true;
         false
     });
-    push
+    found
 }
 
 impl RpcMethod {
@@ -265,6 +282,7 @@ impl RpcMethod {
             output,
             raises,
             push,
+            idempotent: false,
         }
     }
 }
@@ -499,6 +517,11 @@ mod tests {
                 async fn new(&self);
                 async fn twice(&self);
                 async fn twice(&self);
+                #[push]
+                #[idempotent]
+                async fn retried_push(&self);
+                #[idempotent(always)]
+                async fn idempotent_args(&self);
                 type Assoc;
             }
         });
@@ -513,6 +536,8 @@ mod tests {
                 "`#[push]` methods cannot return a value: the caller does not wait for a reply",
                 "method name conflicts with generated fn `BadClient::new`",
                 "duplicate method `twice`",
+                "`#[idempotent]` is for calls: a `#[push]` is never retried",
+                "`#[idempotent]` takes no arguments",
                 "a service trait can only contain methods: move associated types and constants \
                  to another trait",
             ]

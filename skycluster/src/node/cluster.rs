@@ -21,7 +21,7 @@ use super::service::{IntoService, Service};
 use super::state::NodeState;
 use super::status::Status;
 use super::Options;
-use crate::codec::luaseri::{self, Value};
+
 use crate::error::Called;
 use crate::handler::{BoxFuture, Handler};
 use crate::schema::Fingerprints;
@@ -236,6 +236,84 @@ impl Cluster {
         self.endpoint_at(target).map(S::client)
     }
 
+    /// A typed client over every node that serves `S`: each call goes to
+    /// one of them, picked per call. What Skynet leaves to a hand-written
+    /// loop over `cluster.query`.
+    ///
+    /// * **Who serves `S`**: with a membership source
+    ///   ([`Cluster::join`](crate::Cluster::join), etcd), the nodes that
+    ///   `register`ed it; otherwise every enabled node of the config that
+    ///   answers a name query for `S::NAME` with a handle, this node
+    ///   included. Calls go to `@S::NAME` there, so a Lua node that
+    ///   `cluster.register`s the name serves it too. The pool looks on its
+    ///   first call, again whenever the membership changes, and, without a
+    ///   source, every 5 s in the background; it is never rebuilt by hand.
+    /// * **Which node**: of two members picked at random, the one with
+    ///   fewer of this pool's calls in flight (the power of two choices),
+    ///   skipping a node that is disabled or backing off after a failed
+    ///   connect.
+    /// * **Retries**: a method marked `#[idempotent]` that fails before any
+    ///   reply (cannot connect, connection lost, node gone) runs once more
+    ///   on another node, within the same timeout. Nothing else is
+    ///   retried: a method that is not idempotent may have run before its
+    ///   connection dropped.
+    /// * **Errors** name the node the call went to; a pool that found
+    ///   nobody fails with [`ErrorKind::Unavailable`], saying where it
+    ///   looked.
+    ///
+    /// A pool call encodes its arguments into memory of its own and runs
+    /// as a boxed future (see `benches/README.md` for what that costs
+    /// against a client kept for one node). Make the pool once and keep
+    /// it: its clones share what it found and its counts.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// #[skycluster::service]
+    /// pub trait BattleMgr {
+    ///     #[idempotent]
+    ///     async fn room_count(&self) -> u32;
+    ///     async fn create_room(&self, mode: u8) -> u32;
+    /// }
+    ///
+    /// # #[tokio::main]
+    /// # async fn main() -> Result<(), skycluster::CallError> {
+    /// let cluster = skycluster::Cluster::load("clustername.lua").expect("config");
+    /// let battles = cluster.pool::<dyn BattleMgr>();
+    /// for mode in 0..10 {
+    ///     // Spread over battle1, battle2, ...: whichever serve BattleMgr.
+    ///     let room = battles.create_room(mode).await?;
+    ///     println!("room {room}");
+    /// }
+    /// // Retried on another node if the first cannot be reached.
+    /// println!("{} rooms", battles.room_count().await?);
+    /// # Ok(()) }
+    /// ```
+    pub fn pool<S: Service + ?Sized>(&self) -> S::Client {
+        S::client(self.pool_endpoint(S::NAME))
+    }
+
+    /// A raw endpoint over every node that serves the registered name
+    /// `name` (with or without `@`): [`Cluster::pool`] for raw payloads
+    /// and Lua services. Its [`node`](Endpoint::node) is `*`.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// use bytes::Bytes;
+    ///
+    /// # #[tokio::main]
+    /// # async fn main() -> Result<(), skycluster::CallError> {
+    /// let cluster = skycluster::Cluster::load("clustername.lua").expect("config");
+    /// let echoes = cluster.pool_endpoint("echo");
+    /// let reply = echoes.call(Bytes::from_static(b"\x24ping")).await?;
+    /// println!("{} bytes back from one of {:?}", reply.len(), echoes.pool_nodes());
+    /// # Ok(()) }
+    /// ```
+    pub fn pool_endpoint(&self, name: &str) -> Endpoint {
+        Endpoint::pool(&self.state, name)
+    }
+
     /// Asks `node` for the handle registered as `name`
     /// (`cluster.query(node, name)`), without the `@`.
     ///
@@ -244,21 +322,7 @@ impl Cluster {
     /// A [`CallError`]; the remote text is `name not found` for an unknown
     /// name.
     pub async fn query_name(&self, node: &str, name: &str) -> Result<Handle, CallError> {
-        let endpoint = self.endpoint(node, Address::QUERY);
-        let name = name.strip_prefix('@').unwrap_or(name);
-        let payload = luaseri::pack(&[Value::String(name.as_bytes().to_vec())])
-            .map_err(|e| endpoint.error(codec_error("encode", e)))?;
-        let reply = endpoint.call(Bytes::from(payload)).await?;
-        match luaseri::unpack(&reply).as_deref() {
-            Ok([Value::Integer(h)]) => u32::try_from(*h).map(Handle::from_raw).map_err(|_| {
-                endpoint.error(codec_error("decode", format!("handle {h} out of range")))
-            }),
-            Ok(other) => Err(endpoint.error(codec_error(
-                "decode",
-                format!("expected one integer handle, got {other:?}"),
-            ))),
-            Err(e) => Err(endpoint.error(codec_error("decode", e))),
-        }
+        self.endpoint(node, Address::QUERY).query_handle(name).await
     }
 
     /// Asks `node` for the fingerprints of the typed service at `address`

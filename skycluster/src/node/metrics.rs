@@ -318,5 +318,6 @@ fn outcome_name(kind: &ErrorKind) -> &'static str {
         ErrorKind::Overloaded { .. } => "overloaded",
         ErrorKind::InvalidAddress { .. } => "invalid_address",
         ErrorKind::Shutdown => "shutdown",
+        ErrorKind::Unavailable { .. } => "unavailable",
     }
 }

@@ -59,6 +59,8 @@ pub use traced::trace_tag;
 pub use transport::Transport;
 // For generated code only, through `__private`.
 pub use endpoint::Call;
+#[doc(hidden)]
+pub use endpoint::Retry;
 #[cfg(feature = "etcd")]
 pub use membership::Etcd;
 pub use membership::{MembershipError, MembershipStatus};

@@ -144,6 +144,19 @@ impl NodeState {
         self.config_version.send_modify(|v| *v += 1);
     }
 
+    /// The config's version: bumped by every change of the config, and
+    /// of the services a membership source lists.
+    pub(super) fn version(&self) -> u64 {
+        *self.config_version.borrow()
+    }
+
+    /// Says that the membership changed without the config changing (a
+    /// source listed a service anew): pools look again.
+    #[cfg_attr(not(feature = "etcd"), allow(dead_code))]
+    pub(super) fn touch(&self) {
+        self.config_version.send_modify(|v| *v += 1);
+    }
+
     /// A receiver that sees every change of the config.
     pub(super) fn changes(&self) -> watch::Receiver<u64> {
         self.config_version.subscribe()

@@ -15,7 +15,7 @@ use crate::node::{Begun, Encode};
 use crate::schema::Fingerprints;
 use crate::{CallError, Endpoint, ErrorKind};
 
-pub use crate::node::Call;
+pub use crate::node::{Call, Retry};
 
 /// A codec failure in a call of `method`, as its caller sees it.
 fn codec_error(
@@ -35,32 +35,53 @@ fn codec_error(
 /// Starts a typed call of `method` with `args`, returning an `R`; see
 /// [`Call`]. The codec and the types are checked here, where the call is
 /// written, not at its `.await`. `fingerprints` are the service's, for the
-/// schema check ([`Service::fingerprints`](crate::Service::fingerprints)).
+/// schema check ([`Service::fingerprints`](crate::Service::fingerprints));
+/// `retry` says whether a pool may run it again elsewhere (`#[idempotent]`).
 pub fn call<'a, C: Codec, A: Serialize, R: DeserializeOwned + 'static>(
     endpoint: &'a Endpoint,
     fingerprints: Option<&'static Fingerprints>,
     method: &'static str,
+    retry: Retry,
     args: A,
-) -> Call<'a, (A, Option<&'static Fingerprints>), R> {
+) -> Call<'a, Typed<A>, R> {
     Call::new(
         endpoint,
         method,
-        (args, fingerprints),
+        Typed {
+            args,
+            fingerprints,
+            retry,
+        },
         start::<C, A>,
         finish::<C, R>,
     )
+}
+
+/// What a typed call starts with: its arguments, and what the runtime
+/// needs to know of its method.
+#[derive(Debug)]
+pub struct Typed<A> {
+    args: A,
+    fingerprints: Option<&'static Fingerprints>,
+    retry: Retry,
 }
 
 /// Queues a call of `method`, its arguments encoded in place.
 fn start<'a, C: Codec, A: Serialize>(
     endpoint: &'a Endpoint,
     method: &'static str,
-    (args, fingerprints): (A, Option<&'static Fingerprints>),
+    typed: Typed<A>,
     waker: &Waker,
 ) -> Begun<'a> {
+    let Typed {
+        args,
+        fingerprints,
+        retry,
+    } = typed;
     endpoint.begin(
         Encode(|buf: &mut Vec<u8>| C::encode_call_into(method, &args, buf)),
         fingerprints.map(|f| (f, method)),
+        retry,
         waker,
     )
 }

@@ -26,7 +26,7 @@ mod dispatch;
 pub use crate::node::ServiceFrom;
 pub use crate::schema::builder::{NotSerde, SchemaBuilder, Trace, TraceFn, ViaSerde};
 pub use crate::schema::trace::Traced;
-pub use call::{call, send, Call};
+pub use call::{call, send, Call, Retry, Typed};
 pub use cluster_main::{run_main, MainOptions, MainOutput};
 pub use dispatch::{
     decode_args, decode_method, encode_or_raise, encode_reply, run_method, Args, Encoded,

@@ -15,6 +15,7 @@ use std::task::{ready, Context, Poll, Waker};
 
 use bytes::Bytes;
 
+use super::pool;
 use super::Endpoint;
 use crate::codec::CodecError;
 use crate::node::sender::{InFlight, Payload};
@@ -76,6 +77,9 @@ pub(crate) enum Begun<'a> {
     InFlight(InFlight<'a>),
     /// A local call, or one waiting for its node: a future to poll.
     Later(Pin<Box<dyn Future<Output = Result<Bytes, ErrorKind>> + Send + 'a>>),
+    /// A pool's call: a future to poll, which says which node's endpoint
+    /// its outcome is from.
+    Elsewhere(Pin<Box<dyn Future<Output = pool::Outcome> + Send + 'static>>),
     /// Failed before anything was queued.
     Failed(ErrorKind),
 }
@@ -110,6 +114,7 @@ enum State<'a, A> {
     Start(A),
     InFlight(InFlight<'a>),
     Later(Pin<Box<dyn Future<Output = Result<Bytes, ErrorKind>> + Send + 'a>>),
+    Elsewhere(Pin<Box<dyn Future<Output = pool::Outcome> + Send + 'static>>),
     Done,
 }
 
@@ -161,6 +166,7 @@ impl<A, R> Future for Call<'_, A, R> {
                         return Poll::Pending;
                     }
                     Begun::Later(future) => this.state = State::Later(future),
+                    Begun::Elsewhere(future) => this.state = State::Elsewhere(future),
                     Begun::Failed(kind) => {
                         return Poll::Ready((this.finish)(endpoint, method, Err(kind)));
                     }
@@ -170,6 +176,12 @@ impl<A, R> Future for Call<'_, A, R> {
         let outcome = match &mut this.state {
             State::InFlight(call) => ready!(Pin::new(call).poll(cx)),
             State::Later(future) => ready!(future.as_mut().poll(cx)),
+            State::Elsewhere(future) => {
+                // Its errors name the node that failed it.
+                let (answered, outcome) = ready!(future.as_mut().poll(cx));
+                this.state = State::Done;
+                return Poll::Ready((this.finish)(&answered, method, outcome));
+            }
             State::Start(_) | State::Done => {
                 panic!("a call to {endpoint:?} was polled after it completed")
             }
@@ -186,7 +198,7 @@ pub(crate) fn start_raw<'a>(
     payload: Bytes,
     waker: &Waker,
 ) -> Begun<'a> {
-    endpoint.begin(payload, None, waker)
+    endpoint.begin(payload, None, super::Retry::Never, waker)
 }
 
 /// [`Finish`] of a raw call: the reply is the result.

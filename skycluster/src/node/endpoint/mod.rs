@@ -5,6 +5,8 @@
 //!   timeout), how it starts, and pushes;
 //! * `call`: the one future every call is, typed or raw;
 //! * `address`: [`IntoAddress`], what an endpoint can be made for;
+//! * `pool`: an endpoint over every node that serves a service, picking
+//!   one per call;
 //! * `recent`: the targets this thread made endpoints for last.
 
 use std::fmt;
@@ -17,8 +19,10 @@ use std::time::Duration;
 use bytes::Bytes;
 
 use super::clock::Deadline;
+use super::registry::Handle;
 use super::sender::{Payload, SchemaCheck, Sender};
 use super::state::NodeState;
+use crate::codec::luaseri::{self, Value};
 use crate::codec::CodecError;
 use crate::error::Called;
 use crate::handler::{classify, Request};
@@ -29,11 +33,14 @@ use crate::{CallError, ErrorKind};
 
 mod address;
 mod call;
+mod pool;
 mod recent;
 
 pub use address::{AddressError, IntoAddress};
 pub use call::Call;
 pub(crate) use call::{Begun, Body, Encode};
+use pool::Pool;
+pub use pool::Retry;
 
 /// A service on a node, ready to call: Skynet's `cluster.proxy`.
 ///
@@ -60,6 +67,9 @@ pub(crate) use call::{Begun, Body, Encode};
 #[derive(Clone)]
 pub struct Endpoint {
     target: Arc<Target>,
+    /// A pool's endpoint: each call picks a node of the pool (`target`,
+    /// node `*`, only names the pool's calls that reach no node).
+    pool: Option<Arc<Pool>>,
     timeout: Option<Duration>,
     trace: Option<TraceTag>,
 }
@@ -85,6 +95,10 @@ pub(crate) struct Target {
     /// load and compare per typed call.
     agreed: AtomicU64,
 }
+
+/// The node a pool's endpoint names: its calls each go to a node of the
+/// pool.
+const POOL_NODE: &str = "*";
 
 /// A typed call's or push's schema: the service's fingerprints and the
 /// method called.
@@ -120,12 +134,82 @@ impl Endpoint {
         });
         Endpoint {
             target,
+            pool: None,
             timeout: None,
             trace: None,
         }
     }
 
-    /// The node the calls go to.
+    /// An endpoint over every node that serves the registered name
+    /// `service`: see [`Cluster::pool`](crate::Cluster::pool).
+    pub(crate) fn pool(state: &Arc<NodeState>, service: &str) -> Endpoint {
+        let service = service.strip_prefix('@').unwrap_or(service);
+        let address = format!("@{service}").into_address();
+        let pool = address
+            .as_ref()
+            .ok()
+            .map(|address| Arc::new(Pool::new(state, service, address.clone())));
+        let target = Arc::new(Target {
+            state: Arc::clone(state),
+            node: POOL_NODE.into(),
+            address,
+            header: OnceLock::new(),
+            sender: OnceLock::new(),
+            agreed: AtomicU64::new(0),
+        });
+        Endpoint {
+            target,
+            pool,
+            timeout: None,
+            trace: None,
+        }
+    }
+
+    /// The nodes a pool's endpoint found serving its service when it last
+    /// looked (it looks on its first call, and again when the membership
+    /// changes); `None` for an endpoint bound to one node.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let cluster = skycluster::Cluster::new(skycluster::Config::new());
+    /// assert_eq!(cluster.endpoint("db", ".store").pool_nodes(), None);
+    /// // Not looked yet: nobody.
+    /// assert_eq!(cluster.pool_endpoint("Store").pool_nodes(), Some(vec![]));
+    /// ```
+    pub fn pool_nodes(&self) -> Option<Vec<String>> {
+        self.pool.as_ref().map(|pool| pool.nodes())
+    }
+
+    /// `member` (a node of this pool), with this endpoint's trace tag.
+    pub(super) fn on(&self, member: &Endpoint) -> Endpoint {
+        Endpoint {
+            target: Arc::clone(&member.target),
+            pool: None,
+            timeout: member.timeout,
+            trace: self.trace.clone(),
+        }
+    }
+
+    /// Whether a call through this endpoint could go out now: its node is
+    /// this one, or in the config with a sender that is not backing off.
+    pub(super) fn available(&self) -> bool {
+        let target = &*self.target;
+        if target.state.is_local(&target.node) {
+            return true;
+        }
+        let sender = match target.sender.get() {
+            Some(sender) => sender,
+            None => match target.state.sender_now(&target.node) {
+                Ok(sender) => target.sender.get_or_init(|| sender),
+                Err(_) => return false,
+            },
+        };
+        sender.available()
+    }
+
+    /// The node the calls go to; `*` for a pool's endpoint, whose calls
+    /// each go to a node of the pool (and whose errors name that node).
     ///
     /// # Examples
     ///
@@ -171,6 +255,31 @@ impl Endpoint {
         match &self.trace {
             Some(tag) => Some(tag.clone()),
             None => super::traced::trace_tag(),
+        }
+    }
+
+    /// Asks this endpoint's node (the endpoint is its address 0, the name
+    /// queries) for the handle registered as `name`: `cluster.query`.
+    pub(crate) async fn query_handle(&self, name: &str) -> Result<Handle, CallError> {
+        let name = name.strip_prefix('@').unwrap_or(name);
+        let codec_error = |action, reason: String| {
+            self.error(ErrorKind::Codec {
+                action,
+                reason: reason.into(),
+            })
+        };
+        let payload = luaseri::pack(&[Value::String(name.as_bytes().to_vec())])
+            .map_err(|e| codec_error("encode", e.to_string()))?;
+        let reply = self.call(Bytes::from(payload)).await?;
+        match luaseri::unpack(&reply).as_deref() {
+            Ok([Value::Integer(h)]) => u32::try_from(*h)
+                .map(Handle::from_raw)
+                .map_err(|_| codec_error("decode", format!("handle {h} out of range"))),
+            Ok(other) => Err(codec_error(
+                "decode",
+                format!("expected one integer handle, got {other:?}"),
+            )),
+            Err(e) => Err(codec_error("decode", e.to_string())),
         }
     }
 
@@ -230,12 +339,28 @@ impl Endpoint {
     /// connection, the call waits for the schema check (see
     /// [`Options::schema_check`](crate::Options::schema_check)), boxed
     /// too; after it, one atomic load says the service agrees.
-    pub(crate) fn begin(&self, body: impl Body, checked: Checked, waker: &Waker) -> Begun<'_> {
+    ///
+    /// A pool's endpoint picks a node per call, and may run an idempotent
+    /// one again elsewhere (`retry`): its call is boxed, its payload in
+    /// memory of its own.
+    pub(crate) fn begin(
+        &self,
+        body: impl Body,
+        checked: Checked,
+        retry: Retry,
+        waker: &Waker,
+    ) -> Begun<'_> {
         let target = &*self.target;
         let address = match self.valid_address() {
             Ok(address) => address,
             Err(kind) => return Begun::Failed(kind),
         };
+        if let Some(pool) = &self.pool {
+            return match body.into_bytes() {
+                Ok(payload) => Begun::Elsewhere(pool::call(self, pool, payload, checked, retry)),
+                Err(e) => Begun::Failed(encode_error(e)),
+            };
+        }
         let state = &*target.state;
         if state.is_local(&target.node) {
             return match body.into_bytes() {
@@ -403,6 +528,9 @@ impl Endpoint {
     /// knows of the service: it fails if its method differs there, and is
     /// sent unchecked if nothing is known yet (a push does not wait).
     pub(crate) fn push(&self, body: impl Body, checked: Checked) -> Result<(), ErrorKind> {
+        if let Some(pool) = &self.pool {
+            return pool::push_target(pool)?.push(body, checked);
+        }
         let target = &*self.target;
         let address = self.valid_address()?;
         let state = &*target.state;

@@ -181,7 +181,7 @@ impl Tracker {
         lock(&self.health).last_error = Some(error);
     }
 
-    fn serving(&self, name: &str) -> Vec<String> {
+    pub(crate) fn serving(&self, name: &str) -> Vec<String> {
         lock(&self.services)
             .get(name)
             .map(|nodes| nodes.iter().cloned().collect())
@@ -211,6 +211,7 @@ pub(crate) enum Change {
 pub(crate) fn apply(state: &NodeState, tracker: &Tracker, changes: Vec<Change>, full: bool) {
     let mut update = Config::new();
     let mut gone = Vec::new();
+    let mut services_changed = full;
     {
         let mut nodes = lock(&tracker.nodes);
         let mut services = lock(&tracker.services);
@@ -244,11 +245,11 @@ pub(crate) fn apply(state: &NodeState, tracker: &Tracker, changes: Vec<Change>, 
                 }
                 Change::NodeGone(node) => gone.push(node),
                 Change::Service(name, node) => {
-                    services.entry(name).or_default().insert(node);
+                    services_changed |= services.entry(name).or_default().insert(node);
                 }
                 Change::ServiceGone(name, node) => {
                     if let Some(set) = services.get_mut(&name) {
-                        set.remove(&node);
+                        services_changed |= set.remove(&node);
                         if set.is_empty() {
                             services.remove(&name);
                         }
@@ -258,6 +259,7 @@ pub(crate) fn apply(state: &NodeState, tracker: &Tracker, changes: Vec<Change>, 
         }
         gone.retain(|node| nodes.remove(node).is_some());
     }
+    let nodes_changed = update.nodes().next().is_some() || !gone.is_empty();
     if update.nodes().next().is_some() {
         tracing::info!(nodes = ?update.nodes().map(|(n, a)| format!("{n}={a}")).collect::<Vec<_>>(), "membership: nodes added or moved");
         state.reload(update);
@@ -265,6 +267,10 @@ pub(crate) fn apply(state: &NodeState, tracker: &Tracker, changes: Vec<Change>, 
     if !gone.is_empty() {
         tracing::info!(nodes = ?gone, "membership: nodes removed");
         state.remove(&gone);
+    }
+    // Pools look again at a new version; a change of nodes made one.
+    if services_changed && !nodes_changed {
+        state.touch();
     }
 }
 

@@ -497,6 +497,18 @@ impl Sender {
         fail_all(st, &error);
     }
 
+    /// Whether a call queued now could go out: the node is not disabled,
+    /// and no back-off after a failed connect is in force. A pool skips a
+    /// node for which this is false.
+    pub(crate) fn available(&self) -> bool {
+        let st = self.lock();
+        match &st.conn {
+            _ if matches!(st.target, NodeAddr::Disabled) => false,
+            Conn::Backoff { until, .. } => clock::now() >= *until,
+            Conn::Idle | Conn::Connecting(_) | Conn::Up(_) => true,
+        }
+    }
+
     pub(crate) fn status(&self) -> SenderStatus {
         let st = self.lock();
         SenderStatus {
