@@ -6,13 +6,14 @@ mod support;
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use skycluster::{Cluster, Config, ErrorKind, Options};
+use skycluster::{CallError, Cluster, Config, ErrorKind, Options};
 
+use support::fault_proxy::{FaultProxy, Mode};
 use support::node::{bounded, named_node};
 
 #[skycluster::service]
@@ -28,19 +29,31 @@ pub trait Rooms {
 
 struct Node {
     name: String,
-    opened: AtomicU32,
+    /// Calls received (either method).
+    calls: AtomicU32,
+    /// Whether calls hang until the node goes down.
+    hang: AtomicBool,
     notes: tokio::sync::mpsc::UnboundedSender<String>,
+}
+
+impl Node {
+    async fn answer(&self) -> String {
+        self.calls.fetch_add(1, Ordering::Relaxed);
+        if self.hang.load(Ordering::Relaxed) {
+            std::future::pending::<()>().await;
+        }
+        self.name.clone()
+    }
 }
 
 #[skycluster::async_trait]
 impl Rooms for Node {
     async fn whoami(&self) -> String {
-        self.name.clone()
+        self.answer().await
     }
 
     async fn open(&self) -> String {
-        self.opened.fetch_add(1, Ordering::Relaxed);
-        self.name.clone()
+        self.answer().await
     }
 
     async fn note(&self, text: String) {
@@ -59,7 +72,8 @@ async fn server(name: &str, notes: &tokio::sync::mpsc::UnboundedSender<String>) 
     let (cluster, addr) = named_node(name, Config::new()).await;
     let node = Arc::new(Node {
         name: name.to_owned(),
-        opened: AtomicU32::new(0),
+        calls: AtomicU32::new(0),
+        hang: AtomicBool::new(false),
         notes: notes.clone(),
     });
     let handle = cluster.spawn::<dyn Rooms>(Arc::clone(&node));
@@ -121,24 +135,86 @@ async fn a_pool_spreads_calls_over_every_node_that_serves_the_service() {
     assert_eq!(rooms.endpoint().node(), "*");
 }
 
+/// Two nodes serving `Rooms`, a client with a pool of them, and 20 calls
+/// at once of `whoami` (idempotent) or `open` (not), of which those that
+/// reach battle1 hang there until it goes down: the outcomes of all 20,
+/// and how many of them battle2 ran. battle1 is reached through a proxy,
+/// and goes down as a crashed host does: every connection cut.
+async fn battle1_dies_under(idempotent: bool) -> (Vec<Result<String, CallError>>, u32) {
+    let (notes, _) = tokio::sync::mpsc::unbounded_channel();
+    let b1 = server("battle1", &notes).await;
+    let b2 = server("battle2", &notes).await;
+    let proxy = FaultProxy::start(b1.addr).await;
+    let game = client_of(&[&b2], &[("battle1", proxy.addr)]);
+    let rooms = game.pool::<dyn Rooms>();
+    bounded("first calls", spread(&rooms, 40)).await;
+    b1.node.hang.store(true, Ordering::Relaxed);
+    let (b1_before, b2_before) = (
+        b1.node.calls.load(Ordering::Relaxed),
+        b2.node.calls.load(Ordering::Relaxed),
+    );
+    // Of 20 calls started at once, about half pick battle1.
+    let calls = futures_util::future::join_all((0..20).map(|_| {
+        let rooms = rooms.clone();
+        async move {
+            if idempotent {
+                rooms.whoami().await
+            } else {
+                rooms.open().await
+            }
+        }
+    }));
+    let battle1_goes_down = async {
+        while b1.node.calls.load(Ordering::Relaxed) == b1_before {
+            tokio::task::yield_now().await;
+        }
+        proxy.set(Mode::Cut);
+    };
+    let (outcomes, ()) =
+        bounded("20 calls", async { tokio::join!(calls, battle1_goes_down) }).await;
+    (outcomes, b2.node.calls.load(Ordering::Relaxed) - b2_before)
+}
+
 #[tokio::test]
-async fn an_idempotent_call_is_retried_elsewhere_when_its_node_is_gone() {
+async fn an_idempotent_call_runs_again_elsewhere_when_its_connection_drops() {
+    let (outcomes, _) = battle1_dies_under(true).await;
+    for outcome in outcomes {
+        assert_eq!(outcome.expect("run again on battle2"), "battle2");
+    }
+}
+
+#[tokio::test]
+async fn a_call_that_is_not_idempotent_is_never_run_twice() {
+    let (outcomes, ran_on_battle2) = battle1_dies_under(false).await;
+    let (ok, failed): (Vec<_>, Vec<_>) = outcomes.into_iter().partition(Result::is_ok);
+    let first = failed.first().expect("a call was held by battle1");
+    let first = first.as_ref().expect_err("failed");
+    assert_eq!(first.node(), "battle1", "{first}");
+    assert_eq!(first.method(), Some("open"));
+    for e in &failed {
+        let e = e.as_ref().expect_err("failed");
+        assert!(matches!(e.kind(), ErrorKind::Disconnected { .. }), "{e}");
+    }
+    // battle2 ran exactly the calls that succeeded: none a second time.
+    assert_eq!(ran_on_battle2 as usize, ok.len());
+}
+
+#[tokio::test]
+async fn a_call_that_never_left_goes_to_another_node_whatever_its_method() {
     let (notes, _) = tokio::sync::mpsc::unbounded_channel();
     let b1 = server("battle1", &notes).await;
     let b2 = server("battle2", &notes).await;
     let game = client_of(&[&b1, &b2], &[]);
     let rooms = game.pool::<dyn Rooms>();
-    let counts = bounded("first calls", spread(&rooms, 40)).await;
-    assert_eq!(counts.len(), 2, "{counts:?}");
-
+    bounded("first calls", spread(&rooms, 40)).await;
     b1.cluster.shutdown(Duration::from_secs(1)).await;
-    // Half the calls pick battle1 first while the pool still lists it:
-    // each of those is retried on battle2, so every call succeeds.
+    // The pool still lists battle1: a call that picks it cannot connect,
+    // and goes to battle2 instead, `open` (not idempotent) included.
     for i in 0..100 {
-        let answer = bounded("whoami", rooms.whoami()).await;
-        assert_eq!(answer.expect("retried elsewhere"), "battle2", "call {i}");
+        let answer = bounded("open", rooms.open()).await;
+        assert_eq!(answer.expect("sent to battle2"), "battle2", "call {i}");
     }
-    // And some call did go to battle1 first: its sender saw the failure.
+    // And some call did pick battle1 first: its sender saw the failure.
     let status = game.status();
     let battle1 = status
         .nodes
@@ -149,46 +225,6 @@ async fn an_idempotent_call_is_retried_elsewhere_when_its_node_is_gone() {
         battle1.last_error.is_some(),
         "no call tried battle1: {battle1:?}"
     );
-}
-
-#[tokio::test]
-async fn a_call_that_is_not_idempotent_is_never_retried() {
-    let (notes, _) = tokio::sync::mpsc::unbounded_channel();
-    let b1 = server("battle1", &notes).await;
-    let b2 = server("battle2", &notes).await;
-    let game = client_of(&[&b1, &b2], &[]);
-    let rooms = game.pool::<dyn Rooms>();
-    bounded("first calls", spread(&rooms, 40)).await;
-
-    b1.cluster.shutdown(Duration::from_secs(1)).await;
-    let opened_before = b2.node.opened.load(Ordering::Relaxed);
-    let (mut failed, mut ok) = (Vec::new(), 0);
-    for _ in 0..100 {
-        match bounded("open", rooms.open()).await {
-            Ok(node) => {
-                assert_eq!(node, "battle2");
-                ok += 1;
-            }
-            Err(e) => failed.push(e),
-        }
-        if !failed.is_empty() && ok >= 10 {
-            break;
-        }
-    }
-    let first = failed.first().expect("some call picked battle1 and failed");
-    assert_eq!(first.node(), "battle1", "{first}");
-    assert_eq!(first.method(), Some("open"));
-    assert!(
-        matches!(
-            first.kind(),
-            ErrorKind::Connect { .. } | ErrorKind::Disconnected { .. }
-        ),
-        "{first}"
-    );
-    assert!(failed.iter().all(|e| e.node() == "battle1"), "{failed:?}");
-    // battle2 ran exactly the calls that succeeded: none twice.
-    let opened = b2.node.opened.load(Ordering::Relaxed) - opened_before;
-    assert_eq!(opened as usize, ok);
 }
 
 #[tokio::test]

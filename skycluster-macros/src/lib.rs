@@ -145,11 +145,12 @@ mod service;
 ///   is renamed.
 /// * `#[push]` on a method: a one-way message; the method returns nothing.
 /// * `#[idempotent]` on a method: running it twice does no harm (a read, a
-///   set to a value). A client made by `cluster.pool::<dyn S>()` retries
-///   such a call once, on another node, when the first node fails it
-///   before any reply (cannot connect, connection lost, node gone);
-///   other methods, and calls through a client bound to one node, are
-///   never retried.
+///   set to a value). A client made by `cluster.pool::<dyn S>()` runs such
+///   a call again, once, on another node, when its connection drops after
+///   the request may have left; any other method then fails. (A call that
+///   never left, because its node could not be reached, goes to another
+///   node whatever its method.) Calls through a client bound to one node
+///   are never retried.
 ///
 /// Methods must be `async fn m(&self, ...)`, without generics, and must not
 /// be named `new`, `endpoint`, `with_timeout` or `with_trace`. Default bodies

@@ -252,11 +252,13 @@ impl Cluster {
     ///   fewer of this pool's calls in flight (the power of two choices),
     ///   skipping a node that is disabled or backing off after a failed
     ///   connect.
-    /// * **Retries**: a method marked `#[idempotent]` that fails before any
-    ///   reply (cannot connect, connection lost, node gone) runs once more
-    ///   on another node, within the same timeout. Nothing else is
-    ///   retried: a method that is not idempotent may have run before its
-    ///   connection dropped.
+    /// * **Another node**: a call that fails without having left (cannot
+    ///   connect, node gone or disabled, queue full) goes to another
+    ///   node, once, within the same timeout: nothing ran, so nothing runs
+    ///   twice. A call whose connection dropped after it may have left
+    ///   runs again elsewhere only if its method is `#[idempotent]`: any
+    ///   other method may have done its work before the connection
+    ///   dropped, and fails with [`ErrorKind::Disconnected`].
     /// * **Errors** name the node the call went to; a pool that found
     ///   nobody fails with [`ErrorKind::Unavailable`], saying where it
     ///   looked.
@@ -285,7 +287,7 @@ impl Cluster {
     ///     let room = battles.create_room(mode).await?;
     ///     println!("room {room}");
     /// }
-    /// // Retried on another node if the first cannot be reached.
+    /// // Run again on another node if the connection drops mid-call.
     /// println!("{} rooms", battles.room_count().await?);
     /// # Ok(()) }
     /// ```

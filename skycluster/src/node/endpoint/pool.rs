@@ -13,9 +13,11 @@
 //!   a node whose sender cannot send now (disabled, or backing off after a
 //!   failed connect) is skipped. Two random picks spread load nearly as
 //!   well as asking every node, at the cost of two.
-//! * Retries: a method marked `#[idempotent]` that fails before any reply
-//!   (no connection, connection lost, node gone) runs once more on
-//!   another node, within the same deadline; nothing else is retried.
+//! * Another node: a call that fails without having left (no connection,
+//!   node gone, queue full) goes to another node, once, within the same
+//!   deadline: nothing ran, so nothing runs twice. A call whose
+//!   connection dropped after it may have left goes again only if its
+//!   method is `#[idempotent]`.
 //!
 //! A pool call's payload is encoded once, into memory of its own (a retry
 //! sends it again), and the call runs as a boxed future: a pool costs an
@@ -46,8 +48,9 @@ pub(crate) const REFRESH: Duration = Duration::from_secs(5);
 /// instead of asking every node again.
 const NOBODY_STANDS: Duration = Duration::from_secs(1);
 
-/// Whether a call may run again on another node when the first fails
-/// before any reply: `#[idempotent]` methods may.
+/// Whether a call may run again on another node when its connection
+/// drops after it may have left: `#[idempotent]` methods may. (A call
+/// that never left goes to another node whatever its method.)
 #[doc(hidden)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Retry {
@@ -312,13 +315,9 @@ pub(crate) fn call(
         let (tried, outcome) =
             attempt(&members[first], &endpoint, &payload, checked, deadline).await;
         match outcome {
-            Err(kind)
-                if retry == Retry::OnceElsewhere
-                    && members.len() > 1
-                    && before_any_reply(&kind) =>
-            {
+            Err(kind) if members.len() > 1 && may_go_elsewhere(&kind, retry) => {
                 let second = choose(&members, Some(first));
-                tracing::debug!(service = %pool.service, failed = tried.node(), retry = members[second].endpoint.node(), error = %kind, "pool: retrying an idempotent call elsewhere");
+                tracing::debug!(service = %pool.service, failed = tried.node(), next = members[second].endpoint.node(), error = %kind, "pool: the call goes to another node");
                 attempt(&members[second], &endpoint, &payload, checked, deadline).await
             }
             outcome => (tried, outcome),
@@ -409,20 +408,24 @@ impl Drop for InFlight<'_> {
     }
 }
 
-/// Whether a call that failed with `kind` got no reply and might have
-/// gone elsewhere: the node could not be reached, was gone, or the
-/// connection dropped before the answer. Not a timeout (no time is left),
+/// Whether a call that failed with `kind` on one node goes to another.
+///
+/// A call that never left (the node could not be reached, is gone, or
+/// its queue is full; a schema mismatch stops it before sending) goes
+/// elsewhere whatever its method: nothing ran, so nothing runs twice.
+/// One that may have left and got no reply (the connection dropped) does
+/// only if its method is idempotent. Never a timeout (no time is left),
 /// nor anything the service or the codec said.
-fn before_any_reply(kind: &ErrorKind) -> bool {
-    matches!(
-        kind,
+fn may_go_elsewhere(kind: &ErrorKind, retry: Retry) -> bool {
+    match kind {
         ErrorKind::Connect { .. }
-            | ErrorKind::Disconnected { .. }
-            | ErrorKind::Disabled
-            | ErrorKind::Absent
-            | ErrorKind::Overloaded { .. }
-            | ErrorKind::SchemaMismatch { .. }
-    )
+        | ErrorKind::Disabled
+        | ErrorKind::Absent
+        | ErrorKind::Overloaded { .. }
+        | ErrorKind::SchemaMismatch { .. } => true,
+        ErrorKind::Disconnected { .. } => retry == Retry::OnceElsewhere,
+        _ => false,
+    }
 }
 
 /// The power of two choices among `members`, never `except` (when there
@@ -527,15 +530,27 @@ mod tests {
     }
 
     #[test]
-    fn only_a_failure_before_any_reply_is_retried() {
-        assert!(before_any_reply(&ErrorKind::Disconnected {
-            reason: "reset".into()
-        }));
-        assert!(before_any_reply(&ErrorKind::Absent));
-        assert!(!before_any_reply(&ErrorKind::Remote { text: "no".into() }));
-        assert!(!before_any_reply(&ErrorKind::Timeout {
-            elapsed: Duration::from_secs(1),
-            limit: Duration::from_secs(1),
-        }));
+    fn an_unsent_call_goes_elsewhere_and_a_lost_one_only_if_idempotent() {
+        use Retry::{Never, OnceElsewhere};
+        let lost = ErrorKind::Disconnected {
+            reason: "reset".into(),
+        };
+        assert!(may_go_elsewhere(&lost, OnceElsewhere));
+        assert!(!may_go_elsewhere(&lost, Never));
+        let refused = ErrorKind::Connect {
+            addr: "127.0.0.1:1".into(),
+            reason: Arc::new(std::io::ErrorKind::ConnectionRefused.into()),
+        };
+        assert!(may_go_elsewhere(&refused, Never));
+        assert!(may_go_elsewhere(&ErrorKind::Absent, Never));
+        for kind in [
+            ErrorKind::Remote { text: "no".into() },
+            ErrorKind::Timeout {
+                elapsed: Duration::from_secs(1),
+                limit: Duration::from_secs(1),
+            },
+        ] {
+            assert!(!may_go_elsewhere(&kind, OnceElsewhere), "{kind}");
+        }
     }
 }
