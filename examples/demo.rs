@@ -1,7 +1,7 @@
 //! The seed's topology as four real processes on 127.0.0.1:
 //!
 //! ```text
-//!            query @game            .battle_mgr (round-robin)
+//!            query @game            pool of @BattleMgr
 //!   demo  ─────────────►  game1  ───────────────►  battle1, battle2
 //!                                                        │ query @db
 //!                                                        ▼
@@ -14,14 +14,16 @@
 //!
 //! The demo writes a clustername file with free ports, starts `game1`,
 //! `battle1`, `battle2` and `db` (this same binary, re-run with
-//! `--node NAME --config FILE`), creates rooms round-robin over the battle
-//! nodes, kills `battle1` to show game1 failing over to `battle2`, restarts
-//! it to show it rejoining, and stops every process it started.
+//! `--node NAME --config FILE`), creates rooms through a pool over the
+//! battle nodes (`cluster.pool::<dyn BattleMgr>()`, which finds who
+//! serves `BattleMgr` and spreads the calls), kills `battle1` to show game1
+//! failing over to `battle2`, restarts it to show it rejoining, and stops
+//! every process it started.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -36,33 +38,33 @@ const STEP: Duration = Duration::from_secs(20);
 pub struct Room {
     pub id: u32,
     pub host: String,
+    /// The ticket game1 asked for it with: one room per ticket.
+    pub ticket: u64,
 }
 
 /// On `db`, registered as `@db`.
 #[skycluster::service(name = "db")]
 pub trait Db {
-    /// Records a room hosted by `host` and returns it with a fresh id.
-    async fn new_room(&self, host: String) -> Room;
+    /// Records a room hosted by `host` for `ticket` and returns it with a
+    /// fresh id; a ticket seen before gets its room back, so asking twice
+    /// makes one room.
+    async fn new_room(&self, ticket: u64, host: String) -> Room;
     async fn rooms(&self) -> Vec<Room>;
 }
 
-/// On each battle node, named `.battle_mgr`.
+/// On each battle node, registered as `@BattleMgr`.
 #[skycluster::service]
 pub trait BattleMgr {
-    async fn create_room(&self) -> Result<Room, String>;
-}
-
-/// Where a room went, and the battle nodes skipped on the way.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Placed {
-    pub room: Room,
-    pub skipped: Vec<String>,
+    /// Idempotent by its ticket (db keeps one room per ticket): a pool
+    /// may run it again on the other node if a connection drops mid-call.
+    #[idempotent]
+    async fn create_room(&self, ticket: u64) -> Result<Room, String>;
 }
 
 /// On `game1`, registered as `@game`.
 #[skycluster::service(name = "game")]
 pub trait Game {
-    async fn create_room(&self) -> Result<Placed, String>;
+    async fn create_room(&self) -> Result<Room, String>;
 }
 
 // ---- the nodes ----
@@ -75,14 +77,23 @@ struct Rooms {
 
 #[skycluster::async_trait]
 impl Db for Rooms {
-    async fn new_room(&self, host: String) -> Room {
+    async fn new_room(&self, ticket: u64, host: String) -> Room {
+        let Ok(mut all) = self.all.lock() else {
+            return Room {
+                id: 0,
+                host,
+                ticket,
+            };
+        };
+        if let Some(room) = all.iter().find(|r| r.ticket == ticket) {
+            return room.clone();
+        }
         let room = Room {
             id: self.next.fetch_add(1, Ordering::Relaxed) + 1,
             host,
+            ticket,
         };
-        if let Ok(mut all) = self.all.lock() {
-            all.push(room.clone());
-        }
+        all.push(room.clone());
         room
     }
 
@@ -97,7 +108,7 @@ struct Battle {
 
 #[skycluster::async_trait]
 impl BattleMgr for Battle {
-    async fn create_room(&self) -> Result<Room, String> {
+    async fn create_room(&self, ticket: u64) -> Result<Room, String> {
         // Ask db for whatever handle it registered as `@db` (cluster.query),
         // so db's handles are nobody else's business.
         let db = self
@@ -106,35 +117,26 @@ impl BattleMgr for Battle {
             .await
             .map_err(|e| e.to_string())?;
         let host = self.cluster.node_name().unwrap_or("?").to_owned();
-        db.new_room(host).await.map_err(|e| e.to_string())
+        db.new_room(ticket, host).await.map_err(|e| e.to_string())
     }
 }
 
 struct Lobby {
-    battles: Vec<BattleMgrClient>,
-    next: AtomicUsize,
+    /// Every node that serves `BattleMgr`, one picked per call.
+    battles: BattleMgrClient,
+    next_ticket: AtomicU64,
 }
 
 #[skycluster::async_trait]
 impl Game for Lobby {
-    /// Round-robin over the battle nodes; a node that cannot be reached is
-    /// skipped, so one crash costs a failed attempt, not a failed request.
-    async fn create_room(&self) -> Result<Placed, String> {
-        let start = self.next.fetch_add(1, Ordering::Relaxed);
-        let mut skipped = Vec::new();
-        for i in 0..self.battles.len() {
-            let battle = &self.battles[(start + i) % self.battles.len()];
-            match battle.create_room().await {
-                Ok(Ok(room)) => return Ok(Placed { room, skipped }),
-                // The battle node answered with its own error: don't retry.
-                Ok(Err(e)) => return Err(e),
-                Err(e) => skipped.push(format!("{}: {}", e.node(), e.kind())),
-            }
+    /// A room on whichever battle node the pool picks: a node that cannot
+    /// be reached is skipped, so one crash costs no failed request.
+    async fn create_room(&self) -> Result<Room, String> {
+        let ticket = self.next_ticket.fetch_add(1, Ordering::Relaxed);
+        match self.battles.create_room(ticket).await {
+            Ok(answer) => answer,
+            Err(e) => Err(format!("no battle node took the room: {e}")),
         }
-        Err(format!(
-            "no battle node took the room: {}",
-            skipped.join("; ")
-        ))
     }
 }
 
@@ -147,17 +149,11 @@ async fn run_node(cluster: Cluster) -> Result<(), skycluster::Error> {
             cluster.register::<dyn Db>(db)?;
         }
         "game1" => {
-            let battles = ["battle1", "battle2"]
-                .iter()
-                .map(|name| {
-                    cluster
-                        .proxy::<dyn BattleMgr>(name, ".battle_mgr")
-                        .with_timeout(Duration::from_secs(2))
-                })
-                .collect();
             let lobby = Lobby {
-                battles,
-                next: AtomicUsize::new(0),
+                battles: cluster
+                    .pool::<dyn BattleMgr>()
+                    .with_timeout(Duration::from_secs(2)),
+                next_ticket: AtomicU64::new(1),
             };
             let game = cluster.spawn::<dyn Game>(lobby);
             cluster.register::<dyn Game>(game)?;
@@ -167,7 +163,7 @@ async fn run_node(cluster: Cluster) -> Result<(), skycluster::Error> {
                 cluster: cluster.clone(),
             };
             let mgr = cluster.spawn::<dyn BattleMgr>(battle);
-            cluster.name(".battle_mgr", mgr)?;
+            cluster.register::<dyn BattleMgr>(mgr)?;
         }
     }
     println!("ready");
@@ -220,30 +216,24 @@ async fn demo() -> Result<(), Box<dyn std::error::Error>> {
     println!("query:    game1 has @game, handle {handle}");
 
     let create = || async {
-        let placed = game.create_room().await??;
-        let mut line = format!("room {} -> {}", placed.room.id, placed.room.host);
-        for skipped in &placed.skipped {
-            line.push_str(&format!(" (skipped {skipped})"));
-        }
-        Ok::<_, Box<dyn std::error::Error>>((placed.room.host, line))
+        let room = game.create_room().await??;
+        let line = format!("room {} -> {}", room.id, room.host);
+        Ok::<_, Box<dyn std::error::Error>>((room.host, line))
     };
 
     let mut lines = Vec::new();
     for _ in 0..4 {
         lines.push(create().await?.1);
     }
-    println!("round-robin: {}", lines.join(", "));
+    println!("pooled:   {}", lines.join(", "));
 
     if let Some(battle1) = nodes.get_mut("battle1") {
         battle1.kill();
     }
     println!("killed:   battle1 (SIGKILL)");
     for _ in 0..2 {
-        let (host, line) = create().await?;
+        let (_, line) = create().await?;
         println!("failover: {line}");
-        if host != "battle2" {
-            return Err(format!("expected battle2 to take over, got {host}").into());
-        }
     }
 
     let battle1 = start("battle1", &config).await?;

@@ -1,10 +1,17 @@
-//! The seed's load balancing: rooms are created on `battle1`, `battle2`,
-//! `battle3` in turn, and a node that fails is skipped.
+//! The seed's load balancing, without the loop: `cluster.pool` spreads
+//! room creation over every node that serves `BattleMgr`, and a node that
+//! goes down is skipped.
+//!
+//! The seed walks `battle1`, `battle2`, `battle3` in turn by hand and
+//! moves on when one fails. A pool finds the nodes itself (here by asking
+//! each node of the config whether it registered `BattleMgr`), sends each
+//! call to the less busy of two picked at random, and sends a call that
+//! could not reach its node to another one.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::collections::BTreeMap;
 use std::time::Duration;
 
-use skycluster::{CallError, Cluster};
+use skycluster::Cluster;
 
 #[skycluster::service]
 pub trait BattleMgr {
@@ -23,31 +30,16 @@ impl BattleMgr for Battle {
     }
 }
 
-/// `current_node = current_node % #battle_nodes + 1`, shared by every task
-/// on the node: an atomic counter instead of a Lua upvalue.
-struct RoundRobin {
-    battles: Vec<BattleMgrClient>,
-    next: AtomicUsize,
-}
-
-impl RoundRobin {
-    /// Asks the next node in turn; if it fails, the one after it, and so
-    /// on, each at most once.
-    async fn create_room(&self) -> Result<String, CallError> {
-        let start = self.next.fetch_add(1, Ordering::Relaxed);
-        let mut last_error = None;
-        for i in 0..self.battles.len() {
-            let battle = &self.battles[(start + i) % self.battles.len()];
-            match battle.create_room().await {
-                Ok(host) => return Ok(host),
-                Err(e) => {
-                    println!("  {} failed: {}", e.node(), e.kind());
-                    last_error = Some(e);
-                }
-            }
-        }
-        Err(last_error.expect("at least one battle node"))
+/// Creates `n` rooms through `battles` and counts them per node.
+async fn create_rooms(
+    battles: &BattleMgrClient,
+    n: usize,
+) -> Result<BTreeMap<String, usize>, skycluster::CallError> {
+    let mut per_node = BTreeMap::new();
+    for _ in 0..n {
+        *per_node.entry(battles.create_room().await?).or_default() += 1;
     }
+    Ok(per_node)
 }
 
 #[tokio::main]
@@ -63,37 +55,28 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         let mgr = node.spawn::<dyn BattleMgr>(Battle {
             node: name.to_owned(),
         });
-        node.name(".battle_mgr", mgr)?;
+        // Registered (`@BattleMgr`): what a pool looks for.
+        node.register::<dyn BattleMgr>(mgr)?;
         battles.push(node);
     }
 
     let game1 = Cluster::load(&config)?;
     game1.open("game1").await?;
-    let picker = RoundRobin {
-        battles: names
-            .iter()
-            .map(|name| game1.proxy::<dyn BattleMgr>(name, ".battle_mgr"))
-            .collect(),
-        next: AtomicUsize::new(0),
-    };
+    let pool = game1.pool::<dyn BattleMgr>();
 
-    println!("all three up:");
-    for _ in 0..6 {
-        println!("  room on {}", picker.create_room().await?);
-    }
+    println!("all three up:  {:?}", create_rooms(&pool, 30).await?);
+    println!(
+        "serving:       {:?}",
+        pool.endpoint().pool_nodes().unwrap_or_default()
+    );
 
-    // battle2 goes away: its turn falls to the next node.
+    // battle2 goes away: the calls that pick it go to another node.
     if let Some(battle2) = battles.get(1) {
         battle2.shutdown(Duration::from_secs(1)).await;
     }
-    println!("battle2 down:");
-    let mut hosts = Vec::new();
-    for _ in 0..4 {
-        let host = picker.create_room().await?;
-        println!("  room on {host}");
-        hosts.push(host);
-    }
-    assert!(!hosts.iter().any(|h| h == "battle2"));
+    let per_node = create_rooms(&pool, 30).await?;
+    println!("battle2 down:  {per_node:?}");
+    assert!(!per_node.contains_key("battle2"));
 
     game1.shutdown(Duration::from_secs(1)).await;
     for node in battles {

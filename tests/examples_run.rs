@@ -77,7 +77,12 @@ fn safe_call_falls_back_on_timeout_and_on_a_dead_node() {
 fn round_robin_skips_a_node_that_is_down() {
     example(
         env!("CARGO_BIN_EXE_examples_round_robin"),
-        &["room on battle3", "battle2 down:"],
+        &[
+            "all three up:  {\"battle1\": ",
+            "\"battle3\": ",
+            "serving:       [\"battle1\", \"battle2\", \"battle3\"]",
+            "battle2 down:",
+        ],
     );
 }
 
@@ -109,7 +114,7 @@ fn demo_fails_over_rejoins_and_stops_every_process() {
     let out = example(
         env!("CARGO_BIN_EXE_examples_demo"),
         &[
-            "round-robin: room 1 -> battle1, room 2 -> battle2",
+            "pooled:   room 1 -> battle",
             "killed:",
             "failover: room 5 -> battle2",
             "rejoined:",
