@@ -497,3 +497,141 @@ async fn a_hundred_nodes_in_one_process_join_at_once_and_all_are_seen() {
     }
     until(&watcher, "every node gone", |c| c.nodes().count() == 0).await;
 }
+
+/// A node named `name`, joined to etcd, serving `@echo` and `@who` (which
+/// answers with the node's name).
+async fn joined_who(name: &str, etcd: &Etcd) -> Cluster {
+    let cluster = joined(name, etcd, Options::default()).await;
+    let me = Bytes::from(name.to_owned());
+    let who = cluster.spawn_handler(move |_req: skycluster::Request| {
+        let me = me.clone();
+        async move { Ok::<_, skycluster::HandlerError>(me) }
+    });
+    cluster.register_name("who", who).expect("register who");
+    cluster
+}
+
+/// Calls `pool` `n` times and counts the answers per node.
+async fn who_answers(
+    pool: &skycluster::Endpoint,
+    n: usize,
+) -> std::collections::BTreeMap<String, usize> {
+    let mut counts = std::collections::BTreeMap::new();
+    for _ in 0..n {
+        let reply = bounded("pool call", pool.call(Bytes::new()))
+            .await
+            .expect("a node answers");
+        *counts
+            .entry(String::from_utf8_lossy(&reply).into_owned())
+            .or_default() += 1;
+    }
+    counts
+}
+
+#[tokio::test]
+#[cfg_attr(
+    not(etcd),
+    ignore = "needs SKYCLUSTER_ETCD: a running etcd (see .ci/run)"
+)]
+async fn a_pool_spreads_over_the_nodes_etcd_lists_and_follows_one_leaving() {
+    let etcd = etcd("pool");
+    let watcher = joined("watcher", &etcd, Options::default()).await;
+    let mut servers = Vec::new();
+    for name in ["n1", "n2", "n3"] {
+        servers.push(joined_who(name, &etcd).await);
+    }
+    let pool = watcher.pool_endpoint("who");
+    bounded("every node listed as serving who", async {
+        loop {
+            let changed = watcher.membership_changed();
+            let config = watcher.membership();
+            if watcher.nodes_serving("who").len() == 3
+                && ["n1", "n2", "n3"].iter().all(|n| has(&config, n))
+            {
+                return;
+            }
+            changed.await;
+        }
+    })
+    .await;
+    let counts = who_answers(&pool, 90).await;
+    assert_eq!(
+        counts.keys().collect::<Vec<_>>(),
+        ["n1", "n2", "n3"],
+        "{counts:?}"
+    );
+    assert_eq!(
+        pool.pool_nodes(),
+        Some(vec!["n1".into(), "n2".into(), "n3".into()])
+    );
+
+    // n2 leaves: its lease revoked, its names gone; the pool follows
+    // without being rebuilt.
+    servers[1].shutdown(Duration::from_secs(5)).await;
+    until(&watcher, "n2 gone", |c| !has(c, "n2")).await;
+    let counts = who_answers(&pool, 60).await;
+    assert_eq!(
+        counts.keys().collect::<Vec<_>>(),
+        ["n1", "n3"],
+        "{counts:?}"
+    );
+    for server in &servers {
+        server.shutdown(Duration::from_secs(5)).await;
+    }
+    watcher.shutdown(Duration::from_secs(5)).await;
+}
+
+#[tokio::test]
+#[cfg_attr(
+    not(etcd),
+    ignore = "needs SKYCLUSTER_ETCD: a running etcd (see .ci/run)"
+)]
+async fn a_pool_skips_a_killed_node_before_and_after_its_lease_expires() {
+    let etcd = etcd("pool-kill");
+    let watcher = joined("watcher", &etcd, Options::default()).await;
+    let survivor = joined("survivor", &etcd, Options::default()).await;
+    let mut victim = EtcdNode::start(&etcd, "victim", 1);
+    let pool = watcher.pool_endpoint("echo");
+    bounded("all three listed as serving echo", async {
+        loop {
+            let changed = watcher.membership_changed();
+            let config = watcher.membership();
+            if watcher.nodes_serving("echo").len() == 3
+                && has(&config, "victim")
+                && has(&config, "survivor")
+            {
+                return;
+            }
+            changed.await;
+        }
+    })
+    .await;
+    // watcher itself serves echo too (joined() installs it): three nodes.
+    bounded("a call", pool.call(Bytes::from_static(b"x")))
+        .await
+        .expect("a node answers");
+    assert_eq!(
+        pool.pool_nodes(),
+        Some(vec!["survivor".into(), "victim".into(), "watcher".into()])
+    );
+
+    victim.kill();
+    // Before its lease expires the pool still lists it: a call that picks
+    // it cannot connect and goes to another node.
+    for i in 0..60 {
+        let reply = bounded("pool call", pool.call(Bytes::from(format!("{i}"))))
+            .await
+            .unwrap_or_else(|e| panic!("call {i} right after the kill: {e}"));
+        assert_eq!(reply, format!("{i}").as_bytes());
+    }
+    until(&watcher, "victim dropped", |c| !has(c, "victim")).await;
+    bounded("a call", pool.call(Bytes::from_static(b"x")))
+        .await
+        .expect("a node answers");
+    assert_eq!(
+        pool.pool_nodes(),
+        Some(vec!["survivor".into(), "watcher".into()])
+    );
+    survivor.shutdown(Duration::from_secs(5)).await;
+    watcher.shutdown(Duration::from_secs(5)).await;
+}

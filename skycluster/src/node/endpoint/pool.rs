@@ -209,7 +209,12 @@ impl Pool {
         let version = self.state.version();
         let (nodes, looked) = match self.state.membership.get() {
             Some(tracker) => {
-                let nodes = tracker.serving(&self.service);
+                // Only nodes the config has: a node's entry and its
+                // services' may leave in separate changes.
+                let mut nodes = tracker.serving(&self.service);
+                let config = self.state.config();
+                nodes.retain(|node| matches!(config.get(node), Some(NodeAddr::At(_))));
+                drop(config);
                 let looked = format!("the membership source lists no node for `{}`", self.service);
                 (nodes, looked)
             }
