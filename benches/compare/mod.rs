@@ -78,6 +78,9 @@ pub enum System {
     /// skycluster's kept typed client, as `Sky`, over TLS (rustls, TLS
     /// 1.3, a certificate made when the server starts).
     SkyTls,
+    /// skycluster's `cluster.pool::<dyn Echo>()` over the one server node:
+    /// what choosing a node per call costs against `Sky`'s kept client.
+    SkyPool,
     /// tarpc with its bincode serde transport over TCP.
     Tarpc,
     /// Length-prefixed frames over raw TCP, written in the bench.
@@ -86,7 +89,7 @@ pub enum System {
 
 impl System {
     /// Every system, in table order.
-    pub const ALL: [System; 9] = [
+    pub const ALL: [System; 10] = [
         System::Sky,
         System::SkyFresh,
         System::SkyRaw,
@@ -94,6 +97,7 @@ impl System {
         System::SkyPostcard,
         System::SkyPlain,
         System::SkyTls,
+        System::SkyPool,
         System::Tarpc,
         System::Ceiling,
     ];
@@ -108,6 +112,7 @@ impl System {
             System::SkyPostcard => "skycluster-postcard",
             System::SkyPlain => "skycluster-plain",
             System::SkyTls => "skycluster-tls",
+            System::SkyPool => "skycluster-pool",
             System::Tarpc => "tarpc",
             System::Ceiling => "ceiling",
         }
@@ -127,7 +132,7 @@ impl FromStr for System {
         System::ALL
             .into_iter()
             .find(|sys| sys.name() == s)
-            .ok_or_else(|| format!("unknown system `{s}` (skycluster, skycluster-fresh, skycluster-raw, skycluster-lua, skycluster-postcard, skycluster-plain, skycluster-tls, tarpc, ceiling)"))
+            .ok_or_else(|| format!("unknown system `{s}` (skycluster, skycluster-fresh, skycluster-raw, skycluster-lua, skycluster-postcard, skycluster-plain, skycluster-tls, skycluster-pool, tarpc, ceiling)"))
     }
 }
 
@@ -268,7 +273,8 @@ pub(crate) async fn serve(system: System, addr: &str) -> Result<Server, String> 
         | System::SkyRaw
         | System::SkyLua
         | System::SkyPostcard
-        | System::SkyPlain => sky::serve(addr).await,
+        | System::SkyPlain
+        | System::SkyPool => sky::serve(addr).await,
         System::SkyTls => sky::serve_tls(addr).await,
         System::Tarpc => rpc::serve(addr).await,
         System::Ceiling => ceiling::serve(addr).await,
@@ -313,6 +319,7 @@ pub(crate) async fn with_client<F: WithClient>(
         System::SkyPostcard => f.run(sky::connect_postcard(addr)).await,
         System::SkyPlain => f.run(sky::connect_plain(addr)).await,
         System::SkyTls => f.run(sky::connect_tls(addr)?).await,
+        System::SkyPool => f.run(sky::connect_pool(addr)).await,
         System::Tarpc => f.run(rpc::connect(addr).await?).await,
         System::Ceiling => f.run(ceiling::connect(addr).await?).await,
     })

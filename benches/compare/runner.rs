@@ -61,7 +61,8 @@ impl Settings {
 
 const USAGE: &str = "usage: compare [--smoke] [--reps N] [--warmup-ms N] [--measure-ms N]
                [--systems skycluster,skycluster-fresh,skycluster-raw,skycluster-lua,
-               skycluster-postcard,skycluster-plain,skycluster-tls,tarpc,ceiling]
+               skycluster-postcard,skycluster-plain,skycluster-tls,skycluster-pool,
+               tarpc,ceiling]
                [--workloads w1c1,w1c32,w1c256,w2,w3]
                [--no-pin]
        compare mesh|fanin|threads [FLAGS]: runs that runner, as its own binary does";
@@ -410,7 +411,22 @@ fn ratios(settings: &Settings, results: &HashMap<(String, System), Vec<Sample>>)
         }
     }
     out += &other_clients(settings, &med, &ratio, &show, &mut targets);
-    out += &codecs(settings, &med, &ratio, &show);
+    out += &versus_kept(
+        settings,
+        &med,
+        &ratio,
+        &show,
+        ("codec", "bincode"),
+        &[(System::SkyLua, "lua"), (System::SkyPostcard, "postcard")],
+    );
+    out += &versus_kept(
+        settings,
+        &med,
+        &ratio,
+        &show,
+        ("client", "kept"),
+        &[(System::SkyPool, "pool")],
+    );
     out += &extensions(settings, &med, &ratio, &show, &mut targets);
     out += &tls_cost(settings, &med, &ratio, &show, &mut targets);
     if !targets.is_empty() {
@@ -521,32 +537,40 @@ fn extensions(
     out
 }
 
-/// The `codec = lua` and `codec = postcard` echoes against the bincode
-/// one, all kept clients: what Skynet's calling convention in lua-seri,
-/// or postcard in bincode's place, costs. No target: the figures are for
-/// a user choosing between them.
-fn codecs(
+/// Variants of skycluster's kept typed client against it, one row per
+/// workload and variant: `others` names each variant's system and its
+/// label, `what` the column the labels go in. No target: the figures are
+/// for a user choosing between them.
+///
+/// The codecs (`codec = lua`, `codec = postcard` against bincode): what
+/// Skynet's calling convention in lua-seri, or postcard in bincode's
+/// place, costs. The pool (`cluster.pool` against a client kept for the
+/// one node): what choosing a node per call costs.
+fn versus_kept(
     settings: &Settings,
     med: &Median<'_>,
     ratio: &dyn Fn(Option<f64>, Option<f64>) -> Option<f64>,
     show: &dyn Fn(Option<f64>) -> String,
+    (what, base): (&str, &str),
+    others: &[(System, &str)],
 ) -> String {
-    let others: Vec<(System, &str)> = [(System::SkyLua, "lua"), (System::SkyPostcard, "postcard")]
-        .into_iter()
+    let others: Vec<(System, &str)> = others
+        .iter()
+        .copied()
         .filter(|(s, _)| settings.systems.contains(s))
         .collect();
     if !settings.systems.contains(&System::Sky) || others.is_empty() {
         return String::new();
     }
-    let mut out = String::from(
-        "\n| workload | codec | calls/s codec/bincode | p50 codec/bincode | server CPU codec/bincode | client CPU codec/bincode |\n| --- | --- | --- | --- | --- | --- |\n",
+    let mut out = format!(
+        "\n| workload | {what} | calls/s {what}/{base} | p50 {what}/{base} | server CPU {what}/{base} | client CPU {what}/{base} |\n| --- | --- | --- | --- | --- | --- |\n",
     );
     for &w in &settings.workloads {
-        for &(system, codec) in &others {
+        for &(system, label) in &others {
             let r = |f: fn(&Sample) -> f64| ratio(med(w, system, f), med(w, System::Sky, f));
             let push = matches!(w, Workload::Push { .. });
             out += &format!(
-                "| {} | {codec} | {} | {} | {} | {} |\n",
+                "| {} | {label} | {} | {} | {} | {} |\n",
                 w.label(),
                 show(r(|s| s.rate)),
                 if push {

@@ -169,6 +169,12 @@ proxy_client!(
     SkyClient(EchoClient)
 );
 
+/// A pool over every node serving `Echo` (the one server):
+/// `cluster.pool::<dyn Echo>()`, kept for every call.
+pub(crate) fn connect_pool(addr: SocketAddr) -> SkyClient {
+    SkyClient(client_cluster(addr).pool::<dyn Echo>())
+}
+
 /// A client of the `codec = lua` echo, kept for every call:
 /// `cluster.proxy("bench", "@LuaEcho")`.
 pub(crate) fn connect_lua(addr: SocketAddr) -> SkyLuaClient {
