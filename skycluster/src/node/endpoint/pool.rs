@@ -145,7 +145,7 @@ impl Pool {
         if self.state.membership.get().is_some() {
             return true;
         }
-        let age = clock::now().saturating_duration_since(found.at);
+        let age = clock::coarse_now().saturating_duration_since(found.at);
         age < if found.members.is_empty() {
             NOBODY_STANDS
         } else {
