@@ -170,7 +170,7 @@ impl Drop for EtcdNode {
     not(etcd),
     ignore = "needs SKYCLUSTER_ETCD: a running etcd (see .ci/run)"
 )]
-async fn a_killed_node_is_dropped_when_its_lease_expires_and_calls_then_fail_fast() {
+async fn a_killed_node_is_dropped_when_its_lease_expires_and_kept_endpoints_treat_it_as_absent() {
     let etcd = etcd("kill");
     let watcher = joined("watcher", &etcd, Options::default()).await;
     let mut victim = EtcdNode::start(&etcd, "victim", 1);
@@ -182,22 +182,29 @@ async fn a_killed_node_is_dropped_when_its_lease_expires_and_calls_then_fail_fas
     victim.kill();
     // No clean leave: only the lease's expiry removes it.
     until(&watcher, "victim dropped", |c| !has(c, "victim")).await;
-    // The kept endpoint fails at once (its sender is disabled), and so
-    // does a new one under `__nowaiting`: neither waits for a timeout. (An
-    // endpoint made on this thread for the same target reuses the kept
-    // one's sender, so it says "disabled"; a fresh target says "absent".)
+    // The kept endpoint behaves as a fresh one would, as for any absent
+    // node: it waits for the node to come back (`__nowaiting` off)...
+    let waiting = tokio::spawn({
+        let endpoint = endpoint.clone();
+        async move { endpoint.call(Bytes::from_static(b"back")).await }
+    });
+    let mut victim = EtcdNode::start(&etcd, "victim", 1);
+    until(&watcher, "victim back", |c| has(c, "victim")).await;
+    let reply = bounded("the waiting call", waiting)
+        .await
+        .expect("task")
+        .expect("the node came back and answered");
+    assert_eq!(&reply[..], b"back");
+
+    // ...and under `__nowaiting`, fails at once: neither waits for a
+    // timeout.
+    victim.kill();
+    until(&watcher, "victim dropped again", |c| !has(c, "victim")).await;
+    watcher.reload_with(Config::new().with_nowaiting(true));
     let err = bounded("call the dead node", endpoint.call(Bytes::new()))
         .await
         .expect_err("victim is dead");
-    assert!(!matches!(err.kind(), ErrorKind::Timeout { .. }), "{err}");
-    watcher.reload_with(Config::new().with_nowaiting(true));
-    let err = bounded("call anew", watcher.call("victim", "@echo", Bytes::new()))
-        .await
-        .expect_err("victim is dead");
-    assert!(
-        matches!(err.kind(), ErrorKind::Absent | ErrorKind::Disabled),
-        "{err}"
-    );
+    assert!(matches!(err.kind(), ErrorKind::Absent), "{err}");
     let err = bounded("call anew", watcher.call("victim", ".echo", Bytes::new()))
         .await
         .expect_err("victim is dead");

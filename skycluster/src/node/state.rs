@@ -128,7 +128,9 @@ impl NodeState {
     /// Removes `node` from the config, as a membership source that lost it
     /// says: calls to it then behave as to an absent node. Its sender is
     /// kept (endpoints cache it, and a node coming back retargets it) but
-    /// disabled, so that its waiting calls fail now.
+    /// marked removed, so that its waiting calls fail now and calls
+    /// through endpoints that kept it wait for the node, or fail, as for an
+    /// absent one.
     #[cfg_attr(not(feature = "etcd"), allow(dead_code))]
     pub(super) fn remove(&self, nodes: &[String]) {
         {
@@ -137,7 +139,7 @@ impl NodeState {
             for node in nodes {
                 config.remove(node);
                 if let Some(sender) = senders.get(node.as_str()) {
-                    sender.retarget(super::NodeAddr::Disabled);
+                    sender.remove();
                 }
             }
         }

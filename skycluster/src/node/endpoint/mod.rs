@@ -371,20 +371,26 @@ impl Endpoint {
         // The call's clock starts now: waiting for the node counts
         // against its timeout.
         let deadline = Deadline::starting_now(super::deadline::inherit(self.timeout()));
-        let sender = match target.sender.get() {
-            Some(sender) => sender,
-            None => match state.sender_now(&target.node) {
-                Ok(sender) => target.sender.get_or_init(|| sender),
-                Err(ErrorKind::Absent) if state.waits_for_absent() => {
-                    return match body.into_bytes() {
-                        Ok(payload) => Begun::Later(Box::pin(
-                            self.call_when_present(address, payload, deadline),
-                        )),
-                        Err(e) => Begun::Failed(encode_error(e)),
+        let found = match target.sender.get() {
+            // A kept sender of a node that left the membership: as if
+            // absent (one atomic load).
+            Some(sender) if sender.removed() => Err(ErrorKind::Absent),
+            Some(sender) => Ok(sender),
+            None => state
+                .sender_now(&target.node)
+                .map(|sender| target.sender.get_or_init(|| sender)),
+        };
+        let sender = match found {
+            Ok(sender) => sender,
+            Err(ErrorKind::Absent) if state.waits_for_absent() => {
+                return match body.into_bytes() {
+                    Ok(payload) => {
+                        Begun::Later(Box::pin(self.call_when_present(address, payload, deadline)))
                     }
+                    Err(e) => Begun::Failed(encode_error(e)),
                 }
-                Err(kind) => return Begun::Failed(kind),
-            },
+            }
+            Err(kind) => return Begun::Failed(kind),
         };
         if let Some((mine, method)) = checked.filter(|_| state.options.schema_check) {
             if !target.agrees(sender, mine) {
@@ -539,6 +545,7 @@ impl Endpoint {
             return self.push_local(address, payload);
         }
         let sender = match target.sender.get() {
+            Some(sender) if sender.removed() => return Err(ErrorKind::Absent),
             Some(sender) => sender,
             None => {
                 let sender = state.sender_now(&target.node)?;

@@ -33,7 +33,7 @@
 use std::collections::{HashMap, VecDeque};
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{ready, Context, Poll, Waker};
 use std::time::Duration;
@@ -137,6 +137,8 @@ pub(crate) struct Sender {
     /// compares it with the generation its target's schema check agreed
     /// at.
     generation: AtomicU64,
+    /// Set while the node is out of the membership (see `remove`).
+    removed: AtomicBool,
     metrics: SenderMetrics,
 }
 
@@ -172,6 +174,7 @@ impl Sender {
             sweep_wake: Notify::new(),
             heard: AtomicU64::new(0),
             generation: AtomicU64::new(0),
+            removed: AtomicBool::new(false),
         })
     }
 
@@ -464,6 +467,7 @@ impl Sender {
     /// connects to the new address.
     pub(crate) fn retarget(&self, target: NodeAddr) {
         let mut st = self.lock();
+        self.removed.store(false, Ordering::Release);
         if st.target == target {
             return;
         }
@@ -477,6 +481,30 @@ impl Sender {
         st.target = target;
         self.reset(&mut st, error);
         st.failures = 0;
+    }
+
+    /// The node left the membership: no connection, its waiting calls fail
+    /// as calls to an absent node do, and calls through endpoints that
+    /// kept this sender see [`Sender::removed`] and behave as calls to an
+    /// absent node (waiting for it, unless `__nowaiting`). A reload that
+    /// brings the node back retargets the sender, which undoes this.
+    pub(crate) fn remove(&self) {
+        let mut st = self.lock();
+        self.removed.store(true, Ordering::Release);
+        if st.target == NodeAddr::Disabled {
+            return;
+        }
+        tracing::info!(node = %self.node, from = ?st.target, "node removed from the membership");
+        st.target = NodeAddr::Disabled;
+        self.reset(&mut st, ErrorKind::Absent);
+        st.failures = 0;
+    }
+
+    /// Whether the node left the membership (see [`Sender::remove`]): one
+    /// atomic load, for every call through a kept endpoint.
+    #[inline]
+    pub(crate) fn removed(&self) -> bool {
+        self.removed.load(Ordering::Acquire)
     }
 
     /// Closes the connection for good (the cluster is shutting down).
