@@ -29,6 +29,7 @@
 mod ceiling;
 pub mod counting;
 mod driver;
+mod recorder;
 mod rpc;
 mod runner;
 mod sky;
@@ -451,6 +452,7 @@ pub(crate) fn server_runtime(threads: usize) -> Result<tokio::runtime::Runtime, 
 pub(crate) fn serve_role(args: &[String]) -> Result<(), String> {
     let flags = Flags::new(args);
     let system: System = flags.required("--system")?;
+    recorder::install_if_asked()?;
     let runtime = server_runtime(threads_flag(&flags)?)?;
     runtime.block_on(async {
         let server = serve(system, "127.0.0.1:0").await?;
@@ -506,6 +508,7 @@ pub(crate) fn client_role(args: &[String]) -> Result<(), String> {
         return Err("--connections takes 1 to 10000".to_owned());
     }
     let threads = threads_flag(&flags)?;
+    recorder::install_if_asked()?;
     let timing = Timing {
         warmup: Duration::from_millis(flags.parse("--warmup-ms")?.unwrap_or(1000)),
         measure: Duration::from_millis(flags.parse("--measure-ms")?.unwrap_or(3000)),
