@@ -44,6 +44,9 @@ pub(crate) struct NodeState {
     config: Mutex<Config>,
     /// Bumped on every reload, to wake calls waiting for a missing node.
     config_version: watch::Sender<u64>,
+    /// `config_version`'s value, readable with one atomic load (a pool
+    /// reads it on every call).
+    version: AtomicU64,
     senders: Mutex<HashMap<Arc<str>, Arc<Sender>>>,
     pub(super) registry: Registry,
     pub(super) options: Arc<Options>,
@@ -78,6 +81,7 @@ impl NodeState {
             name: OnceLock::new(),
             config: Mutex::new(config),
             config_version: watch::Sender::new(0),
+            version: AtomicU64::new(0),
             senders: Mutex::new(HashMap::new()),
             registry: Registry::new(),
             options: Arc::new(options),
@@ -122,7 +126,7 @@ impl NodeState {
                 }
             }
         }
-        self.config_version.send_modify(|v| *v += 1);
+        self.bump();
     }
 
     /// Removes `node` from the config, as a membership source that lost it
@@ -143,20 +147,28 @@ impl NodeState {
                 }
             }
         }
-        self.config_version.send_modify(|v| *v += 1);
+        self.bump();
     }
 
     /// The config's version: bumped by every change of the config, and
     /// of the services a membership source lists.
     pub(super) fn version(&self) -> u64 {
-        *self.config_version.borrow()
+        self.version.load(Ordering::Acquire)
+    }
+
+    /// A new version: every receiver of `changes` wakes.
+    fn bump(&self) {
+        self.config_version.send_modify(|v| {
+            *v += 1;
+            self.version.store(*v, Ordering::Release);
+        });
     }
 
     /// Says that the membership changed without the config changing (a
     /// source listed a service anew): pools look again.
     #[cfg_attr(not(feature = "etcd"), allow(dead_code))]
     pub(super) fn touch(&self) {
-        self.config_version.send_modify(|v| *v += 1);
+        self.bump();
     }
 
     /// A receiver that sees every change of the config.

@@ -59,6 +59,25 @@ impl<F: FnOnce(&mut Vec<u8>) -> Result<(), CodecError>> Body for Encode<F> {
     }
 }
 
+/// A payload another owner keeps (a pool's, for a second attempt): drafted
+/// after the header as an encoder would write it, so sending it allocates
+/// nothing.
+impl Body for &[u8] {
+    fn draft<'b>(
+        self,
+        header: &draft::Header,
+        buf: &'b mut Vec<u8>,
+    ) -> Result<Payload<'b>, CodecError> {
+        let head = header.start(buf);
+        buf.extend_from_slice(self);
+        Ok(Payload::from_draft(buf, head))
+    }
+
+    fn into_bytes(self) -> Result<Bytes, CodecError> {
+        Ok(Bytes::copy_from_slice(self))
+    }
+}
+
 /// A raw payload is its own body: queued as it is, shared, never copied
 /// twice.
 impl Body for Bytes {

@@ -356,7 +356,7 @@ pub(crate) fn push_target(pool: &Arc<Pool>) -> Result<Endpoint, ErrorKind> {
 async fn attempt(
     member: &Member,
     pool_endpoint: &Endpoint,
-    payload: &Bytes,
+    payload: &[u8],
     checked: Checked,
     deadline: Deadline,
 ) -> Outcome {
@@ -367,7 +367,7 @@ async fn attempt(
     let call = Call::new(
         &endpoint,
         method,
-        (payload.clone(), checked),
+        (payload, checked),
         start_attempt,
         finish_attempt,
     );
@@ -381,7 +381,7 @@ async fn attempt(
 fn start_attempt<'a>(
     endpoint: &'a Endpoint,
     _: &'static str,
-    (payload, checked): (Bytes, Checked),
+    (payload, checked): (&[u8], Checked),
     waker: &std::task::Waker,
 ) -> Begun<'a> {
     endpoint.begin(payload, checked, Retry::Never, waker)
@@ -452,18 +452,19 @@ fn choose(members: &[Member], except: Option<usize>) -> usize {
     }
     let a = pick(random());
     let b = pick(random());
-    let score = |i: usize| {
-        let m = &members[i];
-        (!m.endpoint.available(), m.in_flight.load(Ordering::Relaxed))
-    };
-    let best = if score(b) < score(a) { b } else { a };
-    if !members[best].endpoint.available() {
-        // Both picks are down: any member that is up, else the pick.
-        if let Some(up) = (0..n).find(|&i| Some(i) != except && members[i].endpoint.available()) {
-            return up;
-        }
+    // The less busy of the two, if its sender can send; else the other;
+    // else any member that can; else the less busy (its error says why).
+    let load = |i: usize| members[i].in_flight.load(Ordering::Relaxed);
+    let (best, other) = if load(b) < load(a) { (b, a) } else { (a, b) };
+    if members[best].endpoint.available() {
+        return best;
     }
-    best
+    if other != best && members[other].endpoint.available() {
+        return other;
+    }
+    (0..n)
+        .find(|&i| Some(i) != except && i != best && members[i].endpoint.available())
+        .unwrap_or(best)
 }
 
 /// A fast per-thread pseudo-random number (xorshift64*), seeded from the
