@@ -30,10 +30,16 @@ fn etcd(test: &str) -> Etcd {
 /// Waits (bounded) until `cluster`'s membership satisfies `done`, woken by
 /// each change rather than polling on a timer.
 async fn until(cluster: &Cluster, what: &str, done: impl Fn(&Config) -> bool) {
+    until_seen(cluster, what, |c| done(&c.membership())).await;
+}
+
+/// As [`until`], for anything `cluster` sees of the membership (the
+/// services it lists too).
+async fn until_seen(cluster: &Cluster, what: &str, done: impl Fn(&Cluster) -> bool) {
     bounded(what, async {
         loop {
             let changed = cluster.membership_changed();
-            if done(&cluster.membership()) {
+            if done(cluster) {
                 return;
             }
             changed.await;
@@ -548,17 +554,9 @@ async fn a_pool_spreads_over_the_nodes_etcd_lists_and_follows_one_leaving() {
         servers.push(joined_who(name, &etcd).await);
     }
     let pool = watcher.pool_endpoint("who");
-    bounded("every node listed as serving who", async {
-        loop {
-            let changed = watcher.membership_changed();
-            let config = watcher.membership();
-            if watcher.nodes_serving("who").len() == 3
-                && ["n1", "n2", "n3"].iter().all(|n| has(&config, n))
-            {
-                return;
-            }
-            changed.await;
-        }
+    until_seen(&watcher, "every node listed as serving who", |w| {
+        w.nodes_serving("who").len() == 3
+            && ["n1", "n2", "n3"].iter().all(|n| has(&w.membership(), n))
     })
     .await;
     let counts = who_answers(&pool, 90).await;
@@ -599,18 +597,9 @@ async fn a_pool_skips_a_killed_node_before_and_after_its_lease_expires() {
     let survivor = joined("survivor", &etcd, Options::default()).await;
     let mut victim = EtcdNode::start(&etcd, "victim", 1);
     let pool = watcher.pool_endpoint("echo");
-    bounded("all three listed as serving echo", async {
-        loop {
-            let changed = watcher.membership_changed();
-            let config = watcher.membership();
-            if watcher.nodes_serving("echo").len() == 3
-                && has(&config, "victim")
-                && has(&config, "survivor")
-            {
-                return;
-            }
-            changed.await;
-        }
+    until_seen(&watcher, "all three listed as serving echo", |w| {
+        let config = w.membership();
+        w.nodes_serving("echo").len() == 3 && has(&config, "victim") && has(&config, "survivor")
     })
     .await;
     // watcher itself serves echo too (joined() installs it): three nodes.

@@ -68,9 +68,11 @@ impl Body for &[u8] {
         header: &draft::Header,
         buf: &'b mut Vec<u8>,
     ) -> Result<Payload<'b>, CodecError> {
-        let head = header.start(buf);
-        buf.extend_from_slice(self);
-        Ok(Payload::from_draft(buf, head))
+        let copy = |buf: &mut Vec<u8>| {
+            buf.extend_from_slice(self);
+            Ok(())
+        };
+        Encode(copy).draft(header, buf)
     }
 
     fn into_bytes(self) -> Result<Bytes, CodecError> {
