@@ -257,8 +257,11 @@ impl Sender {
             session,
             done: false,
             counted,
+            // Timed as the round trips are, one call in `RTT_SAMPLE`: a
+            // precise clock read at each end of every call would cost more
+            // than every counter together, recorder or not.
             #[cfg(feature = "metrics")]
-            started: clock::now(),
+            started: (session % RTT_SAMPLE == 1).then(clock::now),
         })
     }
 
@@ -595,9 +598,10 @@ pub(crate) struct InFlight<'a> {
     done: bool,
     /// Whether the metrics count it (not the runtime's own queries).
     counted: bool,
-    /// When it was queued, for the latency histogram.
+    /// When it was queued, for the latency histogram: sampled, one call
+    /// in `RTT_SAMPLE`.
     #[cfg(feature = "metrics")]
-    started: Instant,
+    started: Option<Instant>,
 }
 
 impl Future for InFlight<'_> {
@@ -613,9 +617,11 @@ impl Future for InFlight<'_> {
         self.done = true;
         #[cfg(feature = "metrics")]
         if self.counted {
-            let elapsed = clock::now().saturating_duration_since(self.started);
+            let elapsed = self
+                .started
+                .map(|started| clock::now().saturating_duration_since(started));
             let ended = outcome.as_ref().map(|_| ());
-            self.sender.metrics.call_ended(Some(ended), Some(elapsed));
+            self.sender.metrics.call_ended(Some(ended), elapsed);
         }
         if let Err(ErrorKind::Timeout { elapsed, .. }) = &outcome {
             tracing::debug!(node = %self.sender.node, session = self.session, ?elapsed, "call timed out");
