@@ -292,6 +292,43 @@ fn status_prints_a_row_per_node_and_exits_3_if_one_is_down() {
 }
 
 #[test]
+fn status_json_prints_one_object_per_node_for_scripts() {
+    let f = Fixture::start();
+    let out = f.cli("status", &["--json"]);
+    out.expect_code(3);
+    let rows: Vec<serde_json::Value> = out
+        .stdout
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line:?}")))
+        .collect();
+    assert_eq!(rows.len(), 3, "{}", out.stdout);
+    let row = |node: &str| {
+        rows.iter()
+            .find(|r| r["node"] == node)
+            .unwrap_or_else(|| panic!("no row for {node}:\n{}", out.stdout))
+    };
+    let echo1 = row("echo1");
+    assert_eq!(echo1["state"], "reachable");
+    assert!(
+        echo1["rtt_ms"].as_f64().is_some_and(|ms| ms > 0.0),
+        "{echo1}"
+    );
+    assert_eq!(echo1["detail"], "");
+    let down = row("down");
+    assert_eq!(down["state"], "unreachable");
+    assert!(down["rtt_ms"].is_null(), "{down}");
+    assert!(
+        down["detail"].as_str().is_some_and(|d| !d.is_empty()),
+        "{down}"
+    );
+    let off = row("off");
+    assert_eq!(
+        (&off["state"], &off["address"]),
+        (&"disabled".into(), &"false".into())
+    );
+}
+
+#[test]
 fn help_documents_the_exit_codes() {
     let out = run(CLI, &["--help"], LIMIT);
     out.expect_code(0);

@@ -133,10 +133,16 @@ Example:
         addr: String,
     },
     /// Checks every configured node: reachable or not, and the round-trip
-    /// time of a name query. Prints a table.
+    /// time of a name query. Prints a table, or with --json one JSON
+    /// object per node, a line each, for scripts.
     Status {
         #[command(flatten)]
         config: ConfigArg,
+        /// One JSON object per node and line: `node`, `address`, `state`
+        /// (`reachable`, `unreachable`, `timeout` or `disabled`), `rtt_ms`
+        /// (a number, or null) and `detail`.
+        #[arg(long)]
+        json: bool,
     },
     /// Writes the membership etcd holds (nodes that joined with
     /// `Cluster::join`) as a clustername file, for Lua nodes to
@@ -301,9 +307,9 @@ async fn run(cli: Cli) -> Result<ExitCode, Failure> {
             }
             Ok(ExitCode::SUCCESS)
         }
-        Command::Status { config } => {
+        Command::Status { config, json } => {
             let client = connect(&config, None, timeout)?;
-            status::run(&client).await
+            status::run(&client, json).await
         }
         #[cfg(feature = "etcd")]
         Command::Export {
@@ -490,7 +496,7 @@ mod tests {
                 Command::Call { config, .. }
                 | Command::Query { config, .. }
                 | Command::Schema { config, .. }
-                | Command::Status { config } => config,
+                | Command::Status { config, .. } => config,
                 #[cfg(feature = "etcd")]
                 Command::Export { .. } => unreachable!("not among the commands parsed"),
             };

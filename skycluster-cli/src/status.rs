@@ -24,7 +24,7 @@ enum State {
     Disabled,
 }
 
-pub(crate) async fn run(client: &Client) -> Result<ExitCode, Failure> {
+pub(crate) async fn run(client: &Client, json: bool) -> Result<ExitCode, Failure> {
     let (cluster, timeout) = (&client.cluster, client.timeout);
     let nodes: Vec<(String, NodeAddr)> = cluster
         .status()
@@ -77,23 +77,30 @@ pub(crate) async fn run(client: &Client) -> Result<ExitCode, Failure> {
             .await
             .unwrap_or_else(|e| State::Unreachable(format!("probe failed: {e}")));
         let (state, rtt, detail) = match state {
-            State::Reachable(rtt) => (
-                "reachable",
-                format!("{:.2} ms", rtt.as_secs_f64() * 1000.0),
-                String::new(),
-            ),
-            State::Unreachable(why) | State::Dropped(why) => ("unreachable", "-".to_owned(), why),
-            State::Timeout => (
-                "timeout",
-                "-".to_owned(),
-                format!("no answer within {timeout:?}"),
-            ),
-            State::Disabled => ("disabled", "-".to_owned(), String::new()),
+            State::Reachable(rtt) => ("reachable", Some(rtt), String::new()),
+            State::Unreachable(why) | State::Dropped(why) => ("unreachable", None, why),
+            State::Timeout => ("timeout", None, format!("no answer within {timeout:?}")),
+            State::Disabled => ("disabled", None, String::new()),
         };
         all_up &= matches!(state, "reachable" | "disabled");
-        rows.push([name, addr.to_string(), state.to_owned(), rtt, detail]);
+        let rtt_ms = rtt.map(|rtt| rtt.as_secs_f64() * 1000.0);
+        if json {
+            let row = serde_json::json!({
+                "node": name,
+                "address": addr.to_string(),
+                "state": state,
+                "rtt_ms": rtt_ms,
+                "detail": detail,
+            });
+            println!("{row}");
+        } else {
+            let rtt = rtt_ms.map_or_else(|| "-".to_owned(), |ms| format!("{ms:.2} ms"));
+            rows.push([name, addr.to_string(), state.to_owned(), rtt, detail]);
+        }
     }
-    print_table(&rows);
+    if !json {
+        print_table(&rows);
+    }
     Ok(if all_up {
         ExitCode::SUCCESS
     } else {
