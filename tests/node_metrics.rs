@@ -164,3 +164,92 @@ async fn a_failed_connect_is_counted_with_its_outcome() {
     assert_eq!(m.get("skycluster_connect_failures_total{node=m_dead}"), 1);
     assert_eq!(m.gauge("skycluster_calls_in_flight{node=m_dead}"), 0.0);
 }
+
+#[skycluster::service]
+pub trait Ticker {
+    async fn tick(&self, n: u32) -> u32;
+}
+
+struct Tick;
+
+#[skycluster::async_trait]
+impl Ticker for Tick {
+    async fn tick(&self, n: u32) -> u32 {
+        n + 1
+    }
+}
+
+#[tokio::test]
+async fn handler_time_by_service_and_method_probes_and_refused_frames_are_counted() {
+    use std::time::Duration;
+
+    use skycluster::wire::Limits;
+    use support::fault_proxy::{FaultProxy, Mode};
+    use support::raw::Raw;
+
+    let m = figures();
+    let options = Options::default().with_limits(Limits::default().with_max_message(1024));
+    let (server, addr) = echo_server("m_hp", options).await;
+    let ticker = server.spawn::<dyn Ticker>(Tick);
+    server.register::<dyn Ticker>(ticker).expect("register");
+
+    // Handler time: one method in 64 per thread is timed, so 65 calls on
+    // this (current-thread) runtime time at least one.
+    let game = client(&[("m_hp", addr)], Options::default());
+    let ticks = game.proxy::<dyn Ticker>("m_hp", "@Ticker");
+    for n in 0..65 {
+        assert_eq!(bounded("tick", ticks.tick(n)).await.expect("tick"), n + 1);
+    }
+    let timed = m.get("skycluster_handler_seconds{method=tick,service=Ticker}");
+    assert!((1..=2).contains(&timed), "{timed} ticks timed");
+
+    // Frames refused: a multi-part request over `max_message`, and one
+    // whose pieces do not add up.
+    let mut raw = Raw::connect(addr).await;
+    // Header: 1 MiB for handle 10, session 4.
+    raw.write(&[0, 13, 0x01, 10, 0, 0, 0, 4, 0, 0, 0, 0, 0, 0x10, 0])
+        .await;
+    let refused = raw.reply().await;
+    assert_eq!(refused.session, 4);
+    assert_eq!(
+        m.get("skycluster_frames_refused_total{node=m_hp,reason=too_large}"),
+        1
+    );
+    raw.write(&[0, 13, 0x01, 10, 0, 0, 0, 5, 0, 0, 0, 5, 0, 0, 0])
+        .await;
+    raw.write(&[0, 8, 0x03, 5, 0, 0, 0, b'a', b'b', b'c']).await;
+    assert_eq!(raw.reply().await.session, 5);
+    assert_eq!(
+        m.get("skycluster_frames_refused_total{node=m_hp,reason=malformed}"),
+        1
+    );
+
+    // Probes: a black-holed connection; the call times out in silence,
+    // the probe goes out and finds the connection dead.
+    let proxy = FaultProxy::start(addr).await;
+    let options = Options::default()
+        .with_call_timeout(Duration::from_millis(100))
+        .with_probe_timeout(Duration::from_millis(200));
+    let probed = client(&[("m_probed", proxy.addr)], options);
+    bounded(
+        "through the proxy",
+        probed.call("m_probed", "@echo", pack(&[s("a")])),
+    )
+    .await
+    .expect("forwarding works");
+    proxy.set(Mode::BlackHole);
+    bounded(
+        "black hole",
+        probed.call("m_probed", "@echo", pack(&[s("b")])),
+    )
+    .await
+    .expect_err("nothing comes back");
+    until("the probe finds the connection dead", || {
+        m.get("skycluster_probes_total{node=m_probed,outcome=dead}") == 1
+    })
+    .await;
+    assert_eq!(
+        m.get("skycluster_probes_total{node=m_probed,outcome=sent}"),
+        1
+    );
+}

@@ -426,6 +426,7 @@ impl Agent {
             }
             Inbound::Broken(e) => {
                 tracing::debug!(peer = %self.peer, error = %e, "broken multi-part request");
+                self.metrics.refused(&e);
                 // Skynet's text first, so Lua peers and their logs see what
                 // they know; the reason after it.
                 let text = format!("Invalid large req: {e}");
@@ -434,6 +435,7 @@ impl Agent {
             Inbound::Malformed(e) => {
                 // Skynet drops frames it cannot parse; so does skycluster.
                 tracing::debug!(peer = %self.peer, error = %e, "dropping malformed frame");
+                self.metrics.malformed();
             }
         }
     }

@@ -20,6 +20,9 @@
 //! | `skycluster_reconnects_total` | counter | `node` | connections made after the first |
 //! | `skycluster_requests_served_total` | counter | `node`, `kind` | requests this node's services received (name queries, which carry the runtime's own probes and checks, are not counted): `call` or `push` |
 //! | `skycluster_handshake_failures_total` | counter | `node` | connections this node's listener closed in the TLS or `Auth` handshake |
+//! | `skycluster_handler_seconds` | histogram | `service`, `method` | how long a `#[service]` method took, from its first poll to its reply encoded, one request in 64 per thread (no `node`: the dispatcher does not know which node's listener the request came in by) |
+//! | `skycluster_probes_total` | counter | `node`, `outcome` | liveness probes sent on a silent connection to `node`: `sent`, and `dead` for those that found it half-open (the connection is replaced) |
+//! | `skycluster_frames_refused_total` | counter | `node`, `reason` | requests this node's agents refused by a limit (`wire::Limits`): `too_large`, `too_many_pending`, `too_much_buffered`, or `malformed` |
 
 #[cfg(feature = "metrics")]
 use metrics::{counter, gauge, histogram, Counter, Gauge, Histogram};
@@ -159,6 +162,19 @@ impl SenderMetrics {
         }
     }
 
+    /// A liveness probe was sent (`dead`: one found the connection
+    /// half-open, and it is replaced).
+    #[inline]
+    #[cfg_attr(not(feature = "metrics"), allow(unused_variables))]
+    pub(crate) fn probe(&self, dead: bool) {
+        #[cfg(feature = "metrics")]
+        if let Some(m) = &self.on {
+            let outcome = if dead { "dead" } else { "sent" };
+            counter!("skycluster_probes_total", "node" => m.node.clone(), "outcome" => outcome)
+                .increment(1);
+        }
+    }
+
     /// A connect (or its handshake) failed.
     #[inline]
     pub(crate) fn connect_failed(&self) {
@@ -197,6 +213,7 @@ pub(crate) struct AgentMetrics {
 #[cfg(feature = "metrics")]
 #[derive(Debug)]
 struct AgentHandles {
+    node: metrics::SharedString,
     calls: Counter,
     pushes: Counter,
     bytes_in: Counter,
@@ -214,6 +231,7 @@ impl AgentMetrics {
             let n = metrics::SharedString::from(node.to_owned());
             AgentMetrics {
                 on: Some(std::sync::Arc::new(AgentHandles {
+                    node: n.clone(),
                     calls: counter!("skycluster_requests_served_total", "node" => n.clone(), "kind" => "call"),
                     pushes: counter!("skycluster_requests_served_total", "node" => n.clone(), "kind" => "push"),
                     bytes_in: counter!("skycluster_bytes_received_total", "node" => n.clone(), "side" => "agent"),
@@ -258,6 +276,39 @@ impl AgentMetrics {
         #[cfg(feature = "metrics")]
         if let Some(m) = &self.on {
             m.bytes_out.increment(n as u64);
+        }
+    }
+
+    /// A multi-part request was refused (a limit of `wire::Limits`, or
+    /// pieces that do not add up).
+    #[inline]
+    #[cfg_attr(not(feature = "metrics"), allow(unused_variables))]
+    pub(crate) fn refused(&self, why: &crate::wire::ReassemblyError) {
+        #[cfg(feature = "metrics")]
+        {
+            use crate::wire::ReassemblyError as E;
+            let reason = match why {
+                E::TooLarge { .. } => "too_large",
+                E::TooManyPending { .. } => "too_many_pending",
+                E::BufferFull { .. } => "too_much_buffered",
+                _ => "malformed",
+            };
+            self.refused_for(reason);
+        }
+    }
+
+    /// A frame could not be parsed, and was dropped.
+    #[inline]
+    pub(crate) fn malformed(&self) {
+        #[cfg(feature = "metrics")]
+        self.refused_for("malformed");
+    }
+
+    #[cfg(feature = "metrics")]
+    fn refused_for(&self, reason: &'static str) {
+        if let Some(m) = &self.on {
+            counter!("skycluster_frames_refused_total", "node" => m.node.clone(), "reason" => reason)
+                .increment(1);
         }
     }
 
@@ -319,5 +370,55 @@ fn outcome_name(kind: &ErrorKind) -> &'static str {
         ErrorKind::InvalidAddress { .. } => "invalid_address",
         ErrorKind::Shutdown => "shutdown",
         ErrorKind::Unavailable { .. } => "unavailable",
+    }
+}
+
+/// Times one `#[service]` method in 64 (per thread) for
+/// `skycluster_handler_seconds`: made when the method starts, recorded by
+/// [`HandlerTimer::finish`]. Unsampled, or without the feature, it is
+/// empty and costs a counter on the thread.
+#[derive(Debug, Default)]
+pub(crate) struct HandlerTimer {
+    #[cfg(feature = "metrics")]
+    started: Option<(crate::node::clock::Instant, &'static str, &'static str)>,
+}
+
+/// One method in this many is timed.
+#[cfg(feature = "metrics")]
+const HANDLER_SAMPLE: u32 = 64;
+
+impl HandlerTimer {
+    /// Starts timing `method` of `service`, if this request is sampled.
+    #[inline]
+    #[cfg_attr(not(feature = "metrics"), allow(unused_variables))]
+    pub(crate) fn start(service: &'static str, method: &'static str) -> HandlerTimer {
+        #[cfg(feature = "metrics")]
+        {
+            thread_local! {
+                static COUNT: std::cell::Cell<u32> = const { std::cell::Cell::new(0) };
+            }
+            let n = COUNT.with(|c| {
+                let n = c.get();
+                c.set(n.wrapping_add(1));
+                n
+            });
+            if n % HANDLER_SAMPLE == 0 {
+                return HandlerTimer {
+                    started: Some((crate::node::clock::now(), service, method)),
+                };
+            }
+        }
+        HandlerTimer::default()
+    }
+
+    /// The method finished: records how long it took, if timed.
+    #[inline]
+    pub(crate) fn finish(self) {
+        #[cfg(feature = "metrics")]
+        if let Some((started, service, method)) = self.started {
+            let took = crate::node::clock::now().saturating_duration_since(started);
+            histogram!("skycluster_handler_seconds", "service" => service, "method" => method)
+                .record(took.as_secs_f64());
+        }
     }
 }

@@ -55,6 +55,7 @@ pub use config::{Config, NodeAddr};
 pub use deadline::deadline;
 pub use endpoint::{AddressError, Endpoint, IntoAddress};
 pub(crate) use endpoint::{Begun, Encode};
+pub(crate) use metrics::HandlerTimer;
 pub use traced::trace_tag;
 pub use transport::Transport;
 // For generated code only, through `__private`.

@@ -14,6 +14,7 @@ use serde::Serialize;
 use super::if_type;
 use crate::codec::{Codec, CodecError};
 use crate::handler::{bad_arguments, call_caught, method_panicked, Inline};
+use crate::node::HandlerTimer;
 use crate::scratch;
 use crate::{Handled, HandlerError};
 
@@ -44,6 +45,7 @@ where
     R: 'static,
     F: FnOnce(R) -> Encoded + Send + 'static,
 {
+    let timer = HandlerTimer::start(service_name, method);
     let first = call_caught(move || {
         let mut future = start(service);
         match future
@@ -55,7 +57,10 @@ where
         }
     });
     let (future, finish) = match first {
-        Ok(Ok(encoded)) => return encoded.into(),
+        Ok(Ok(encoded)) => {
+            timer.finish();
+            return encoded.into();
+        }
         Ok(Err(running)) => running,
         Err(panic) => return Handled::ready(Err(panicked(service_name, method, &*panic))),
     };
@@ -75,6 +80,7 @@ where
         _service: Arc::clone(service),
         finish: Some(finish),
         names: (service_name, method),
+        timer: Some(timer),
     }))
 }
 
@@ -94,6 +100,8 @@ struct Running<S: ?Sized, R, F> {
     finish: Option<F>,
     /// The service's and the method's names, for the error if it panics.
     names: (&'static str, &'static str),
+    /// Times it, if sampled, until its reply is encoded.
+    timer: Option<HandlerTimer>,
 }
 
 // Nothing in it is pinned but the boxed future, which stays where it is.
@@ -107,13 +115,17 @@ where
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.get_mut();
-        let (future, finish) = (&mut this.future, &mut this.finish);
+        let (future, finish, timer) = (&mut this.future, &mut this.finish, &mut this.timer);
         let polled = call_caught(|| {
             let reply = ready!(future.as_mut().poll(cx));
             let finish = finish.take().unwrap_or_else(|| {
                 panic!("a service method's future was polled after it completed")
             });
-            Poll::Ready(finish(reply).into_result())
+            let encoded = finish(reply).into_result();
+            if let Some(timer) = timer.take() {
+                timer.finish();
+            }
+            Poll::Ready(encoded)
         });
         polled.unwrap_or_else(|panic| {
             // Never polled again: the agent drops a future that answered.

@@ -421,6 +421,7 @@ impl Sender {
         if encode_request(&mut st.out, &Address::QUERY, session, probe).is_ok() {
             let deadline = clock::now() + self.options.probe_timeout;
             st.probe = Some((deadline, self.heard.load(Ordering::Relaxed)));
+            self.metrics.probe(false);
         }
         drop(st);
         self.wake.notify_one();

@@ -48,6 +48,7 @@ impl Sender {
                     self.options.probe_timeout
                 );
                 tracing::warn!(node = %self.node, %reason, "dropping the connection");
+                self.metrics.probe(true);
                 st.last_error = Some(reason.clone());
                 // This aborts the connection task and, with it, the sweeper.
                 self.reset(
