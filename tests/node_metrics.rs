@@ -224,6 +224,21 @@ async fn handler_time_by_service_and_method_probes_and_refused_frames_are_counte
         1
     );
 
+    // Multi-part requests in reassembly: one begun, then finished. (The
+    // refused 1 MiB one is still pending: its pieces would be read and
+    // dropped until its last.)
+    let pending = || m.gauge("skycluster_multipart_pending{node=m_hp}");
+    assert_eq!(pending(), 1.0);
+    raw.write(&[0, 13, 0x01, 10, 0, 0, 0, 6, 0, 0, 0, 3, 0, 0, 0])
+        .await;
+    until("a multi-part request pending", || pending() == 2.0).await;
+    raw.write(&[0, 8, 0x03, 6, 0, 0, 0, b'a', b'b', b'c']).await;
+    assert_eq!(raw.reply().await.session, 6);
+    assert_eq!(pending(), 1.0);
+    // The connection's share leaves with it.
+    drop(raw);
+    until("the connection's share gone", || pending() == 0.0).await;
+
     // Probes: a black-holed connection; the call times out in silence,
     // the probe goes out and finds the connection dead.
     let proxy = FaultProxy::start(addr).await;

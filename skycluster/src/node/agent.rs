@@ -226,6 +226,7 @@ async fn serve_on<S: Link>(
     let (mut rd, mut wr) = stream.split();
     let mut rbuf = BytesMut::with_capacity(64 * 1024);
     let mut decoder = RequestDecoder::new(options.limits);
+    let mut reassembling = agent.metrics.reassembly();
     let mut reading = true;
     // Fires when a frame has been half-read too long, or nothing arrived
     // for the idle timeout.
@@ -294,6 +295,7 @@ async fn serve_on<S: Link>(
                         while let Ok(Some(item)) = decoder.decode(&mut rbuf) {
                             agent.on_inbound(item);
                         }
+                        reassembling.set(decoder.pending());
                         // Re-arm: a partial frame must finish in time; an
                         // empty buffer waits for the idle timeout, if any.
                         let next = if !rbuf.is_empty() {

@@ -20,6 +20,7 @@
 //! | `skycluster_reconnects_total` | counter | `node` | connections made after the first |
 //! | `skycluster_requests_served_total` | counter | `node`, `kind` | requests this node's services received (name queries, which carry the runtime's own probes and checks, are not counted): `call` or `push` |
 //! | `skycluster_handshake_failures_total` | counter | `node` | connections this node's listener closed in the TLS or `Auth` handshake |
+//! | `skycluster_multipart_pending` | gauge | `node` | multi-part requests begun and not yet complete on connections this node serves |
 //! | `skycluster_handler_seconds` | histogram | `service`, `method` | how long a `#[service]` method took, from its first poll to its reply encoded, one request in 64 per thread (no `node`: the dispatcher does not know which node's listener the request came in by) |
 //! | `skycluster_probes_total` | counter | `node`, `outcome` | liveness probes sent on a silent connection to `node`: `sent`, and `dead` for those that found it half-open (the connection is replaced) |
 //! | `skycluster_frames_refused_total` | counter | `node`, `reason` | requests this node's agents refused by a limit (`wire::Limits`): `too_large`, `too_many_pending`, `too_much_buffered`, or `malformed` |
@@ -215,6 +216,7 @@ pub(crate) struct AgentMetrics {
 struct AgentHandles {
     node: metrics::SharedString,
     calls: Counter,
+    reassembling: Gauge,
     pushes: Counter,
     bytes_in: Counter,
     bytes_out: Counter,
@@ -232,6 +234,7 @@ impl AgentMetrics {
             AgentMetrics {
                 on: Some(std::sync::Arc::new(AgentHandles {
                     node: n.clone(),
+                    reassembling: gauge!("skycluster_multipart_pending", "node" => n.clone()),
                     calls: counter!("skycluster_requests_served_total", "node" => n.clone(), "kind" => "call"),
                     pushes: counter!("skycluster_requests_served_total", "node" => n.clone(), "kind" => "push"),
                     bytes_in: counter!("skycluster_bytes_received_total", "node" => n.clone(), "side" => "agent"),
@@ -309,6 +312,17 @@ impl AgentMetrics {
         if let Some(m) = &self.on {
             counter!("skycluster_frames_refused_total", "node" => m.node.clone(), "reason" => reason)
                 .increment(1);
+        }
+    }
+
+    /// The multi-part requests in reassembly on one connection, kept in
+    /// the node's gauge until the connection ends.
+    #[inline]
+    pub(crate) fn reassembly(&self) -> Reassembling {
+        Reassembling {
+            #[cfg(feature = "metrics")]
+            gauge: self.on.as_ref().map(|m| m.reassembling.clone()),
+            count: 0,
         }
     }
 
@@ -420,5 +434,35 @@ impl HandlerTimer {
             histogram!("skycluster_handler_seconds", "service" => service, "method" => method)
                 .record(took.as_secs_f64());
         }
+    }
+}
+
+/// One connection's share of `skycluster_multipart_pending`: set after
+/// each read, taken back out when the connection ends.
+#[derive(Debug)]
+pub(crate) struct Reassembling {
+    #[cfg(feature = "metrics")]
+    gauge: Option<Gauge>,
+    count: usize,
+}
+
+impl Reassembling {
+    /// `count` multi-part requests are incomplete now.
+    #[inline]
+    pub(crate) fn set(&mut self, count: usize) {
+        if count == self.count {
+            return;
+        }
+        #[cfg(feature = "metrics")]
+        if let Some(gauge) = &self.gauge {
+            gauge.increment(count as f64 - self.count as f64);
+        }
+        self.count = count;
+    }
+}
+
+impl Drop for Reassembling {
+    fn drop(&mut self) {
+        self.set(0);
     }
 }
