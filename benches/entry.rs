@@ -21,16 +21,21 @@ pub enum Runner {
     Mesh,
     /// `--bin fanin`: 100 to 10,000 connections into one node.
     Fanin,
+    /// `--bin soak`: node processes calling each other under chaos.
     Soak,
+    /// `--bin membership`: how fast nodes fed by etcd see a node join, and
+    /// a killed one go.
+    Membership,
 }
 
 impl Runner {
-    const ALL: [Runner; 5] = [
+    const ALL: [Runner; 6] = [
         Runner::Compare,
         Runner::Threads,
         Runner::Mesh,
         Runner::Fanin,
         Runner::Soak,
+        Runner::Membership,
     ];
 
     /// The name of the binary, and of the first argument that picks it.
@@ -41,6 +46,7 @@ impl Runner {
             Runner::Mesh => "mesh",
             Runner::Fanin => "fanin",
             Runner::Soak => "soak",
+            Runner::Membership => "membership",
         }
     }
 
@@ -51,6 +57,7 @@ impl Runner {
             Runner::Mesh => crate::mesh::run(args),
             Runner::Fanin => crate::fanin::run(args),
             Runner::Soak => crate::soak::run(args),
+            Runner::Membership => crate::membership::run(args),
         }
     }
 }
@@ -68,6 +75,7 @@ pub fn main(default: Runner) -> ExitCode {
         Some("fanin-serve") => ("fanin-serve", crate::fanin::serve_role(rest)),
         Some("fanin-client") => ("fanin-client", crate::fanin::client_role(rest)),
         Some("soak-node") => ("soak-node", crate::soak::node_role(rest)),
+        Some("membership-node") => ("membership-node", crate::membership::node_role(rest)),
         _ => match Runner::ALL.into_iter().find(|r| Some(r.name()) == first) {
             Some(runner) => (runner.name(), runner.run(rest)),
             None => (default.name(), default.run(&args)),

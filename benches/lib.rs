@@ -17,6 +17,8 @@
 //!   into one node, and `max_clients` at its edge.
 //! * `soak/`: the runner behind `--bin soak`: node processes calling each
 //!   other while a chaos loop kills, restarts and disables them.
+//! * `membership/`: the runner behind `--bin membership`: how fast nodes
+//!   fed by etcd see a node join, and a killed one go.
 //! * [`main`]: the one `main` of every runner binary, which also runs the
 //!   runners' child processes (the binary itself, with a role argument).
 //! * `runs.rs`: what every runner's `main` does around its runs
@@ -36,6 +38,7 @@ pub mod compare;
 mod entry;
 mod fanin;
 mod fields;
+mod membership;
 mod mesh;
 pub mod procfs;
 mod report;

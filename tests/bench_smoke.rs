@@ -190,3 +190,29 @@ fn the_soak_runner_survives_its_chaos_with_nothing_hung_lost_twice_or_misdeliver
     );
     row(&stdout, "| soak1 | ");
 }
+
+#[test]
+#[cfg_attr(
+    not(etcd),
+    ignore = "needs SKYCLUSTER_ETCD: a running etcd (see .ci/run)"
+)]
+fn the_membership_runner_times_joins_and_a_killed_node_against_a_real_etcd() {
+    // Fails by itself if a node is not seen, not callable or not dropped.
+    let etcd = std::env::var("SKYCLUSTER_ETCD").expect("SKYCLUSTER_ETCD is set (cfg(etcd))");
+    let stdout = run_runner(
+        &[
+            "membership",
+            "--etcd",
+            &etcd,
+            "--nodes",
+            "3",
+            "--reps",
+            "1",
+            "--ttl-secs",
+            "1",
+        ],
+        Duration::from_secs(120),
+    );
+    let line = row(&stdout, "| 3 | ");
+    assert_eq!(line.matches('|').count(), 6, "{line}");
+}
