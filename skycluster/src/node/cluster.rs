@@ -241,7 +241,7 @@ impl Cluster {
     /// loop over `cluster.query`.
     ///
     /// * **Who serves `S`**: with a membership source
-    ///   ([`Cluster::join`](crate::Cluster::join), etcd), the nodes that
+    ///   (`Cluster::join`, feature `etcd`), the nodes that
     ///   `register`ed it; otherwise every enabled node of the config that
     ///   answers a name query for `S::NAME` with a handle, this node
     ///   included. Calls go to `@S::NAME` there, so a Lua node that
