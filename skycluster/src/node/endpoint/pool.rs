@@ -88,8 +88,9 @@ struct Found {
 /// A node serving the service.
 struct Member {
     endpoint: Endpoint,
-    /// This pool's calls to it that have not ended.
-    in_flight: AtomicUsize,
+    /// This pool's calls to it that have not ended: shared by the member
+    /// as each lookup finds it again.
+    in_flight: Arc<AtomicUsize>,
 }
 
 impl std::fmt::Debug for Pool {
@@ -187,13 +188,19 @@ impl Pool {
         }
     }
 
+    /// Looks again on a task of its own, unless one is on its way (or
+    /// there is no runtime here to run it: a push from a plain thread;
+    /// the next call looks).
     fn refresh_in_background(self: &Arc<Self>) {
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
         if self.refreshing.swap(true, Ordering::AcqRel) {
             return;
         }
         let pool = Arc::clone(self);
         let deadline = Deadline::starting_now(self.state.options.call_timeout);
-        tokio::spawn(async move {
+        runtime.spawn(async move {
             pool.look(deadline).await;
             pool.refreshing.store(false, Ordering::Release);
         });
@@ -221,18 +228,23 @@ impl Pool {
             None => self.ask_every_node(deadline).await,
         };
         let mut found = lock(&self.found);
-        // Keep the members still serving, with their counts.
+        // The members still serving stay as they are: their counts are
+        // shared with the calls in flight, which take themselves off when
+        // they end.
         let members: Vec<Member> = nodes
             .into_iter()
-            .map(|node| {
-                let kept = found.members.iter().find(|m| m.endpoint.node() == node);
-                Member {
-                    endpoint: Endpoint::new(&self.state, &node, self.address.clone()),
-                    in_flight: AtomicUsize::new(
-                        kept.map_or(0, |m| m.in_flight.load(Ordering::Relaxed)),
-                    ),
-                }
-            })
+            .map(
+                |node| match found.members.iter().find(|m| m.endpoint.node() == node) {
+                    Some(kept) => Member {
+                        endpoint: kept.endpoint.clone(),
+                        in_flight: Arc::clone(&kept.in_flight),
+                    },
+                    None => Member {
+                        endpoint: Endpoint::new(&self.state, &node, self.address.clone()),
+                        in_flight: Arc::default(),
+                    },
+                },
+            )
             .collect();
         if members.is_empty() && found.version.is_some() && !found.members.is_empty() {
             tracing::warn!(service = %self.service, "pool: no node serves the service any more");
@@ -497,7 +509,7 @@ mod tests {
         (0..n)
             .map(|i| Member {
                 endpoint: Endpoint::new(state, &format!("n{i}"), "@S"),
-                in_flight: AtomicUsize::new(0),
+                in_flight: Arc::default(),
             })
             .collect()
     }
