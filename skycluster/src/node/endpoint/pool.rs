@@ -157,20 +157,10 @@ impl Pool {
     /// The members to choose from: as found, looked up again in the
     /// background when stale; waited for when there are none yet.
     async fn members(self: &Arc<Self>, deadline: Deadline) -> Result<Arc<[Member]>, ErrorKind> {
-        {
-            let found = lock(&self.found);
-            let stands = self.stands(&found);
-            if !found.members.is_empty() {
-                let members = Arc::clone(&found.members);
-                drop(found);
-                if !stands {
-                    self.refresh_in_background();
-                }
-                return Ok(members);
-            }
-            if stands {
-                return Err(self.nobody(&found));
-            }
+        match self.found_now() {
+            Ok(members) => return Ok(members),
+            Err((nobody, true)) => return Err(nobody),
+            Err((_, false)) => {}
         }
         let looked = tokio::time::timeout_at(deadline.at(), self.look(deadline));
         looked.await.map_err(|_| deadline.expired())?;
@@ -179,6 +169,23 @@ impl Pool {
             return Err(self.nobody(&found));
         }
         Ok(Arc::clone(&found.members))
+    }
+
+    /// The members as last found, without waiting: a stale finding is
+    /// looked up again in the background. With none, the error saying so,
+    /// and whether that finding still stands (else a lookup is due).
+    fn found_now(self: &Arc<Self>) -> Result<Arc<[Member]>, (ErrorKind, bool)> {
+        let found = lock(&self.found);
+        let stands = self.stands(&found);
+        let found = if found.members.is_empty() {
+            Err((self.nobody(&found), stands))
+        } else {
+            Ok(Arc::clone(&found.members))
+        };
+        if !stands {
+            self.refresh_in_background();
+        }
+        found
     }
 
     fn nobody(&self, found: &Found) -> ErrorKind {
@@ -345,21 +352,7 @@ pub(crate) fn call(
 /// A push through a pool: to a member picked as a call's would be, if
 /// the pool has found its members; a push does not wait for a lookup.
 pub(crate) fn push_target(pool: &Arc<Pool>) -> Result<Endpoint, ErrorKind> {
-    let found = lock(&pool.found);
-    let stands = pool.stands(&found);
-    if found.members.is_empty() {
-        let error = pool.nobody(&found);
-        drop(found);
-        if !stands {
-            pool.refresh_in_background();
-        }
-        return Err(error);
-    }
-    let members = Arc::clone(&found.members);
-    drop(found);
-    if !stands {
-        pool.refresh_in_background();
-    }
+    let members = pool.found_now().map_err(|(nobody, _)| nobody)?;
     Ok(members[choose(&members, None)].endpoint.clone())
 }
 

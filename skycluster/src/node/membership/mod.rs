@@ -259,8 +259,9 @@ pub(crate) fn apply(state: &NodeState, tracker: &Tracker, changes: Vec<Change>, 
         }
         gone.retain(|node| nodes.remove(node).is_some());
     }
-    let nodes_changed = update.nodes().next().is_some() || !gone.is_empty();
-    if update.nodes().next().is_some() {
+    let added = update.nodes().next().is_some();
+    let nodes_changed = added || !gone.is_empty();
+    if added {
         tracing::info!(nodes = ?update.nodes().map(|(n, a)| format!("{n}={a}")).collect::<Vec<_>>(), "membership: nodes added or moved");
         state.reload(update);
     }
