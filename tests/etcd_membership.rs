@@ -612,8 +612,22 @@ async fn a_pool_skips_a_killed_node_before_and_after_its_lease_expires() {
     );
 
     victim.kill();
-    // Before its lease expires the pool still lists it: a call that picks
-    // it cannot connect and goes to another node.
+    // Once this node has seen the connection close (a call already queued
+    // on it would fail `Disconnected`, and these raw calls are not
+    // idempotent)...
+    bounded("the victim's connection closed", async {
+        while watcher
+            .status()
+            .nodes
+            .iter()
+            .any(|n| n.name == "victim" && n.connected)
+        {
+            tokio::task::yield_now().await;
+        }
+    })
+    .await;
+    // ...and before its lease expires, the pool still lists it: a call
+    // that picks it cannot connect and goes to another node.
     for i in 0..60 {
         let reply = bounded("pool call", pool.call(Bytes::from(format!("{i}"))))
             .await
